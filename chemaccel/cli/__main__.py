@@ -1,0 +1,5 @@
+import sys
+
+from chemaccel.cli import main
+
+sys.exit(main())

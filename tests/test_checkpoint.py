@@ -1,0 +1,120 @@
+import json
+import pickle
+
+import pytest
+import torch
+
+from chemaccel.checkpoint import (
+    CONFIG_NAME, WEIGHTS_NAME, ModelInfo, load_model_folder, load_training_state, read_model_info,
+    save_model_folder, save_training_state,
+)
+from chemaccel.errors import ModelFileError
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+
+
+def test_model_folder_round_trip(tmp_path):
+    model = _model()
+    info = ModelInfo(engine="test", config={"hidden": 3}, architecture={"kept": [0, 2, 5]}, units={"y": "eV"})
+    folder = save_model_folder(tmp_path / "m", info, model)
+    assert sorted(p.name for p in folder.iterdir()) == [CONFIG_NAME, WEIGHTS_NAME]
+    raw = json.loads((folder / CONFIG_NAME).read_text())
+    assert raw["format_version"] == 1 and raw["chemaccel_version"] and raw["units"] == {"y": "eV"}
+    info2, tensors = load_model_folder(folder)
+    assert info2.architecture == {"kept": [0, 2, 5]} and info2.engine == "test"
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, tensors[k])
+
+
+def test_overwrite_replaces_atomically_and_leaves_no_temporaries(tmp_path):
+    save_model_folder(tmp_path / "m", ModelInfo(engine="a", config={}), {"w": torch.zeros(2)})
+    save_model_folder(tmp_path / "m", ModelInfo(engine="b", config={}), {"w": torch.ones(2)})
+    info, tensors = load_model_folder(tmp_path / "m")
+    assert info.engine == "b" and torch.equal(tensors["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_failed_save_keeps_previous_model(tmp_path):
+    save_model_folder(tmp_path / "m", ModelInfo(engine="a", config={}), {"w": torch.zeros(2)})
+    with pytest.raises(Exception):
+        save_model_folder(tmp_path / "m", ModelInfo(engine="b", config={"bad": object()}), {"w": torch.ones(2)})
+    info, _ = load_model_folder(tmp_path / "m")
+    assert info.engine == "a"
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+@pytest.mark.parametrize("name", ["model.pt", "model.pkl", "weights.bin"])
+def test_pickled_file_is_refused_and_never_unpickled(tmp_path, name):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / name
+    path.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ModelFileError, match="refusing to load a pickled file"):
+        load_model_folder(path)
+    assert not marker.exists()
+
+
+def test_torch_save_zip_is_refused(tmp_path):
+    path = tmp_path / "model"
+    torch.save({"w": torch.zeros(1)}, path)  # no suffix: detected by content
+    with pytest.raises(ModelFileError, match="pickled"):
+        read_model_info(path)
+
+
+def test_bad_model_folders(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model folder"):
+        read_model_info(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFileError, match="missing config.json"):
+        read_model_info(tmp_path / "empty")
+    folder = save_model_folder(tmp_path / "m", ModelInfo(engine="a", config={}), {"w": torch.zeros(100)})
+    raw = json.loads((folder / CONFIG_NAME).read_text())
+    (folder / CONFIG_NAME).write_text(json.dumps({**raw, "evil": 1}))
+    with pytest.raises(ModelFileError, match="unknown keys"):
+        read_model_info(folder)
+    (folder / CONFIG_NAME).write_text(json.dumps({**raw, "format_version": 99}))
+    with pytest.raises(ModelFileError, match="newer"):
+        read_model_info(folder)
+    (folder / CONFIG_NAME).write_text("{not json")
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        read_model_info(folder)
+
+
+def test_truncated_and_lying_safetensors(tmp_path):
+    folder = save_model_folder(tmp_path / "m", ModelInfo(engine="a", config={}), {"w": torch.zeros(1000)})
+    weights = folder / WEIGHTS_NAME
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="truncated or corrupt"):
+        load_model_folder(folder)
+    header_len = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_len])
+    header["w"]["data_offsets"] = [0, 10**9]
+    new_header = json.dumps(header).encode().ljust(header_len)
+    weights.write_bytes(data[:8] + new_header[:header_len] + data[8 + header_len :])
+    with pytest.raises(ModelFileError, match="truncated or corrupt"):
+        load_model_folder(folder)
+
+
+def test_training_state_round_trip(tmp_path):
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.randn(2, 4)).sum().backward()
+    opt.step()
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": 17, "metrics": {"loss": 0.5},
+             "rng": torch.get_rng_state(), "shape": (2, 3)}
+    save_training_state(tmp_path / "ckpt", state)
+    back = load_training_state(tmp_path / "ckpt")
+    assert back["step"] == 17 and back["metrics"] == {"loss": 0.5} and back["shape"] == (2, 3)
+    assert torch.equal(back["rng"], state["rng"])
+    opt2 = torch.optim.Adam(_model().parameters(), lr=1e-3)
+    opt2.load_state_dict(back["optimizer"])
+    assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
