@@ -9,7 +9,7 @@ from pathlib import Path
 from chemaccel.cli.common import print_json
 from chemaccel.errors import InputError
 from chemaccel.reporting import TqdmReporter
-from chemaccel.runtime import RuntimeConfig, distributed_env
+from chemaccel.runtime import RuntimeConfig, distributed_env, resolve_device
 
 
 def examples_dir() -> Path:
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     examples = args.examples or examples_dir()
     if not examples.is_dir():
         raise InputError(examples, "example folder not found; pass --examples DIR")
+    resolve_device(args.device)  # a clear error before any work when the device is missing
     runtime = RuntimeConfig(device=args.device, seed=args.seed)
     dist = distributed_env()
     quiet = args.json or (dist is not None and dist["rank"] != 0)

@@ -1,0 +1,54 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from chemaccel.cli import main
+
+
+def test_help_explains_with_examples(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("molecules", "demo", "prune", "property", "reaction", "gan", "nas", "--device", "examples:"):
+        assert word in out
+
+
+def test_bad_usage_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-group"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("engine,issue", [("prune", 3), ("property", 4), ("reaction", 5), ("gan", 6), ("nas", 7)])
+def test_engines_say_plainly_they_are_not_available(capsys, engine, issue):
+    assert main([engine, "run", "--anything"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chemaccel: error:") and "not available yet" in err and f"issue {issue}" in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
+def test_cuda_without_gpu_is_one_line_exit_1(capsys, tmp_path):
+    assert main(["--device", "cuda:0", "demo", "--train-only", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "CUDA is not available" in err and err.count("\n") == 1
+
+
+def test_console_script_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "chemaccel.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("chemaccel ")
+
+
+def test_lazy_public_api():
+    import chemaccel
+
+    assert callable(chemaccel.load_model) and callable(chemaccel.read_molecules)
+    with pytest.raises(AttributeError):
+        chemaccel.no_such_name
