@@ -15,6 +15,7 @@ Implementations: :class:`TqdmReporter` (CLI), :class:`LoggingReporter` (batch jo
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
@@ -85,7 +86,7 @@ class TqdmReporter(BaseReporter):
         super().__init__(stop)
         self._bar: Any = None
         self._disable = disable
-        self._file = file
+        self._file = file if file is not None else sys.stderr  # stdout stays clean for --json
 
     def on_start(self, task: str, total: int | None = None) -> None:
         from tqdm.auto import tqdm

@@ -42,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)  # a clear error before any work when the device is missing
     runtime = RuntimeConfig(device=args.device, seed=args.seed)
     dist = distributed_env()
-    quiet = args.json or (dist is not None and dist["rank"] != 0)
-    reporter = TqdmReporter(disable=quiet or None)
+    rank0 = dist is None or dist["rank"] == 0
+    reporter = TqdmReporter(disable=True if (args.json or not rank0) else None)
     with tempfile.TemporaryDirectory(prefix="chemaccel-demo-") as tmp:
         workdir = args.out or Path(tmp)
         if args.train_only:
-            return _train_only(workdir, examples, runtime, reporter, args.json, quiet)
+            return _train_only(examples, runtime, reporter, args.json, rank0)
         steps = run_demo(workdir, examples, runtime, reporter)
         reporter.close()
         if args.json:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_only(workdir: Path, examples: Path, runtime: RuntimeConfig, reporter, as_json: bool, quiet: bool) -> int:
+def _train_only(examples: Path, runtime: RuntimeConfig, reporter, as_json: bool, rank0: bool) -> int:
     from rdkit.Chem import Crippen
 
     from chemaccel.chem.molecules import read_molecules
@@ -72,9 +72,9 @@ def _train_only(workdir: Path, examples: Path, runtime: RuntimeConfig, reporter,
     reporter.close()
     result = {"world_size": fit.world_size, "epochs": fit.epochs_run, "first_mse": fit.losses[0],
               "final_mse": fit.losses[-1]}
-    if as_json and not quiet:
+    if rank0 and as_json:
         print_json(result)
-    elif not quiet:
+    elif rank0:
         print(f"trained on {len(smiles)} molecules, world size {fit.world_size}: "
               f"mse {fit.losses[0]:.3f} -> {fit.losses[-1]:.3f}")
     return 0

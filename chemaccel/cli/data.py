@@ -1,0 +1,136 @@
+"""``chemaccel data``: build and inspect HDF5 molecule stores.
+
+* ``chemaccel data qm9 -o qm9.h5 [--limit N] [--source DIR|ARCHIVE] [--download] [--overwrite] [--json]``
+* ``chemaccel data info STORE [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chemaccel.cli.common import print_json
+from chemaccel.errors import InputError
+
+QM9_EPILOG = """\
+sources (first that applies):
+  --source DIR       a folder with qm9pack's qm9_part1..3.csv
+  --source FILE      the original archive dsgdb9nsd.xyz.tar.bz2 (or any tar of QM9 .xyz files)
+  --download         fetch the original archive from figshare into $CHEMACCEL_CACHE (~/.cache/chemaccel)
+  (default)          the installed qm9pack package: pip install 'chemaccel[qm9]'
+
+energies are stored in eV (converted from Hartree), the train/valid/test split is fixed by --seed.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("data", help="build and inspect HDF5 molecule stores (QM9 ...)")
+    verbs = group.add_subparsers(dest="verb", metavar="<verb>", required=True)
+
+    qm9 = verbs.add_parser(
+        "qm9",
+        help="convert QM9 (130,831 molecules) into an HDF5 molecule store",
+        epilog=QM9_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    qm9.add_argument("-o", "--output", required=True, type=Path, help="the store to write, e.g. qm9.h5")
+    qm9.add_argument("--limit", type=_positive, default=None, help="only the first N molecules")
+    qm9.add_argument("--source", type=Path, default=None, help="qm9pack CSV folder or QM9 .xyz archive")
+    qm9.add_argument("--download", action="store_true", help="download the original archive from figshare")
+    qm9.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    qm9.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    qm9.set_defaults(func=run_qm9)
+
+    info = verbs.add_parser("info", help="size, properties with units and splits of a store")
+    info.add_argument("store", type=Path, help="an HDF5 molecule store (.h5)")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=run_info)
+
+
+def run_qm9(args: argparse.Namespace) -> int:
+    from chemaccel.datasets import qm9
+    from chemaccel.reporting import TqdmReporter
+
+    reporter = TqdmReporter(file=sys.stderr)  # bars and messages on stderr: stdout stays JSON-clean
+    seed = getattr(args, "seed", 0)  # the global --seed
+    common = dict(limit=args.limit, reporter=reporter, seed=seed, overwrite=args.overwrite)
+    try:
+        if args.download and args.source is not None:
+            raise InputError(str(args.source), "pass either --source or --download, not both")
+        if args.download:
+            archive = qm9.download_qm9(reporter=reporter)
+            summary = qm9.convert_qm9_archive(args.output, archive, **common)
+        elif args.source is not None and args.source.is_file():
+            summary = qm9.convert_qm9_archive(args.output, args.source, **common)
+        else:
+            summary = qm9.convert_qm9(args.output, source_dir=args.source, **common)
+    finally:
+        reporter.close()
+    if summary.cancelled:
+        print(f"cancelled after {summary.n_molecules} molecules; nothing written to {summary.path}")
+        return 130
+    if args.json:
+        print_json(summary.to_dict())
+        return 0
+    print(f"wrote {summary.path}: {summary.n_molecules:,} molecules, {summary.n_atoms:,} atoms "
+          f"in {summary.seconds:.1f} s (source: {summary.source})")  # fmt: skip
+    print("properties: " + ", ".join(f"{k} [{u}]" if u else k for k, u in summary.properties.items()))
+    print("splits: " + ", ".join(f"{k} {v:,}" for k, v in summary.splits.items()))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from chemaccel.chem.store import MoleculeStore
+
+    with MoleculeStore.open(args.store) as store:
+        n_atoms = store.n_atoms
+        conversions = store.property_conversions
+        info = {
+            "path": str(args.store),
+            "bytes": args.store.stat().st_size,
+            "molecules": len(store),
+            "atoms": int(n_atoms.sum()),
+            "atoms_per_molecule": {
+                "min": int(n_atoms.min()) if len(n_atoms) else 0,
+                "max": int(n_atoms.max()) if len(n_atoms) else 0,
+                "mean": float(n_atoms.mean()) if len(n_atoms) else 0.0,
+            },
+            "properties": {
+                name: {"unit": unit, **({"conversion": conversions[name]} if name in conversions else {})}
+                for name, unit in store.property_units.items()
+            },
+            "splits": {name: int(len(idx)) for name, idx in store.splits().items()},
+            "atomrefs": {name: unit for name, (_, unit) in store.atomrefs().items()},
+            "attrs": store.attrs,
+        }
+    if args.json:
+        print_json(info)
+        return 0
+    stats = info["atoms_per_molecule"]
+    sizes = f"{stats['min']}-{stats['max']} per molecule, mean {stats['mean']:.1f}"
+    print(f"{info['path']}: {info['bytes'] / 1e6:.1f} MB, {info['molecules']:,} molecules, "
+          f"{info['atoms']:,} atoms ({sizes})")  # fmt: skip
+    attrs = info["attrs"]
+    source = f"; source: {attrs['source']}" if "source" in attrs else ""
+    print(f"format: {attrs.get('format')} v{attrs.get('format_version')}, written by chemaccel "
+          f"{attrs.get('chemaccel_version')}{source}")  # fmt: skip
+    print("properties:")
+    for name, prop in info["properties"].items():
+        extra = f"  ({prop['conversion']})" if "conversion" in prop else ""
+        print(f"  {name:<24} {prop['unit'] or '-'}{extra}")
+    if info["splits"]:
+        print("splits: " + ", ".join(f"{k} {v:,}" for k, v in info["splits"].items()))
+    if info["atomrefs"]:
+        print("atom references: " + ", ".join(f"{k} [{u}]" for k, u in info["atomrefs"].items()))
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
