@@ -21,7 +21,7 @@ from torch import nn
 from chemaccel.checkpoint import ModelInfo, load_model_folder, save_model_folder
 from chemaccel.errors import ConfigError, InputError
 from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import RuntimeConfig, make_fabric
+from chemaccel.runtime import RuntimeConfig, describe_device, make_fabric, resolve_device
 
 FP_BITS = 512
 
@@ -182,7 +182,8 @@ def run_demo(workdir: Path, examples: Path, runtime: RuntimeConfig, reporter: Re
     with torch.no_grad():
         same = torch.allclose(fit.model.eval()(x), reloaded(x), atol=1e-6)
     steps.append(DemoStep("3. Train a fingerprint MLP on Crippen logP with Lightning Fabric", [
-        f"  {len(uniq)} molecules, {fit.epochs_run} epochs in {seconds:.1f} s on {runtime.device} "
+        f"  {len(uniq)} molecules, {fit.epochs_run} epochs in {seconds:.1f} s on "
+        f"{describe_device(resolve_device(runtime.device))} "
         f"(world size {fit.world_size}); train RMSE {rmse:.3f} (target std {float(np.std(targets)):.3f})",
         f"  saved to {folder} (config.json + model.safetensors); reloaded predictions identical: {same}",
     ]))

@@ -1,0 +1,1 @@
+"""chemaccel desktop app (PySide6 + pyqtgraph): a thin client of chemaccel.api."""

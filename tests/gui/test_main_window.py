@@ -1,0 +1,175 @@
+"""The main window opens offscreen, has its tabs, menus and device list, and keeps its settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6", reason="PySide6 is not installed (pip install 'chemaccel[gui]')")
+pytestmark = pytest.mark.gui
+
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QTableWidget  # noqa: E402
+
+import chemaccel  # noqa: E402
+from chemaccel_gui import app as app_module  # noqa: E402
+from chemaccel_gui.main_window import MainWindow  # noqa: E402
+
+
+@pytest.fixture
+def settings(isolated_settings: Path) -> QSettings:
+    return QSettings(str(isolated_settings / "window.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def messages(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Message boxes are recorded instead of shown (they would block the test)."""
+    shown: list[tuple[str, str, str]] = []
+
+    def record(kind: str):
+        def box(_parent, title, text, *args, **kwargs):
+            shown.append((kind, title, text))
+            return QMessageBox.StandardButton.Ok
+
+        return box
+
+    for kind in ("about", "information", "warning", "critical"):
+        monkeypatch.setattr(QMessageBox, kind, record(kind))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, settings: QSettings) -> MainWindow:
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_window_opens_with_tabs_and_table(window: MainWindow):
+    assert window.isVisible() and window.windowTitle() == "chemaccel"
+    tabs = window.tabs
+    names = [tabs.tabText(i) for i in range(tabs.count())]
+    assert names == ["Molecules", "Property", "Reaction", "Train / prune", "GAN", "NAS"]
+    table = window.findChild(QTableWidget, "moleculeTable")
+    assert table is tabs.widget(0) and table.rowCount() == 0
+    headers = [table.horizontalHeaderItem(i).text() for i in range(table.columnCount())]
+    assert headers == ["#", "name", "SMILES", "status"]
+    for i in range(1, tabs.count()):
+        assert "not available yet" in tabs.widget(i).text()
+    assert window.statusBar().currentMessage() == "Ready"
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus == ["&File", "&Help"]
+
+
+def test_device_combo_lists_cpu(window: MainWindow):
+    combo = window.findChild(QComboBox, "deviceCombo")
+    assert combo is not None and combo.itemData(0) == "cpu" and combo.findText("cpu") == 0
+    assert window.selected_device() == "cpu"
+    import torch
+
+    assert combo.count() == 1 + torch.cuda.device_count()
+
+
+def test_device_combo_lists_gpus(qtbot, settings: QSettings):
+    win = MainWindow(settings=settings, devices=[("cpu", "cpu"), ("cuda:0", "cuda:0 - Test GPU")])
+    qtbot.addWidget(win)
+    assert win.device_combo.itemText(1) == "cuda:0 - Test GPU"
+    win.device_combo.setCurrentIndex(1)
+    assert win.selected_device() == "cuda:0"
+
+
+def test_about_shows_the_version(window: MainWindow, messages):
+    window.about_action.trigger()
+    [(kind, title, text)] = messages
+    assert kind == "about" and "chemaccel" in title
+    assert chemaccel.__version__ in text
+
+
+def test_open_file_placeholder_and_recent_files(window: MainWindow, messages, tmp_path: Path):
+    assert not window.recent_menu.isEnabled()
+    path = tmp_path / "mols.smi"
+    path.write_text("CCO ethanol\n")
+    window.open_file(path)
+    [(kind, _, text)] = messages
+    assert kind == "information" and "molecule table" in text
+    assert window.recent_files() == [str(path)]
+    assert window.recent_menu.isEnabled()
+    recent = [a for a in window.recent_menu.actions() if a.data() == str(path)]
+    assert len(recent) == 1
+    recent[0].trigger()  # opening from the menu goes through open_file too
+    assert len(messages) == 2
+
+    path.unlink()
+    window.open_file(path)  # gone: a warning, and it leaves the list
+    assert messages[-1][0] == "warning" and "file not found" in messages[-1][2]
+    assert window.recent_files() == []
+
+
+def test_quit_closes_the_window(window: MainWindow, qtbot):
+    window.quit_action.trigger()
+    qtbot.waitUntil(lambda: not window.isVisible())
+
+
+def test_settings_round_trip(qtbot, settings: QSettings, messages, tmp_path: Path):
+    first = MainWindow(settings=settings, devices=[("cpu", "cpu"), ("cuda:0", "cuda:0 - GPU")])
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(640, 480)
+    first.move(40, 30)
+    first.tabs.setCurrentIndex(2)
+    first.device_combo.setCurrentIndex(1)
+    kept = tmp_path / "kept.sdf"
+    kept.write_text("")
+    first.open_file(kept)
+    first.close()
+
+    reopened = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+    assert reopened.value("main_window/geometry") is not None
+    second = MainWindow(settings=reopened, devices=[("cpu", "cpu"), ("cuda:0", "cuda:0 - GPU")])
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (640, 480)
+    assert second.tabs.currentIndex() == 2
+    assert second.selected_device() == "cuda:0"
+    assert second.recent_files() == [str(kept)]
+
+    # a device that is gone falls back to the CPU
+    third = MainWindow(settings=reopened, devices=[("cpu", "cpu")])
+    qtbot.addWidget(third)
+    assert third.selected_device() == "cpu"
+
+
+def test_default_settings_stay_in_tmp(qtbot, isolated_settings: Path):
+    win = MainWindow(devices=[("cpu", "cpu")])
+    qtbot.addWidget(win)
+    win.close()
+    assert Path(win.settings.fileName()).is_relative_to(isolated_settings)
+
+
+def test_main_runs_and_names_the_app(qtbot, monkeypatch: pytest.MonkeyPatch):
+    app = QApplication.instance()
+    names = (app.applicationName(), app.organizationName())
+    created: list[MainWindow] = []
+    seen: dict[str, object] = {}
+
+    def make_window() -> MainWindow:
+        created.append(MainWindow(devices=[("cpu", "cpu")]))
+        return created[-1]
+
+    def inside_event_loop() -> None:
+        seen["visible"] = created[0].isVisible()
+        seen["names"] = (app.applicationName(), app.organizationName())
+        app.quit()  # closes the window too
+
+    monkeypatch.setattr(app_module, "MainWindow", make_window)
+    QTimer.singleShot(0, inside_event_loop)
+    try:
+        assert app_module.main([]) == 0
+        assert seen == {"visible": True, "names": ("chemaccel", "chemaccel")}
+    finally:
+        app.setApplicationName(names[0])
+        app.setOrganizationName(names[1])
+        for win in created:
+            win.close()
