@@ -22,6 +22,7 @@ examples:
   chemaccel molecules convert resources/examples/with_errors.sdf -o good.csv
   chemaccel molecules embed resources/examples/molecules.smi -o embedded.sdf
   chemaccel data qm9 -o qm9.h5            # all 130,831 QM9 molecules into an HDF5 store
+  chemaccel model info path/to/model      # a model folder: engine, units, parameters
   chemaccel demo                          # a short tour, no display needed
   chemaccel --device cuda:0 --seed 1 prune run ...
 
@@ -30,7 +31,7 @@ exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chemaccel.cli import data, demo, engines, molecules
+    from chemaccel.cli import data, demo, engines, model, molecules
 
     parser = argparse.ArgumentParser(
         prog="chemaccel",
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs (default 0)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="group", metavar="<group>", required=True)
-    for module in (molecules, data, demo, engines):
+    for module in (molecules, data, model, demo, engines):
         module.add_parser(sub)
     return parser
 
