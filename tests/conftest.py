@@ -23,3 +23,13 @@ def shared_data() -> Path:
     if not folder.is_dir():
         pytest.skip(f"shared data folder {folder} not found (set ${SHARED_DATA_ENV} to its path)")
     return folder
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (training, full data sets) are skipped in CI (``CI=true``)."""
+    if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+        return
+    skip = pytest.mark.skip(reason="slow test: skipped in CI (CI=true); run locally without CI set")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
