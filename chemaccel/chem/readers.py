@@ -24,7 +24,7 @@ from chemaccel.chem.records import (
     clean_props,
     geometry_of,
     log_reason,
-    mol_from_geometry,
+    record_from_geometry,
     parse_smiles,
     parse_value,
     rdkit_log,
@@ -283,17 +283,4 @@ def _db_record(source: str, index: int, row: Any) -> MoleculeRecord:
     charge = int(round(float(row.get("charge", 0.0) or 0.0)))
     if isinstance(props.get("charge"), (int, float)):
         charge = int(round(props["charge"]))
-    mol, reason = mol_from_geometry(numbers, positions, charge)
-    if mol is None:
-        props["bonds"] = f"not perceived: {reason}"
-    return MoleculeRecord(
-        source,
-        index,
-        mol=mol,
-        name=name,
-        props=props,
-        numbers=numbers,
-        positions=positions,
-        charge=charge,
-        geometry_source="file",
-    )
+    return record_from_geometry(source, index, numbers, positions, charge, name, props)

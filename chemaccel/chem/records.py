@@ -259,6 +259,19 @@ def mol_from_geometry(
     return mol, None
 
 
+def record_from_geometry(
+    source: str, index: int, numbers: np.ndarray, positions: np.ndarray, charge: int, name: str,
+    props: dict[str, PropValue],
+) -> MoleculeRecord:
+    """A record for a 3D geometry (XYZ frame, ASE db row): bonds perceived when possible, else noted in
+    ``props["bonds"]`` (the record stays usable for 3D models)."""
+    mol, reason = mol_from_geometry(numbers, positions, charge)
+    if mol is None:
+        props["bonds"] = f"not perceived: {reason}"
+    return MoleculeRecord(source, index, mol=mol, name=name, props=props, numbers=numbers,
+                          positions=positions, charge=charge, geometry_source="file")
+
+
 # --------------------------------------------------------------------------------------------------
 # property values
 

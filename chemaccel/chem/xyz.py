@@ -20,7 +20,7 @@ from typing import IO, Any
 import numpy as np
 
 from chemaccel.chem.readers import open_text
-from chemaccel.chem.records import MoleculeRecord, clean_props, mol_from_geometry, shown
+from chemaccel.chem.records import MoleculeRecord, clean_props, record_from_geometry, shown
 
 #: extXYZ comment keys that describe the file, not the molecule; not copied into props.
 LAYOUT_KEYS = ("Properties", "pbc", "Lattice")
@@ -111,20 +111,7 @@ def _frame(source: str, index: int, count: int, lines: _Lines) -> MoleculeRecord
         return MoleculeRecord.failed(source, index, str(exc), name=name)
     charge = props.get("charge", 0)
     charge = int(round(charge)) if isinstance(charge, (int, float)) else 0
-    mol, reason = mol_from_geometry(numbers, positions, charge)
-    if mol is None:
-        props["bonds"] = f"not perceived: {reason}"
-    return MoleculeRecord(
-        source,
-        index,
-        mol=mol,
-        name=name,
-        props=props,
-        numbers=numbers,
-        positions=positions,
-        charge=charge,
-        geometry_source="file",
-    )
+    return record_from_geometry(source, index, numbers, positions, charge, name, props)
 
 
 def _comment(comment: str) -> tuple[str, dict[str, Any], tuple[int, int]]:
