@@ -31,6 +31,9 @@ MOL_CHUNK = 4096
 CACHE_BYTES = 4 * 1024 * 1024  # HDF5 chunk cache per data set while reading (HDF5's default is 1 MiB)
 POSITIONS_CACHE_BYTES = 32 * 1024 * 1024  # all of QM9's positions (28 MiB) once read
 CORRUPT = "truncated or corrupt HDF5 store"
+#: What h5py raises when reading a damaged file: OSError for I/O, KeyError ("Unable to open object")
+#: for damaged object headers, ValueError/RuntimeError for inconsistent metadata.
+H5_READ_ERRORS = (OSError, KeyError, ValueError, RuntimeError)
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,6 +42,7 @@ from chemaccel.chem._store_format import (
     CACHE_BYTES,
     CHARGE,
     CORRUPT,
+    H5_READ_ERRORS,
     FORMAT,
     FORMAT_VERSION,
     MOL_CHUNK,
@@ -170,7 +171,7 @@ class MoleculeStore:
         store = cls(path, h5, mode)
         try:
             store._check()
-        except OSError as exc:  # metadata of a damaged file
+        except H5_READ_ERRORS as exc:  # metadata of a damaged file (h5py raises OSError or KeyError)
             store.abort()
             raise StoreError(f"{path}: {CORRUPT} ({short_error(exc)})") from None
         except BaseException:
@@ -386,7 +387,7 @@ class MoleculeStore:
                 name=as_text(ds[NAME][i]),
                 properties=props,
             )
-        except OSError as exc:
+        except H5_READ_ERRORS as exc:
             raise StoreError(f"{self.path}: {CORRUPT} ({short_error(exc)})") from None
 
     def molecule_slice(self, start: int, stop: int) -> MoleculeBatch:
@@ -408,7 +409,7 @@ class MoleculeStore:
                 names=[as_text(v) for v in ds[NAME][start:stop]],
                 properties={k: col[start:stop] for k, col in self._props.items()},
             )
-        except OSError as exc:
+        except H5_READ_ERRORS as exc:
             raise StoreError(f"{self.path}: {CORRUPT} ({short_error(exc)})") from None
 
     def iter_batches(self, batch_size: int = 1024) -> Iterator[MoleculeBatch]:
@@ -469,7 +470,7 @@ class MoleculeStore:
             raise StoreError(f"{self.path}: no property {name!r} (has {', '.join(self._props) or 'none'})")
         try:
             return self._props[name][:]
-        except OSError as exc:
+        except H5_READ_ERRORS as exc:
             raise StoreError(f"{self.path}: {CORRUPT} ({short_error(exc)})") from None
 
     def __repr__(self) -> str:
