@@ -106,13 +106,28 @@ def rdkit_log() -> Iterator[Any]:
             yield _NoCapture()
         else:
             with capture_cls() as capture:
-                yield capture
+                yield _SafeCapture(capture)
     finally:
         del block
 
 
 class _NoCapture:
     messages = ""
+
+
+class _SafeCapture:
+    """rdkit's captured log as text; a log that quotes undecodable bytes of the input reads as
+    "(unreadable rdkit message)" instead of raising UnicodeDecodeError."""
+
+    def __init__(self, capture: Any) -> None:
+        self._capture = capture
+
+    @property
+    def messages(self) -> str:
+        try:
+            return self._capture.messages
+        except UnicodeDecodeError:
+            return "(unreadable rdkit message: the record holds bytes that are not UTF-8)"
 
 
 _STAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")

@@ -395,3 +395,15 @@ def test_record_basics():
     assert not bad.ok and bad.smiles == "" and bad.error_line() == "f.smi: record 7: cannot parse SMILES"
     geometry_only = MoleculeRecord("f.xyz", 1, numbers=np.array([1]), positions=np.zeros((1, 3)))
     assert geometry_only.ok and geometry_only.smiles == ""
+
+
+def test_sdf_block_with_non_utf8_bytes_is_a_bad_record_not_a_crash(tmp_path):
+    blocks = (EXAMPLES / "molecules.sdf").read_bytes().split(b"$$$$\n")
+    lines = blocks[2].split(b"\n")  # beyond the first KB, which is checked for UTF-8 as a whole
+    lines[4] = lines[4][:30] + b"\xef\xbf" + lines[4][32:]  # an atom line with bytes that are not UTF-8
+    blocks[2] = b"\n".join(lines)
+    path = tmp_path / "bytes.sdf"
+    path.write_bytes(b"$$$$\n".join(blocks))
+    records = list(read_molecules(path))
+    assert not records[2].ok and records[2].index == 3 and "\n" not in records[2].error
+    assert sum(r.ok for r in records) == len(records) - 1 and len(records) == len(blocks) - 1
