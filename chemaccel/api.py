@@ -20,10 +20,12 @@ from typing import Any
 from chemaccel._version import __version__
 from chemaccel.checkpoint import ModelInfo, load_model_folder, read_model_info, save_model_folder
 from chemaccel.chem.conformers import embed_3d, embed_records
+from chemaccel.chem.depict import depict_png, depict_svg
 from chemaccel.chem.molecules import MoleculeRecord, canonical_smiles, read_all, read_molecules, write_csv, write_sdf
 from chemaccel.chem.store import MoleculeStore
 from chemaccel.errors import (
-    ChemAccelError, ConfigError, DeviceError, InputError, ModelFileError, NotAvailableError, StoreError,
+    Cancelled, ChemAccelError, ConfigError, DeviceError, InputError, ModelFileError, NotAvailableError,
+    StoreError,
 )
 from chemaccel.reporting import (
     LoggingReporter, NullReporter, RecordingReporter, Reporter, StopFlag, TqdmReporter,
@@ -50,10 +52,10 @@ def load_model(path: str | Path) -> Any:
 
 __all__ = [
     "__version__",
-    "ChemAccelError", "ConfigError", "DeviceError", "InputError", "ModelFileError", "NotAvailableError",
-    "StoreError",
+    "Cancelled", "ChemAccelError", "ConfigError", "DeviceError", "InputError", "ModelFileError",
+    "NotAvailableError", "StoreError",
     "MoleculeRecord", "read_molecules", "read_all", "write_csv", "write_sdf", "canonical_smiles",
-    "embed_3d", "embed_records", "MoleculeStore",
+    "embed_3d", "embed_records", "MoleculeStore", "depict_png", "depict_svg",
     "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "load_model", "MODEL_LOADERS",
     "Reporter", "NullReporter", "TqdmReporter", "LoggingReporter", "RecordingReporter", "StopFlag",
     "RuntimeConfig", "available_devices", "describe_device", "resolve_device", "seed_everything",

@@ -1,7 +1,9 @@
 """The main window: menus, one tab per engine, the device selector, settings kept across sessions.
 
-Only the molecule table exists so far (empty: loading files arrives with the molecule-table issue); the
-engine tabs are placeholders. The window talks to chemaccel only through its public API.
+The Molecules tab loads molecule files (File > Open, recent files, drag-and-drop) in a worker job and
+exports them as CSV or SDF; the engine tabs are placeholders until their engines land. Every long
+task goes through :class:`~chemaccel_gui.jobs.JobRunner` (a worker thread, progress and Cancel in the
+status bar, failures as message boxes). The window talks to chemaccel only through its public API.
 """
 
 from __future__ import annotations
@@ -9,29 +11,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QTableWidget,
     QTabWidget,
     QToolBar,
     QWidget,
 )
 
 import chemaccel
+from chemaccel_gui.job_progress import JobProgress
+from chemaccel_gui.jobs import Job, JobRunner
+from chemaccel_gui.molecule_export import FORMATS as EXPORT_FILTERS
+from chemaccel_gui.molecule_export import Exported, export_molecules
+from chemaccel_gui.molecule_loading import LoadedMolecules, load_molecules
+from chemaccel_gui.molecules_tab import MoleculesTab
 
 APP_NAME = "chemaccel"
-MOLECULE_COLUMNS = ("#", "name", "SMILES", "status")
 ENGINE_TABS = ("Property", "Reaction", "Train / prune", "GAN", "NAS")
 MAX_RECENT = 10
-MOLECULE_FILTER = "Molecule files (*.smi *.smiles *.csv *.tsv *.sdf *.sd *.xyz *.extxyz *.db);;All files (*)"
+MOLECULE_FILTER = (
+    "Molecule files (*.smi *.smiles *.txt *.csv *.tsv *.sdf *.sd *.mol *.xyz *.extxyz *.db *.h5 *.hdf5 *.gz)"
+    ";;All files (*)"
+)
 
 # settings keys
 KEY_GEOMETRY = "main_window/geometry"
@@ -39,6 +46,7 @@ KEY_STATE = "main_window/state"
 KEY_TAB = "main_window/tab"
 KEY_DEVICE = "device"
 KEY_RECENT = "recent_files"
+KEY_SPLITTER = "molecules/splitter"
 
 
 def detect_devices() -> list[tuple[str, str]]:
@@ -72,11 +80,18 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle(APP_NAME)
         self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.jobs = JobRunner(device=self.selected_device, parent=self)
+        self.load_job: Job | None = None
+        self._load_serial = 0
         self._build_menus()
         self._build_toolbar(devices if devices is not None else detect_devices())
         self._build_tabs()
+        self.job_progress = JobProgress(self)
+        self.statusBar().addPermanentWidget(self.job_progress)
+        self.jobs.job_started.connect(self.job_progress.follow)
         self.statusBar().showMessage("Ready")
-        self.resize(1000, 700)
+        self.resize(1100, 720)
         self._restore_settings()
 
     # ------------------------------------------------------------------------------------------ build
@@ -90,6 +105,14 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Recent files", self)
         self.recent_menu.setObjectName("recentMenu")
         file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        self.export_csv_action = QAction("Export as &CSV...", self)
+        self.export_csv_action.triggered.connect(lambda: self.export_molecules("csv"))
+        self.export_sdf_action = QAction("Export as &SDF...", self)
+        self.export_sdf_action.triggered.connect(lambda: self.export_molecules("sdf"))
+        for action in (self.export_csv_action, self.export_sdf_action):
+            action.setEnabled(False)
+            file_menu.addAction(action)
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -120,15 +143,10 @@ class MainWindow(QMainWindow):
     def _build_tabs(self) -> None:
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("engineTabs")
-        self.molecule_table = QTableWidget(0, len(MOLECULE_COLUMNS), self)
-        self.molecule_table.setObjectName("moleculeTable")
-        self.molecule_table.setHorizontalHeaderLabels(list(MOLECULE_COLUMNS))
-        self.molecule_table.verticalHeader().setVisible(False)
-        self.molecule_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.molecule_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.molecule_table.horizontalHeader()
-        header.setSectionResizeMode(MOLECULE_COLUMNS.index("SMILES"), QHeaderView.ResizeMode.Stretch)
-        self.tabs.addTab(self.molecule_table, "Molecules")
+        self.molecules = MoleculesTab(self)
+        self.molecule_table = self.molecules.view
+        self.molecule_model = self.molecules.model
+        self.tabs.addTab(self.molecules, "Molecules")
         for name in ENGINE_TABS:
             label = QLabel(f"The {name} engine is not available yet.", self)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -156,20 +174,102 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str | Path) -> None:
-        """Open a molecule file. For now: remember it and say that loading arrives with the table."""
+    def open_file(self, path: str | Path) -> Job | None:
+        """Load a molecule file into the Molecules tab, in a worker job (a load still running is cancelled).
+
+        A file that cannot be read as a whole (empty, binary, unknown type, no SMILES column, a foreign
+        HDF5 file) gives a message box with the reason; bad records are listed in the table.
+
+        Returns:
+            the load job, or None when the file does not exist.
+        """
         path = Path(path)
         if not path.is_file():
             self._remove_recent(str(path))
             QMessageBox.warning(self, "Open molecules", f"{path}: file not found")
-            return
-        self._add_recent(str(path))
-        self.statusBar().showMessage(f"{path.name}: not loaded", 5000)
-        QMessageBox.information(
-            self,
+            return None
+        if self.load_job is not None:
+            self.load_job.cancel()  # its result is ignored: only the newest load fills the table
+        self._load_serial += 1
+        serial = self._load_serial
+        job = self.jobs.start(
+            lambda reporter: load_molecules(path, reporter),
             "Open molecules",
-            f"Loading molecule files arrives with the molecule table.\n\n{path} was not loaded.",
+            on_finished=lambda result: self._loaded(serial, result),
+            on_failed=lambda message: self._load_failed(serial, message),
         )
+        self.load_job = job
+        self.statusBar().showMessage(f"Reading {path}...")
+        return job
+
+    def _loaded(self, serial: int, loaded: LoadedMolecules | None) -> None:
+        if serial != self._load_serial:  # superseded by a newer open_file
+            return
+        self.load_job = None
+        if loaded is None:
+            return
+        self.molecules.show_loaded(loaded)
+        self.tabs.setCurrentWidget(self.molecules)
+        self._add_recent(str(loaded.path))
+        self.setWindowTitle(f"{APP_NAME} - {loaded.path.name}")
+        has_records = bool(loaded.records)
+        self.export_csv_action.setEnabled(has_records)
+        self.export_sdf_action.setEnabled(has_records)
+        state = " (cancelled)" if loaded.cancelled else ""
+        count = len(loaded.records)
+        self.statusBar().showMessage(
+            f"Read {count} records from {loaded.path.name}{state}, {loaded.n_bad} with errors", 10000
+        )
+
+    def _load_failed(self, serial: int, message: str) -> None:
+        if serial == self._load_serial:
+            self.load_job = None
+            self.statusBar().showMessage(message, 10000)
+
+    def export_molecules(self, fmt: str, path: str | Path | None = None) -> Job | None:
+        """Write the loaded molecules as ``"csv"`` or ``"sdf"`` in a job (``path`` None: ask for one)."""
+        model = self.molecule_model
+        if not model.records:
+            QMessageBox.information(self, "Export molecules", "No molecules are loaded.")
+            return None
+        if path is None:
+            start = str(Path(self._last_folder()) / f"molecules.{fmt}")
+            title = f"Export as {fmt.upper()}"
+            path, _ = QFileDialog.getSaveFileName(self, title, start, EXPORT_FILTERS[fmt])
+            if not path:
+                return None
+        records, props = list(model.records), list(model.prop_names)
+        target = Path(path)
+        return self.jobs.start(
+            lambda reporter: export_molecules(records, target, fmt, reporter, props),
+            "Export molecules",
+            on_finished=self._exported,
+        )
+
+    def _exported(self, exported: Exported | None) -> None:
+        if exported is None:
+            self.statusBar().showMessage("Export cancelled: no file written", 10000)
+            return
+        what = "rows" if exported.fmt == "csv" else "molecules"
+        self.statusBar().showMessage(f"Wrote {exported.written} {what} to {exported.path}", 10000)
+
+    # -------------------------------------------------------------------------------- drag and drop
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_file(files[0])
+        if len(files) > 1:
+            self.statusBar().showMessage(f"Opened {Path(files[0]).name}; one file at a time", 10000)
 
     # ----------------------------------------------------------------------------------- recent files
 
@@ -223,6 +323,9 @@ class MainWindow(QMainWindow):
         tab = self.settings.value(KEY_TAB)
         if tab is not None and str(tab).isdigit() and int(tab) < self.tabs.count():
             self.tabs.setCurrentIndex(int(tab))
+        splitter = self.settings.value(KEY_SPLITTER)
+        if splitter:
+            self.molecules.splitter.restoreState(splitter)
         device = self.settings.value(KEY_DEVICE)
         index = self.device_combo.findData(device) if device else -1
         if index >= 0:
@@ -234,8 +337,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue(KEY_STATE, self.saveState())
         self.settings.setValue(KEY_TAB, self.tabs.currentIndex())
         self.settings.setValue(KEY_DEVICE, self.selected_device())
+        self.settings.setValue(KEY_SPLITTER, self.molecules.splitter.saveState())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.save_settings()
+        self.jobs.shutdown()  # cancel running jobs and wait for their threads
         super().closeEvent(event)

@@ -9,43 +9,14 @@ import pytest
 pytest.importorskip("PySide6", reason="PySide6 is not installed (pip install 'chemaccel[gui]')")
 pytestmark = pytest.mark.gui
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QComboBox, QMessageBox, QTableWidget  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QComboBox, QTableView  # noqa: E402
 
 import chemaccel  # noqa: E402
 from chemaccel_gui import app as app_module  # noqa: E402
 from chemaccel_gui.main_window import MainWindow  # noqa: E402
 
-
-@pytest.fixture
-def settings(isolated_settings: Path) -> QSettings:
-    return QSettings(str(isolated_settings / "window.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def messages(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
-    """Message boxes are recorded instead of shown (they would block the test)."""
-    shown: list[tuple[str, str, str]] = []
-
-    def record(kind: str):
-        def box(_parent, title, text, *args, **kwargs):
-            shown.append((kind, title, text))
-            return QMessageBox.StandardButton.Ok
-
-        return box
-
-    for kind in ("about", "information", "warning", "critical"):
-        monkeypatch.setattr(QMessageBox, kind, record(kind))
-    return shown
-
-
-@pytest.fixture
-def window(qtbot, settings: QSettings) -> MainWindow:
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+# fixtures settings, messages, window, wait_job, open_and_wait: conftest.py
 
 
 def test_window_opens_with_tabs_and_table(window: MainWindow):
@@ -53,18 +24,23 @@ def test_window_opens_with_tabs_and_table(window: MainWindow):
     tabs = window.tabs
     names = [tabs.tabText(i) for i in range(tabs.count())]
     assert names == ["Molecules", "Property", "Reaction", "Train / prune", "GAN", "NAS"]
-    table = window.findChild(QTableWidget, "moleculeTable")
-    assert table is tabs.widget(0) and table.rowCount() == 0
-    headers = [table.horizontalHeaderItem(i).text() for i in range(table.columnCount())]
-    assert headers == ["#", "name", "SMILES", "status"]
+    table = window.findChild(QTableView, "moleculeTable")
+    assert table is window.molecule_table and tabs.widget(0).isAncestorOf(table)
+    model = table.model()
+    assert model.rowCount() == 0
+    headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(model.columnCount())]
+    assert headers == ["#", "depiction", "name", "SMILES", "status"]
     for i in range(1, tabs.count()):
         assert "not available yet" in tabs.widget(i).text()
     assert window.statusBar().currentMessage() == "Ready"
     menus = [action.text() for action in window.menuBar().actions()]
     assert menus == ["&File", "&Help"]
+    assert not window.export_csv_action.isEnabled() and not window.export_sdf_action.isEnabled()
 
 
-def test_device_combo_lists_cpu(window: MainWindow):
+def test_device_combo_lists_cpu(qtbot, settings: QSettings):
+    window = MainWindow(settings=settings)  # the devices found at start-up
+    qtbot.addWidget(window)
     combo = window.findChild(QComboBox, "deviceCombo")
     assert combo is not None and combo.itemData(0) == "cpu" and combo.findText("cpu") == 0
     assert window.selected_device() == "cpu"
@@ -88,19 +64,24 @@ def test_about_shows_the_version(window: MainWindow, messages):
     assert chemaccel.__version__ in text
 
 
-def test_open_file_placeholder_and_recent_files(window: MainWindow, messages, tmp_path: Path):
+def test_open_file_and_recent_files(window: MainWindow, messages, tmp_path: Path, open_and_wait, wait_job):
     assert not window.recent_menu.isEnabled()
     path = tmp_path / "mols.smi"
     path.write_text("CCO ethanol\n")
-    window.open_file(path)
-    [(kind, _, text)] = messages
-    assert kind == "information" and "molecule table" in text
+    open_and_wait(path)
+    assert messages == []
+    assert window.molecule_model.rowCount() == 1
+    assert window.windowTitle() == "chemaccel - mols.smi"
     assert window.recent_files() == [str(path)]
     assert window.recent_menu.isEnabled()
     recent = [a for a in window.recent_menu.actions() if a.data() == str(path)]
     assert len(recent) == 1
+
+    path.write_text("CCO ethanol\nc1ccccc1 benzene\n")
+    window.molecule_model.clear()
     recent[0].trigger()  # opening from the menu goes through open_file too
-    assert len(messages) == 2
+    wait_job(window.load_job)
+    assert window.molecule_model.rowCount() == 2 and messages == []
 
     path.unlink()
     window.open_file(path)  # gone: a warning, and it leaves the list
@@ -113,17 +94,18 @@ def test_quit_closes_the_window(window: MainWindow, qtbot):
     qtbot.waitUntil(lambda: not window.isVisible())
 
 
-def test_settings_round_trip(qtbot, settings: QSettings, messages, tmp_path: Path):
+def test_settings_round_trip(qtbot, settings: QSettings, messages, tmp_path: Path, wait_job):
     first = MainWindow(settings=settings, devices=[("cpu", "cpu"), ("cuda:0", "cuda:0 - GPU")])
     qtbot.addWidget(first)
     first.show()
     first.resize(640, 480)
     first.move(40, 30)
+    kept = tmp_path / "kept.smi"
+    kept.write_text("CCO\n")
+    wait_job(first.open_file(kept))  # a loaded file shows the Molecules tab
     first.tabs.setCurrentIndex(2)
     first.device_combo.setCurrentIndex(1)
-    kept = tmp_path / "kept.sdf"
-    kept.write_text("")
-    first.open_file(kept)
+    first.molecules.splitter.setSizes([400, 240])
     first.close()
 
     reopened = QSettings(settings.fileName(), QSettings.Format.IniFormat)
@@ -134,6 +116,7 @@ def test_settings_round_trip(qtbot, settings: QSettings, messages, tmp_path: Pat
     assert second.tabs.currentIndex() == 2
     assert second.selected_device() == "cuda:0"
     assert second.recent_files() == [str(kept)]
+    assert second.molecules.splitter.saveState() == first.molecules.splitter.saveState()
 
     # a device that is gone falls back to the CPU
     third = MainWindow(settings=reopened, devices=[("cpu", "cpu")])
@@ -165,6 +148,10 @@ def test_main_runs_and_names_the_app(qtbot, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(app_module, "MainWindow", make_window)
     QTimer.singleShot(0, inside_event_loop)
+    # Closing the last window would post a second Quit event that arrives after exec() returned and
+    # leaves Qt "quitting": every later nested event loop (qtbot.wait/waitUntil) would return at once.
+    quit_on_last = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
     try:
         assert app_module.main([]) == 0
         assert seen == {"visible": True, "names": ("chemaccel", "chemaccel")}
@@ -173,3 +160,4 @@ def test_main_runs_and_names_the_app(qtbot, monkeypatch: pytest.MonkeyPatch):
         app.setOrganizationName(names[1])
         for win in created:
             win.close()
+        app.setQuitOnLastWindowClosed(quit_on_last)

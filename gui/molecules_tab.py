@@ -1,0 +1,130 @@
+"""The Molecules tab: a summary line with a filter, the molecule table and the details pane."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chemaccel_gui.molecule_details import MoleculeDetails
+from chemaccel_gui.molecule_loading import LoadedMolecules
+from chemaccel_gui.molecule_model import (
+    COL_DEPICTION,
+    COL_INDEX,
+    COL_NAME,
+    COL_SMILES,
+    COL_STATUS,
+    FILTERS,
+    THUMBNAIL,
+    MoleculeTableModel,
+)
+
+EMPTY_TEXT = "No molecules loaded: File > Open (SMILES, CSV, SDF, XYZ, ASE db, HDF5) or drop a file here."
+FILTER_LABELS = {"all": "All records", "ok": "Readable only", "errors": "Errors only"}
+COLUMN_WIDTHS = {
+    COL_INDEX: 56, COL_DEPICTION: THUMBNAIL.width() + 8, COL_NAME: 140, COL_SMILES: 260, COL_STATUS: 220,
+}
+
+
+class MoleculesTab(QWidget):
+    """The loaded molecules. ``model`` holds the records; ``view`` is the table; ``details`` the pane."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("moleculesTab")
+        self.model = MoleculeTableModel(parent=self)
+        self.summary = QLabel(EMPTY_TEXT, self)
+        self.summary.setObjectName("moleculeSummary")
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
+        self.filter_combo = QComboBox(self)
+        self.filter_combo.setObjectName("moleculeFilter")
+        for mode in FILTERS:
+            self.filter_combo.addItem(FILTER_LABELS[mode], mode)
+        self.filter_combo.currentIndexChanged.connect(self._filter_changed)
+
+        self.view = QTableView(self)
+        self.view.setObjectName("moleculeTable")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setIconSize(THUMBNAIL)
+        self.view.setWordWrap(False)
+        self.view.setAlternatingRowColors(True)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vertical = self.view.verticalHeader()
+        vertical.setVisible(False)
+        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # never measure 100k rows
+        vertical.setDefaultSectionSize(THUMBNAIL.height() + 6)
+        header = self.view.horizontalHeader()
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # file order until a header is clicked
+        header.setSortIndicatorShown(True)
+        self.view.setSortingEnabled(True)
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.model.modelReset.connect(self._model_reset)
+
+        self.details = MoleculeDetails(self)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("moleculeSplitter")
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(0, False)
+
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(QLabel("Show:", self))
+        top.addWidget(self.filter_combo)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+        self._apply_column_widths()
+
+    def show_loaded(self, loaded: LoadedMolecules) -> None:
+        """Put a file's records in the table (replacing what was there)."""
+        self.model.set_records(loaded.records, loaded.prop_names)
+        count, bad = len(loaded.records), loaded.n_bad
+        text = f"{html.escape(loaded.path.name)}: {count} record{'s' if count != 1 else ''}"
+        if bad:
+            text += f", <span style='color:#be1414'>{bad} could not be read</span>"
+        if loaded.cancelled:
+            text += " (loading cancelled: the rest of the file was not read)"
+        self.summary.setText(text)
+        self.summary.setToolTip(str(loaded.path))
+        if count:
+            self.view.selectRow(0)
+
+    def selected_record(self):
+        rows = self.view.selectionModel().selectedRows()
+        return self.model.record_at(rows[0].row()) if rows else None
+
+    def select_row(self, row: int) -> None:
+        self.view.selectRow(row)
+        self.view.scrollTo(self.model.index(row, 0))
+
+    def _filter_changed(self) -> None:
+        self.model.set_filter(self.filter_combo.currentData())
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self.details.show_record(self.selected_record())
+
+    def _model_reset(self) -> None:
+        self._apply_column_widths()
+        self.details.show_record(self.selected_record())
+
+    def _apply_column_widths(self) -> None:
+        for column in range(self.model.columnCount()):
+            self.view.setColumnWidth(column, COLUMN_WIDTHS.get(column, 110))
