@@ -71,6 +71,17 @@ class ModelInfo:
         }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_permissions(path: Path) -> None:
+    """Give a temporary file/folder (created 0600/0700 by tempfile) the permissions of a normal one."""
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -106,6 +117,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _usual_permissions(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -146,6 +158,7 @@ def save_model_folder(
     try:
         save_file(state, str(tmp_dir / WEIGHTS_NAME), metadata={"format": FORMAT, "engine": info.engine})
         atomic_write_json(tmp_dir / CONFIG_NAME, info.to_json())
+        _usual_permissions(tmp_dir)
         _replace_dir(tmp_dir, final)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -267,6 +280,7 @@ def save_training_state(path: str | Path, state: Mapping[str, Any]) -> Path:
         save_file(tensors, str(tmp_dir / "state.safetensors"))
         atomic_write_json(tmp_dir / "state.json", {"format": "chemaccel-training-state", "format_version": 1,
                                                    "chemaccel_version": __version__, "state": skeleton})
+        _usual_permissions(tmp_dir)
         if final.exists():
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
             os.replace(final, old)

@@ -118,3 +118,14 @@ def test_training_state_round_trip(tmp_path):
     opt2.load_state_dict(back["optimizer"])
     assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
     assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+
+
+def test_model_folder_has_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    folder = save_model_folder(tmp_path / "m", ModelInfo(engine="a", config={}), {"w": torch.zeros(2)})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~mask
+    assert stat.S_IMODE((folder / CONFIG_NAME).stat().st_mode) == 0o666 & ~mask
