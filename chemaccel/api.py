@@ -34,6 +34,8 @@ from chemaccel.runtime import RuntimeConfig, available_devices, describe_device,
 
 MODEL_LOADERS: dict[str, str] = {
     "demo-fingerprint-mlp": "chemaccel.demo:load_regressor",
+    "prune": "chemaccel.prune.storage:load_model",
+    "gan": "chemaccel.gan.storage:load_model",
 }
 
 
@@ -50,12 +52,69 @@ def load_model(path: str | Path) -> Any:
     return getattr(importlib.import_module(module), func)(Path(path))
 
 
+def prune(model: Any, data: Any, config: Any = None, reporter: Reporter | None = None, val_data: Any = None,
+          checkpoint_dir: str | Path | None = None, resume: bool = False) -> Any:
+    """Prune ``model`` with AutoPrune (Xiao, Wang and Rajasekaran, NeurIPS 2019).
+
+    Args:
+        model: any ``torch.nn.Module`` with Linear/Conv layers (pruned in place).
+        data: training data: an ``(inputs, targets)`` tensor pair or a torch Dataset.
+        config: a :class:`chemaccel.prune.PruneConfig` or a dict for ``PruneConfig.from_dict`` (None: defaults).
+        reporter: progress and cancellation (:class:`Reporter`).
+        val_data: optional validation data, same forms as ``data``.
+        checkpoint_dir, resume: training checkpoints (cancel leaves one; ``resume=True`` continues).
+
+    Returns:
+        a :class:`chemaccel.prune.PruneResult` (pruned model, measurements, history).
+    """
+    from chemaccel.prune import AutoPrune, PruneConfig
+
+    if config is None:
+        config = PruneConfig()
+    elif not isinstance(config, PruneConfig):
+        config = PruneConfig.from_dict(config)
+    return AutoPrune(config).run(model, data, val_data, reporter, checkpoint_dir=checkpoint_dir, resume=resume)
+
+
+def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = None, out: str | Path | None = None,
+              runtime: RuntimeConfig | None = None, checkpoint_dir: str | Path | None = None,
+              resume: bool = False) -> Any:
+    """Train K generators with shared layers, a generator classifier and an orthogonality term (K=1: a GAN).
+
+    Args:
+        config: a :class:`chemaccel.gan.GanConfig` or a dict for ``GanConfig.from_dict`` (None: defaults, ring8).
+        data: ``vectors``: an (n, d) array; ``qm9``: a molecule store path or a list of SMILES; toys: None.
+        reporter: progress and cancellation (:class:`Reporter`).
+        out: write the trained model folder here (also after divergence: the last good state).
+        runtime: device, precision, seed.
+        checkpoint_dir, resume: training checkpoints (cancel leaves one; ``resume=True`` continues).
+
+    Returns:
+        a :class:`chemaccel.gan.GanResult` (model, status, reason, metrics, history).
+    """
+    from chemaccel.gan import GanConfig, GanTrainer, save_gan
+
+    if config is None:
+        config = GanConfig()
+    elif not isinstance(config, GanConfig):
+        config = GanConfig.from_dict(config)
+    result = GanTrainer(config, runtime).run(reporter, data=data, checkpoint_dir=checkpoint_dir, resume=resume)
+    if out is not None and result.status != "cancelled":
+        save_gan(out, result.model, metrics={k: v for k, v in result.metrics.items() if not isinstance(v, list)},
+                 notes=f"{result.status}: {result.reason}")
+    return result
+
+
 __all__ = [
+    "train_gan",
+    "prune",
     "__version__",
     "Cancelled", "ChemAccelError", "ConfigError", "DeviceError", "InputError", "ModelFileError",
-    "NotAvailableError", "StoreError",
+    "NotAvailableError",
+    "StoreError",
     "MoleculeRecord", "read_molecules", "read_all", "write_csv", "write_sdf", "canonical_smiles",
-    "embed_3d", "embed_records", "MoleculeStore", "depict_png", "depict_svg",
+    "embed_3d", "embed_records", "MoleculeStore",
+    "depict_png", "depict_svg",
     "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "load_model", "MODEL_LOADERS",
     "Reporter", "NullReporter", "TqdmReporter", "LoggingReporter", "RecordingReporter", "StopFlag",
     "RuntimeConfig", "available_devices", "describe_device", "resolve_device", "seed_everything",

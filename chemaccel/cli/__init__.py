@@ -31,7 +31,7 @@ exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chemaccel.cli import data, demo, engines, model, molecules
+    from chemaccel.cli import data, demo, engines, gan, model, molecules, prune
 
     parser = argparse.ArgumentParser(
         prog="chemaccel",
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs (default 0)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="group", metavar="<group>", required=True)
-    for module in (molecules, data, model, demo, engines):
+    for module in (molecules, data, model, demo, prune, gan, engines):
         module.add_parser(sub)
     return parser
 

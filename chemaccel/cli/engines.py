@@ -7,10 +7,8 @@ import argparse
 from chemaccel.errors import NotAvailableError
 
 ENGINES = {
-    "prune": ("AutoPrune: prune any model by training auxiliary gate parameters", "run|evaluate|report", 3),
     "property": ("SchNet property models with attention-based AutoPrune", "train|predict|evaluate", 4),
     "reaction": ("reaction prediction as low-capacity SMILES translation", "train|predict|evaluate", 5),
-    "gan": ("parallel orthogonal multi-generator GAN", "train|sample|evaluate", 6),
     "nas": ("DARTS architecture search with distillation", "search|retrain|evaluate", 7),
 }
 

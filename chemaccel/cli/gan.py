@@ -1,0 +1,218 @@
+"""``chemaccel gan train|sample|evaluate``: the parallel orthogonal multi-generator GAN on the command line.
+
+``train`` writes a model folder ``-o OUT``; training checkpoints go to ``OUT.work/`` and Ctrl-C leaves a
+valid one (``--resume`` continues). ``sample`` writes molecules as SMILES (.smi/.txt) or SDF (.sdf), or
+2-D/vector samples as CSV. ``evaluate --json`` prints one JSON object: for the 2-D mixtures
+n_modes_captured, high_quality, reverse_kl; for molecules validity, uniqueness, novelty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from chemaccel.cli.common import eprint, print_json
+
+EXAMPLES = """\
+examples:
+  chemaccel gan train --data ring8 -k 8 --steps 5000 -o ring8-k8
+  chemaccel gan train --data qm9 --input qm9.h5 -k 4 --steps 20000 -o qm9-gan
+  chemaccel gan evaluate resources/models/gan-grid25 --json
+  chemaccel gan sample resources/models/gan-qm9 -n 100 -o molecules.sdf
+"""
+
+_FLAGS = {  # flag dest -> GanConfig field
+    "k": "n_generators", "private_layers": "private_layers", "steps": "steps", "batch_size": "batch_size",
+    "lr": "lr", "beta1": "beta1", "noise_dim": "noise_dim", "gen_hidden": "gen_hidden", "gen_layers": "gen_layers",
+    "disc_hidden": "disc_hidden", "disc_layers": "disc_layers", "classifier_weight": "classifier_weight",
+    "ortho_weight": "ortho_weight", "ortho_on": "ortho_on", "max_atoms": "max_atoms", "n_train": "n_train",
+    "eval_samples": "eval_samples", "checkpoint_every": "checkpoint_every",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gan", help="parallel orthogonal multi-generator GAN (toys, vectors, QM9 graphs)",
+                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = p.add_subparsers(dest="verb", metavar="<verb>", required=True)
+
+    t = verbs.add_parser("train", help="train K generators; writes a model folder", epilog=EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--data", choices=["ring8", "grid25", "vectors", "qm9"], required=True)
+    t.add_argument("--input", help="vectors: .npy/.csv (n, d); qm9: a molecule store (.h5) or a SMILES file")
+    t.add_argument("-k", "--generators", dest="k", type=int, help="number of generators K (1 = plain GAN)")
+    t.add_argument("--private-layers", type=int, help="leading generator layers each generator owns")
+    for flag, typ in (("steps", int), ("batch-size", int), ("lr", float), ("beta1", float), ("noise-dim", int),
+                      ("gen-hidden", int), ("gen-layers", int), ("disc-hidden", int), ("disc-layers", int),
+                      ("classifier-weight", float), ("ortho-weight", float), ("max-atoms", int), ("n-train", int),
+                      ("eval-samples", int), ("checkpoint-every", int)):
+        t.add_argument(f"--{flag}", type=typ)
+    t.add_argument("--ortho-on", choices=["features", "outputs", "weights"])
+    t.add_argument("--placement", help="model parallelism: devices for generator groups, e.g. cuda:0,cuda:1")
+    t.add_argument("--config", help="JSON file with further GanConfig fields (flags win)")
+    t.add_argument("-o", "--out", required=True, help="model folder to write")
+    t.add_argument("--resume", action="store_true", help="continue from OUT.work/ checkpoints")
+    t.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
+    t.set_defaults(func=_train)
+
+    s = verbs.add_parser("sample", help="generate samples: SMILES/SDF for molecules, CSV otherwise")
+    s.add_argument("model", help="a GAN model folder")
+    s.add_argument("-n", type=int, default=100, help="number of samples (default 100)")
+    s.add_argument("-o", "--out", required=True, help=".smi/.txt or .sdf (molecules); .csv (vectors)")
+    s.set_defaults(func=_sample)
+
+    e = verbs.add_parser("evaluate", help="mode metrics (toys) or validity/uniqueness/novelty (molecules)")
+    e.add_argument("model", help="a GAN model folder")
+    e.add_argument("-n", type=int, help="number of samples (default: the model's eval_samples)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=_evaluate)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from chemaccel.errors import ConfigError
+    from chemaccel.gan import GanConfig, GanTrainer, save_gan
+    from chemaccel.reporting import TqdmReporter
+    from chemaccel.runtime import RuntimeConfig
+
+    extra: dict[str, Any] = {}
+    if args.config:
+        try:
+            extra = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{args.config}: cannot read the config ({exc})") from None
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{args.config}: the config must be a JSON object")
+    fields = {**extra, "data": args.data}
+    for dest, name in _FLAGS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            fields[name] = value
+    if args.placement:
+        fields["placement"] = [d for d in args.placement.split(",") if d]
+    if args.data == "qm9" and "eval_samples" not in fields:
+        fields["eval_samples"] = 10000
+    config = GanConfig.from_dict(fields)
+    data = _read_input(args.data, args.input)
+    reporter = TqdmReporter(file=sys.stderr)
+    previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
+    out = Path(args.out)
+    work = out.with_name(out.name + ".work")
+    try:
+        result = GanTrainer(config, RuntimeConfig(device=args.device, seed=args.seed)).run(
+            reporter, data=data, checkpoint_dir=work, resume=args.resume)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        reporter.close()
+    if result.status == "cancelled":
+        eprint(f"chemaccel: cancelled at step {result.steps}; resume with the same command and --resume "
+               f"(checkpoint in {work})")
+        return 130
+    save_gan(out, result.model, metrics=_scalars(result.metrics),
+             notes=f"{result.status}: {result.reason}")
+    if result.status == "diverged":
+        eprint(f"chemaccel: {result.reason}; saved the last good state to {out}")
+    if args.json:
+        print_json({"status": result.status, "steps": result.steps, "out": str(out), **result.metrics})
+    else:
+        print(f"{result.status}: {result.reason}")
+        print("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in _scalars(result.metrics).items()))
+        print(f"saved {out}")
+    return 1 if result.status == "diverged" else 0
+
+
+def _read_input(kind: str, path: str | None) -> Any:
+    import numpy as np
+
+    from chemaccel.errors import ConfigError, InputError
+
+    if kind in ("ring8", "grid25"):
+        if path:
+            raise ConfigError(f"--data {kind} is generated; --input is not used")
+        return None
+    if not path:
+        raise ConfigError(f"--data {kind} needs --input")
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "no such file")
+    if kind == "vectors":
+        try:
+            if p.suffix.lower() == ".npy":
+                return np.load(p, allow_pickle=False)
+            return np.loadtxt(p, delimiter="," if p.suffix.lower() == ".csv" else None, ndmin=2)
+        except (OSError, ValueError) as exc:
+            raise InputError(p, f"cannot read vectors ({' '.join(str(exc).split())})") from None
+    if p.suffix.lower() in (".h5", ".hdf5"):
+        return p
+    lines = p.read_text(encoding="utf-8").splitlines()
+    return [ln.split()[0] for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from chemaccel.errors import ConfigError
+    from chemaccel.gan import load_gan
+
+    if args.n < 1:
+        raise ConfigError(f"-n must be at least 1, got {args.n}")
+    model = load_gan(args.model)
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if model.spec.kind == "qm9":
+        smiles = model.sample_smiles(args.n, seed=args.seed)
+        valid = [s for s in smiles if s]
+        if suffix == ".sdf":
+            _write_sdf(out, valid)
+        elif suffix in (".smi", ".txt", ".smiles"):
+            out.write_text("".join(f"{s}\n" for s in valid), encoding="utf-8")
+        else:
+            raise ConfigError(f"{out}: write molecules as .smi/.txt (SMILES) or .sdf")
+        print(f"wrote {len(valid)} valid molecules of {args.n} samples to {out}")
+        return 0
+    if suffix != ".csv":
+        raise ConfigError(f"{out}: {model.spec.kind} samples are written as .csv")
+    samples, ids = model.generate(args.n, seed=args.seed)
+    cols = ",".join(f"x{i}" for i in range(samples.shape[1]))
+    rows = [",".join(f"{v:.6g}" for v in row) + f",{int(g)}" for row, g in zip(samples.tolist(), ids.tolist())]
+    out.write_text(f"{cols},generator\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _write_sdf(path: Path, smiles: list[str]) -> None:
+    from rdkit import Chem
+
+    writer = Chem.SDWriter(str(path))
+    try:
+        for i, smi in enumerate(smiles):
+            mol = Chem.MolFromSmiles(smi)
+            if mol is None:
+                continue
+            mol.SetProp("_Name", f"gan-{i + 1}")
+            mol.SetProp("SMILES", smi)
+            writer.write(mol)
+    finally:
+        writer.close()
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from chemaccel.gan import load_gan
+
+    model = load_gan(args.model)
+    metrics = model.evaluate(args.n, seed=args.seed)
+    metrics = {"model": str(args.model), "n_generators": model.config.n_generators, **metrics}
+    if args.json:
+        print_json(metrics)
+    else:
+        for key, value in metrics.items():
+            print(f"{key}: {_fmt(value)}")
+    return 0
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

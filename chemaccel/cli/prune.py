@@ -1,0 +1,153 @@
+"""``chemaccel prune run|evaluate|report``: the AutoPrune engine on the command line.
+
+    chemaccel prune run --model lenet5 --data ../shared/data/mnist --budget 0.005 -o lenet5-pruned
+    chemaccel prune evaluate lenet5-pruned --data ../shared/data/mnist --json
+    chemaccel prune report lenet5-pruned
+
+``run`` trains the dense model first (``--pretrain-epochs``) unless ``--dense FOLDER`` gives one, holds out
+a validation slice of the train split, prunes, and writes the model folder ``-o``. Training checkpoints go
+to ``OUT.work/``; Ctrl-C leaves a valid one and ``--resume`` continues from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from chemaccel.cli.common import eprint, print_json
+
+EXAMPLES = """\
+examples:
+  chemaccel prune run --model lenet5 --data ../shared/data/mnist --budget 0.005 --epochs 30 -o lenet5-pruned
+  chemaccel prune run --model cnn-fashion --data ../shared/data/fashion_mnist --granularity structured \\
+      --target flops --budget 0.25 -o cnn-pruned
+  chemaccel prune evaluate resources/models/lenet5-mnist-autoprune --data ../shared/data/mnist --json
+  chemaccel prune report resources/models/lenet5-mnist-autoprune
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prune", help="AutoPrune: prune a model by training auxiliary gate parameters",
+                       description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = p.add_subparsers(dest="verb", metavar="<verb>", required=True)
+
+    r = verbs.add_parser("run", help="prune a model on an image folder (IDX)", epilog=EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--model", choices=["lenet5", "lenet300", "cnn-fashion"], required=True)
+    r.add_argument("--data", required=True, help="IDX folder (MNIST layout)")
+    r.add_argument("--dense", help="a dense model folder to start from (default: train one first)")
+    r.add_argument("--pretrain-epochs", type=int, default=10)
+    r.add_argument("--budget", type=float, default=0.01, help="fraction of --target to keep, in (0, 1]")
+    r.add_argument("--target", choices=["params", "flops"], default="params")
+    r.add_argument("--granularity", choices=["unstructured", "structured"], default="unstructured")
+    r.add_argument("--estimator", choices=["identity", "leaky", "softplus"], default="identity")
+    r.add_argument("--epochs", type=int, default=20)
+    r.add_argument("--finetune-epochs", type=int, default=5)
+    r.add_argument("--limit", type=int, help="use only the first N training samples")
+    r.add_argument("--config", help="JSON file with further PruneConfig fields (flags win)")
+    r.add_argument("-o", "--out", required=True, help="model folder to write")
+    r.add_argument("--resume", action="store_true", help="continue from OUT.work/ checkpoints")
+    r.set_defaults(func=_run)
+
+    e = verbs.add_parser("evaluate", help="measure a pruned model folder (size, FLOPs, latency, error)")
+    e.add_argument("model")
+    e.add_argument("--data", help="IDX folder for the test error")
+    e.add_argument("--split", choices=["train", "test"], default="test")
+    e.add_argument("--limit", type=int)
+    e.add_argument("--repeats", type=int, default=50, help="latency repeats (median)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=_evaluate)
+
+    t = verbs.add_parser("report", help="per-layer table of a pruned model folder")
+    t.add_argument("model")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=_report)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from chemaccel.errors import ConfigError
+    from chemaccel.prune.baselines import fit
+    from chemaccel.prune.config import PruneConfig
+    from chemaccel.prune.data import load_image_split, normalization_for, split_validation
+    from chemaccel.prune.engine import AutoPrune
+    from chemaccel.prune.measure import format_table
+    from chemaccel.prune.models import build_model, default_architecture
+    from chemaccel.prune.storage import load_pruned, save_pruned
+    from chemaccel.reporting import TqdmReporter
+
+    extra = {}
+    if args.config:
+        try:
+            extra = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{args.config}: cannot read the config ({exc})") from None
+    fields = {**extra, "granularity": args.granularity, "target": args.target, "budget": args.budget,
+              "estimator": args.estimator, "epochs": args.epochs, "finetune_epochs": args.finetune_epochs,
+              "runtime": {"device": args.device, "seed": args.seed}}
+    if fields.get("recovery_epochs") is not None and fields["recovery_epochs"] > args.epochs:
+        fields["recovery_epochs"] = args.epochs
+    config = PruneConfig.from_dict(fields)
+    norm = normalization_for(args.data)
+    x, y = load_image_split(args.data, "train", args.limit, norm)
+    n_val = min(5000, max(1, len(x) // 10))
+    train, val = split_validation(x, y, n_val, seed=args.seed)
+    arch = default_architecture(args.model)
+    reporter = TqdmReporter(file=sys.stderr)
+    previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
+    out = Path(args.out)
+    work = out.with_name(out.name + ".work")
+    try:
+        if args.dense:
+            model, _ = load_pruned(args.dense)
+        elif args.resume and (work / "dense" / "config.json").exists():
+            model, _ = load_pruned(work / "dense")
+        else:
+            torch.manual_seed(args.seed)
+            model = build_model(arch)
+            fit(model, train, val, args.pretrain_epochs, reporter=reporter, task="dense training", seed=args.seed)
+            if reporter.should_stop():
+                eprint("chemaccel: interrupted during dense training")
+                return 130
+            save_pruned(work / "dense", model, arch, granularity="dense", compacted=False, normalization=norm)
+        result = AutoPrune(config).run(model, train, val, reporter, checkpoint_dir=work, resume=args.resume)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        reporter.close()
+    if result.cancelled:
+        eprint(f"chemaccel: cancelled; resume with the same command and --resume (checkpoint in {work})")
+        return 130
+    save_pruned(out, result.model, arch, granularity=config.granularity, compacted=result.compacted,
+                config=config.to_dict(), normalization=norm,
+                metrics={k: result.measurements.get(k) for k in ("compression", "flops_fraction", "val_error")})
+    print(format_table(result.measurements))
+    print(f"saved {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from chemaccel.prune.evaluate import evaluate
+    from chemaccel.prune.measure import format_table
+
+    stats = evaluate(args.model, args.data, split=args.split, limit=args.limit, latency_repeats=args.repeats)
+    if args.json:
+        print_json(stats)
+    else:
+        print(format_table(stats))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from chemaccel.prune.evaluate import evaluate
+    from chemaccel.prune.measure import format_table
+
+    stats = evaluate(args.model, None, latency_repeats=0)
+    if args.json:
+        print_json(stats)
+    else:
+        print(format_table(stats))
+    return 0

@@ -1,0 +1,41 @@
+"""AutoPrune: prune any ``nn.Module`` by training auxiliary gate parameters, then compact it.
+
+Xiao, Wang and Rajasekaran, "AutoPrune: Automatic Network Pruning by Regularizing Auxiliary Parameters",
+NeurIPS 2019. One file per idea:
+
+* :mod:`~chemaccel.prune.config`: :class:`PruneConfig`;
+* :mod:`~chemaccel.prune.gates`: auxiliary parameters, hard threshold, straight-through estimators, the
+  hook for custom modules (:func:`register_gate_hook`);
+* :mod:`~chemaccel.prune.schedule`: lambda reaching a budget; :mod:`~chemaccel.prune.costs`: unit costs;
+* :mod:`~chemaccel.prune.engine`: :class:`AutoPrune` ``.run(model, train, val, reporter)``;
+* :mod:`~chemaccel.prune.compact`: physical removal of pruned units; :mod:`~chemaccel.prune.storage`:
+  model folders; :mod:`~chemaccel.prune.measure` and :mod:`~chemaccel.prune.evaluate`: figures;
+* :mod:`~chemaccel.prune.models`: LeNet-300-100, LeNet-5, a Fashion-MNIST CNN;
+  :mod:`~chemaccel.prune.baselines`: magnitude and L1-filter pruning.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from chemaccel.prune.config import PruneConfig
+from chemaccel.prune.engine import AutoPrune, PruneResult, TrainingDiverged
+from chemaccel.prune.gates import GateSpec, register_gate_hook
+
+
+
+class _CallablePackage(types.ModuleType):
+    """Lets ``chemaccel.prune(model, data, config, reporter)`` (the issue's API) call
+    :func:`chemaccel.api.prune`, while ``chemaccel.prune.AutoPrune`` etc. stay ordinary attributes."""
+
+    def __call__(self, model: Any, data: Any, config: Any = None, reporter: Any = None, **kwargs: Any) -> Any:
+        from chemaccel.api import prune
+
+        return prune(model, data, config, reporter, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
+
+__all__ = ["AutoPrune", "GateSpec", "PruneConfig", "PruneResult", "TrainingDiverged", "register_gate_hook"]

@@ -1,0 +1,57 @@
+"""``chemaccel gan train|sample|evaluate``."""
+
+import json
+
+import pytest
+
+from chemaccel.cli import main
+
+
+def test_train_evaluate_sample_toy(tmp_path, capsys):
+    out = tmp_path / "ring"
+    args = ["--device", "cpu", "gan", "train", "--data", "ring8", "-k", "2", "--steps", "4", "--gen-hidden", "8",
+            "--gen-layers", "2", "--disc-hidden", "8", "--disc-layers", "1", "--n-train", "300", "--eval-samples",
+            "100", "-o", str(out)]
+    assert main(args) == 0
+    assert (out / "config.json").is_file()
+    capsys.readouterr()
+    assert main(["gan", "evaluate", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"n_modes_captured", "high_quality", "reverse_kl"} <= set(data)
+    assert main(["gan", "sample", str(out), "-n", "7", "-o", str(tmp_path / "s.csv")]) == 0
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 8
+
+
+def test_train_sample_molecules(tmp_path, capsys, smiles20):
+    smi = tmp_path / "mols.smi"
+    smi.write_text("\n".join(smiles20) + "\n")
+    out = tmp_path / "mol"
+    assert main(["--device", "cpu", "gan", "train", "--data", "qm9", "--input", str(smi), "-k", "2", "--steps", "3",
+                 "--batch-size", "10", "--gen-hidden", "8", "--disc-hidden", "8", "--eval-samples", "30",
+                 "-o", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"validity", "uniqueness", "novelty"} <= set(data)
+    for name in ("m.sdf", "m.smi"):
+        assert main(["gan", "sample", str(out), "-n", "20", "-o", str(tmp_path / name)]) == 0
+    assert main(["gan", "evaluate", str(out), "--json", "-n", "20"]) == 0
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["--data", "ring8", "-k", "0"], "at least 1"),
+    (["--data", "vectors"], "needs --input"),
+    (["--data", "ring8", "--private-layers", "0", "-k", "3"], "private_layers"),
+])
+def test_bad_input_is_one_line(capsys, tmp_path, extra, match):
+    assert main(["--device", "cpu", "gan", "train", *extra, "-o", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert match in err and "\n" not in err and err.startswith("chemaccel: error:")
+
+
+def test_too_small_and_missing_model(capsys, tmp_path):
+    vec = tmp_path / "v.csv"
+    vec.write_text("1,2\n3,4\n")
+    out = str(tmp_path / "o")
+    assert main(["--device", "cpu", "gan", "train", "--data", "vectors", "--input", str(vec), "-o", out]) == 1
+    assert "too small" in capsys.readouterr().err
+    assert main(["gan", "evaluate", str(tmp_path / "nope")]) == 1
+    assert "no such model folder" in capsys.readouterr().err

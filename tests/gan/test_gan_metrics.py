@@ -1,0 +1,51 @@
+"""PacGAN's mode metrics on samples whose answer is known by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from chemaccel.gan.metrics import assign_modes, mode_metrics
+from chemaccel.gan.toy import sample_mixture, toy_means, toy_std
+
+
+def test_mixture_definitions_follow_pacgan():
+    ring = toy_means("ring8")
+    assert ring.shape == (8, 2) and np.allclose(np.linalg.norm(ring, axis=1), 1.0)
+    assert toy_std("ring8") == 0.01 and toy_std("grid25") == 0.05
+    grid = toy_means("grid25")
+    assert grid.shape == (25, 2) and set(grid[:, 0]) == {-4, -2, 0, 2, 4}
+
+
+def test_hand_example_two_modes():
+    means = np.array([[0.0, 0.0], [10.0, 0.0]])
+    # 3 samples at mode 0 (one at 2.9 std), 1 at mode 1, one at 3.1 std from mode 0 (low quality)
+    s = np.array([[0.0, 0.0], [0.29, 0.0], [0.0, -0.1], [10.0, 0.05], [0.31, 0.0]])
+    m = mode_metrics(s, means, std=0.1)
+    assert m["mode_counts"] == [3, 1]
+    assert m["n_modes_captured"] == 2
+    assert m["high_quality"] == pytest.approx(4 / 5)
+    p = np.array([0.75, 0.25])
+    assert m["reverse_kl"] == pytest.approx(float(np.sum(p * np.log(p * 2))))
+
+
+def test_collapse_to_some_modes_gives_log_ratio():
+    means = toy_means("ring8")
+    samples = np.repeat(means[:2], 50, axis=0)  # two modes, equal shares
+    m = mode_metrics(samples, means, toy_std("ring8"))
+    assert m["n_modes_captured"] == 2 and m["high_quality"] == 1.0
+    assert m["reverse_kl"] == pytest.approx(math.log(8 / 2))
+
+
+def test_true_samples_score_perfectly_and_garbage_scores_nothing():
+    s = sample_mixture("grid25", 2500, seed=1)
+    m = mode_metrics(s, toy_means("grid25"), toy_std("grid25"))
+    assert m["n_modes_captured"] == 25 and m["high_quality"] > 0.98 and m["reverse_kl"] < 0.02
+    far = np.full((10, 2), 100.0)
+    g = mode_metrics(far, toy_means("grid25"), toy_std("grid25"))
+    assert g["n_modes_captured"] == 0 and g["high_quality"] == 0.0 and math.isinf(g["reverse_kl"])
+
+
+def test_assign_modes_distance_in_std_units():
+    nearest, dist = assign_modes(np.array([[0.3, 0.4]]), np.array([[0.0, 0.0], [5.0, 5.0]]), std=0.5)
+    assert nearest.tolist() == [0] and dist[0] == pytest.approx(1.0)
