@@ -30,7 +30,7 @@ from train_shipped_prune import PRESETS  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="/work/shared/data/mnist")
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
     p.add_argument("--limit", type=int, default=20000)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--budget", type=float, default=0.02)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+SHARED = Path(os.environ.get("CHEMACCEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 from chemaccel.prune.baselines import fit  # noqa: E402
 from chemaccel.prune.config import PruneConfig  # noqa: E402
@@ -36,13 +38,13 @@ _COMMON = dict(lambda_init=0.02, lambda_rate=0.02, schedule_every=5, gate_optimi
                gate_momentum=0.0, gate_init=0.05, gate_init_mode="magnitude", lr=2e-4, finetune_lr=3e-4,
                ramp_fraction=0.7)
 PRESETS = {
-    "lenet5": dict(data="/work/shared/data/mnist", out="resources/models/lenet5-mnist-autoprune", pretrain=12,
+    "lenet5": dict(data=str(SHARED / "mnist"), out="resources/models/lenet5-mnist-autoprune", pretrain=12,
                    config=dict(_COMMON, granularity="unstructured", target="params", budget=0.006, cost_mix=0.0,
                                epochs=24, finetune_epochs=12, recovery_epochs=16)),
-    "lenet300": dict(data="/work/shared/data/mnist", out="resources/models/lenet300-mnist-autoprune", pretrain=15,
+    "lenet300": dict(data=str(SHARED / "mnist"), out="resources/models/lenet300-mnist-autoprune", pretrain=15,
                      config=dict(_COMMON, granularity="unstructured", target="params", budget=0.015, cost_mix=0.0,
                                  epochs=24, finetune_epochs=12, recovery_epochs=16)),
-    "cnn-fashion": dict(data="/work/shared/data/fashion_mnist", out="resources/models/cnn-fashion-autoprune",
+    "cnn-fashion": dict(data=str(SHARED / "fashion_mnist"), out="resources/models/cnn-fashion-autoprune",
                         pretrain=8,
                         config=dict(_COMMON, granularity="structured", target="flops", budget=0.25, epochs=8,
                                     finetune_epochs=5, recovery_epochs=5)),

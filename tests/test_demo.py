@@ -1,6 +1,7 @@
 """The demo's training loop: single process, and DDP with 2 CPU processes under torchrun (gloo)."""
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -21,6 +22,10 @@ def test_demo_runs_headless(capsys, tmp_path):
     assert "bad records" in text and "record" in text            # bad records listed
     assert "reloaded predictions identical: True" in text
     assert (tmp_path / "demo-logp-mlp" / "model.safetensors").is_file()
+    pruned = [line for line in text.splitlines() if line.strip().startswith("AutoPrune")]
+    assert len(pruned) == 1
+    flops = float(re.search(r"([\d.]+)% FLOPs", pruned[0]).group(1))
+    assert flops <= 35.0  # a 30 % FLOPs budget
 
 
 def test_ddp_two_cpu_processes_under_torchrun(tmp_path):

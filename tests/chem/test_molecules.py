@@ -24,7 +24,7 @@ from chemaccel.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"
-QM9_DB = Path("/work/shared/data/schnetpack/test_qm9.db")
+QM9_DB = Path(__file__).resolve().parents[3] / "shared" / "data" / "schnetpack" / "test_qm9.db"
 
 
 def _write(path: Path, text: str) -> Path:

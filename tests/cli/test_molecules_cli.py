@@ -12,7 +12,7 @@ from chemaccel.chem.molecules import read_molecules
 from chemaccel.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
-QM9_DB = Path("/work/shared/data/schnetpack/test_qm9.db")
+QM9_DB = Path(__file__).resolve().parents[3] / "shared" / "data" / "schnetpack" / "test_qm9.db"
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
