@@ -294,6 +294,12 @@ class AutoPrune:
         stats = measure(model, example, reference=dense, latency_repeats=20)
         if val is not None:
             stats.update(evaluate_loss(model, val, loss_fn, 512, torch.device("cpu")))
+        kept = stats["flops_fraction"] if self.config.target == "flops" else 1.0 / stats["compression"]
+        if not cancelled and kept > 1.1 * self.config.budget:
+            reporter.on_message(
+                f"budget not reached: kept {kept:.1%} of the {self.config.target} for a budget of "
+                f"{self.config.budget:.1%}; prune for more epochs or start lambda higher (lambda_init)"
+            )
         return PruneResult(model, dense, stats, history, compacted, widths, cancelled, ckpt)
 
 

@@ -171,3 +171,18 @@ def test_package_is_callable_as_in_the_issue(toy_images):
     cfg = {**FAST, "budget": 0.5, "epochs": 1, "finetune_epochs": 0, "runtime": {"device": "cpu"}}
     res = chemaccel.prune(mlp(), (x, y), cfg, RecordingReporter())
     assert res.model is not None and chemaccel.prune.AutoPrune is AutoPrune
+
+
+def test_budget_not_reached_is_reported():
+    from chemaccel.prune import AutoPrune, PruneConfig
+    from chemaccel.reporting import RecordingReporter
+    from chemaccel.runtime import RuntimeConfig
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 2, (64,))
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    rec = RecordingReporter()
+    cfg = PruneConfig(budget=0.01, epochs=1, finetune_epochs=0, lambda_init=1e-6, batch_size=32,
+                      runtime=RuntimeConfig(device="cpu"))
+    AutoPrune(cfg).run(net, (x, y), None, rec)
+    assert any(m.startswith("budget not reached: kept") for m in rec.messages), rec.messages
