@@ -31,10 +31,12 @@ from chemaccel.reporting import (
     LoggingReporter, NullReporter, RecordingReporter, Reporter, StopFlag, TqdmReporter,
 )
 from chemaccel.runtime import RuntimeConfig, available_devices, describe_device, resolve_device, seed_everything
+from chemaccel.reaction.config import ReactionConfig
 
 MODEL_LOADERS: dict[str, str] = {
     "demo-fingerprint-mlp": "chemaccel.demo:load_regressor",
     "prune": "chemaccel.prune.storage:load_model",
+    "reaction": "chemaccel.reaction.storage:load_model",
     "gan": "chemaccel.gan.storage:load_model",
 }
 
@@ -76,6 +78,33 @@ def prune(model: Any, data: Any, config: Any = None, reporter: Reporter | None =
     return AutoPrune(config).run(model, data, val_data, reporter, checkpoint_dir=checkpoint_dir, resume=resume)
 
 
+def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter: Reporter | None = None,
+                   resume: bool = False, runtime: RuntimeConfig | None = None, mit_dir: str | Path | None = None,
+                   limit: int | None = None) -> Any:
+    """Train a forward reaction model (reactants -> product) on a USPTO-50K-format folder with eole.
+
+    Args:
+        config: a :class:`ReactionConfig` (``ReactionConfig.from_preset("low")``), a dict for
+            ``ReactionConfig.from_dict``, or a preset name ("low", "mt").
+        data_dir: folder with ``src-/tgt-{train,valid}.txt`` (USPTO-50K's layout, read forward).
+        out: model folder to write; checkpoints go to ``<out>.work`` (``resume=True`` continues).
+        reporter: progress and cancellation (cancel leaves a checkpoint and a valid model folder).
+        runtime: device (cpu or cuda:0); mit_dir: USPTO-MIT folder for ``extra_mit_valid``.
+        limit: read only the first N reactions of each split.
+
+    Returns:
+        a :class:`chemaccel.reaction.TrainResult`; load the model with :func:`load_model`.
+    """
+    from chemaccel.reaction import ReactionTrainer
+
+    if isinstance(config, str):
+        config = ReactionConfig.from_preset(config)
+    elif not isinstance(config, ReactionConfig):
+        config = ReactionConfig.from_dict(config)
+    trainer = ReactionTrainer(config, data_dir, out, runtime=runtime, mit_dir=mit_dir, limit=limit)
+    return trainer.run(reporter, resume=resume)
+
+
 def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = None, out: str | Path | None = None,
               runtime: RuntimeConfig | None = None, checkpoint_dir: str | Path | None = None,
               resume: bool = False) -> Any:
@@ -107,6 +136,7 @@ def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = 
 
 __all__ = [
     "train_gan",
+    "train_reaction", "ReactionConfig",
     "prune",
     "__version__",
     "Cancelled", "ChemAccelError", "ConfigError", "DeviceError", "InputError", "ModelFileError",

@@ -24,6 +24,7 @@ examples:
   chemaccel data qm9 -o qm9.h5            # all 130,831 QM9 molecules into an HDF5 store
   chemaccel model info path/to/model      # a model folder: engine, units, parameters
   chemaccel demo                          # a short tour, no display needed
+  chemaccel reaction predict reactions.txt -m resources/models/reaction-uspto50k-small -k 5 -o out.csv
   chemaccel --device cuda:0 --seed 1 prune run ...
 
 exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interrupted.
@@ -31,7 +32,7 @@ exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chemaccel.cli import data, demo, engines, gan, model, molecules, prune
+    from chemaccel.cli import data, demo, engines, gan, model, molecules, prune, reaction
 
     parser = argparse.ArgumentParser(
         prog="chemaccel",
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs (default 0)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="group", metavar="<group>", required=True)
-    for module in (molecules, data, model, demo, prune, gan, engines):
+    for module in (molecules, data, model, demo, prune, gan, reaction, engines):
         module.add_parser(sub)
     return parser
 

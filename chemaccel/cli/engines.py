@@ -8,7 +8,6 @@ from chemaccel.errors import NotAvailableError
 
 ENGINES = {
     "property": ("SchNet property models with attention-based AutoPrune", "train|predict|evaluate", 4),
-    "reaction": ("reaction prediction as low-capacity SMILES translation", "train|predict|evaluate", 5),
     "nas": ("DARTS architecture search with distillation", "search|retrain|evaluate", 7),
 }
 

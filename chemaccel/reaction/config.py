@@ -1,0 +1,148 @@
+"""The reaction engine's configuration: one frozen dataclass, two presets.
+
+:class:`ReactionConfig` holds the architecture of the translation model and how it is trained. The
+CLI builds it from flags, the GUI from a form, tests from literals; :meth:`ReactionConfig.from_dict`
+rejects unknown keys. :mod:`chemaccel.reaction.eole_bridge` maps it onto eole's pydantic configs.
+
+Presets (:data:`PRESETS`):
+
+* ``low`` - the product: a low-capacity transformer (3 + 3 layers, width 192, 4 heads, feed-forward
+  384: 2.25M parameters with the USPTO-50K vocabulary of 83 tokens), under 1/5 of the baseline. Its
+  warm-up is shorter (2,000 steps) because it is meant to be trained on a CPU budget.
+* ``mt`` - the baseline: the Molecular Transformer (Schwaller et al. 2019): 4 + 4 layers, width 256,
+  8 heads, feed-forward 2048: 11.6M parameters with the same vocabulary.
+
+Both train with Adam and the Noam schedule on token batches, as the Molecular Transformer did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from chemaccel.errors import ConfigError
+
+#: Named configurations (architecture and schedule); anything may be overridden.
+PRESETS: dict[str, dict[str, Any]] = {
+    "low": {"layers": 3, "hidden_size": 192, "heads": 4, "ff_size": 384, "warmup_steps": 2000},
+    "mt": {"layers": 4, "hidden_size": 256, "heads": 8, "ff_size": 2048, "warmup_steps": 8000},
+}
+
+
+@dataclass(frozen=True)
+class ReactionConfig:
+    """Architecture and training of a reaction translation model.
+
+    Attributes:
+        preset: the preset these values started from ("low", "mt" or "custom"); informational.
+        layers: encoder layers (the decoder has as many).
+        hidden_size: model width (embeddings and attention).
+        heads: attention heads; must divide ``hidden_size``.
+        ff_size: hidden size of each feed-forward block.
+        dropout: dropout probability in the transformer blocks.
+        attention_dropout: dropout on attention weights.
+        max_tokens: longest input or target in SMILES tokens; longer training pairs are skipped, longer
+            inputs at prediction time are reported per row.
+        steps: optimizer steps to train (in total, counting a resumed run's earlier steps).
+        batch_tokens: tokens per training batch (source and target padded, eole's ``tokens`` batches).
+        learning_rate: Noam scale factor (the Molecular Transformer used 2.0).
+        warmup_steps: Noam warm-up steps.
+        adam_beta2: Adam's second-moment decay (0.998 as in OpenNMT's transformer recipe).
+        label_smoothing: label smoothing of the cross-entropy.
+        max_grad_norm: gradient clipping (0: none).
+        save_every: steps between checkpoints (a cancelled run also leaves one).
+        keep_checkpoints: checkpoints kept in the work folder (the newest ones).
+        average_last: checkpoints averaged into the exported model (1: the last one only).
+        valid_every: steps between validation (loss and token accuracy on the validation split).
+        augment: extra randomized-SMILES copies of each training reaction (0: canonical only).
+        extra_mit_valid: also train on the USPTO-MIT validation split (never its test split).
+        seed: random seed (data order, initialisation, augmentation).
+    """
+
+    preset: str = "low"
+    layers: int = 3
+    hidden_size: int = 192
+    heads: int = 4
+    ff_size: int = 384
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    max_tokens: int = 250
+    steps: int = 100_000
+    batch_tokens: int = 4096
+    learning_rate: float = 2.0
+    warmup_steps: int = 2000
+    adam_beta2: float = 0.998
+    label_smoothing: float = 0.0
+    max_grad_norm: float = 0.0
+    save_every: int = 1000
+    keep_checkpoints: int = 5
+    average_last: int = 5
+    valid_every: int = 1000
+    augment: int = 0
+    extra_mit_valid: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = ("layers", "hidden_size", "heads", "ff_size", "max_tokens", "steps", "batch_tokens",
+                    "warmup_steps", "save_every", "keep_checkpoints", "average_last", "valid_every")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"reaction config: {name} must be a positive integer, got {value!r}")
+        for name in ("augment", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"reaction config: {name} must be a non-negative integer, got {value!r}")
+        for name in ("dropout", "attention_dropout", "label_smoothing"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+                raise ConfigError(f"reaction config: {name} must be in [0, 1), got {value!r}")
+        for name in ("learning_rate", "adam_beta2", "max_grad_norm"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"reaction config: {name} must be a non-negative number, got {value!r}")
+        if not 0.0 < self.adam_beta2 < 1.0:
+            raise ConfigError(f"reaction config: adam_beta2 must be in (0, 1), got {self.adam_beta2!r}")
+        if self.hidden_size % self.heads:
+            raise ConfigError(
+                f"reaction config: heads ({self.heads}) must divide hidden_size ({self.hidden_size})"
+            )
+        if self.average_last > self.keep_checkpoints:
+            raise ConfigError(
+                f"reaction config: average_last ({self.average_last}) cannot exceed keep_checkpoints "
+                f"({self.keep_checkpoints})"
+            )
+        if not isinstance(self.extra_mit_valid, bool):
+            raise ConfigError(f"reaction config: extra_mit_valid must be true or false, got {self.extra_mit_valid!r}")
+        if not isinstance(self.preset, str) or not self.preset:
+            raise ConfigError(f"reaction config: preset must be a name, got {self.preset!r}")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "ReactionConfig":
+        """The preset ``name`` ("low" or "mt") with ``overrides`` applied (unknown keys rejected)."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown reaction preset {name!r}: choose one of {', '.join(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], "preset": name, **overrides})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ReactionConfig":
+        """Build from a mapping (e.g. JSON); unknown keys are a :class:`ConfigError`."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"reaction config must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown reaction config keys {unknown}; known: {', '.join(sorted(known))}")
+        try:
+            return cls(**dict(data))
+        except TypeError as exc:  # pragma: no cover - guarded by the key check
+            raise ConfigError(f"reaction config: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; ``from_dict(to_dict())`` gives an equal config."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "ReactionConfig":
+        """A copy with ``changes`` (validated)."""
+        return self.from_dict({**self.to_dict(), **changes})

@@ -1,0 +1,201 @@
+"""Training a reaction model: data preparation, eole training, checkpoints, export.
+
+:class:`ReactionTrainer` is the engine object: ``ReactionTrainer(config, data_dir, out).run(reporter)``
+reads USPTO-50K (forward direction), writes the tokenized corpus and vocabulary into a work folder,
+trains with eole in this process (:mod:`chemaccel.reaction.eole_bridge`) and exports the average of
+the last ``average_last`` checkpoints as a model folder at ``out``.
+
+The work folder (default ``<out>.work``) holds everything needed to resume: the corpus, the vocabulary
+and eole's step checkpoints (JSON + safetensors, optimizer state included). ``resume=True`` continues
+from the newest complete checkpoint; cancelling (``reporter.should_stop()``) stops at the next step,
+writes a checkpoint, and still exports a valid model folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from chemaccel.checkpoint import atomic_write_json
+from chemaccel.errors import ConfigError, InputError
+from chemaccel.reaction import data as rdata
+from chemaccel.reaction import eole_bridge
+from chemaccel.reaction.config import ReactionConfig
+from chemaccel.reaction.storage import export_model
+from chemaccel.reporting import NullReporter, Reporter
+from chemaccel.runtime import RuntimeConfig, resolve_device, seed_everything
+
+VALID_LIMIT = 1000  # validation pairs used for the loss / token accuracy during training
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`ReactionTrainer.run` did.
+
+    Attributes:
+        model_dir: the exported model folder.
+        last_step: the last optimizer step trained (in total, over resumed runs).
+        cancelled: True when the reporter asked to stop before ``config.steps``.
+        history: validation rows (``step``, ``valid_loss``, ``valid_token_acc``) of this run.
+        n_train: training pairs after filtering (and augmentation).
+        skipped: training pairs dropped (too long, not tokenizable, unreadable).
+    """
+
+    model_dir: Path
+    last_step: int
+    cancelled: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+    n_train: int = 0
+    skipped: int = 0
+
+
+class ReactionTrainer:
+    """Train a forward reaction model on a USPTO-50K-format folder.
+
+    Args:
+        config: architecture and training (:class:`ReactionConfig`).
+        data_dir: folder with ``src-train.txt``/``tgt-train.txt`` and ``src-valid.txt``/``tgt-valid.txt``
+            (USPTO-50K's retro layout; read in the forward direction).
+        out: the model folder to write.
+        work_dir: checkpoints and corpus (default: ``out`` with ``.work`` appended).
+        mit_dir: USPTO-MIT folder; its validation split is added to training when
+            ``config.extra_mit_valid`` is set (its test split is never read).
+        runtime: device and seed (the config's seed is used for training).
+        limit: read at most this many pairs per split (tests, quick runs).
+    """
+
+    def __init__(self, config: ReactionConfig, data_dir: str | Path, out: str | Path, *,
+                 work_dir: str | Path | None = None, mit_dir: str | Path | None = None,
+                 runtime: RuntimeConfig | None = None, limit: int | None = None) -> None:
+        if not isinstance(config, ReactionConfig):
+            raise ConfigError(f"expected a ReactionConfig, got {type(config).__name__}")
+        if config.extra_mit_valid and mit_dir is None:
+            raise ConfigError("extra_mit_valid is set but no USPTO-MIT folder was given")
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.out = Path(out)
+        self.work = Path(work_dir) if work_dir is not None else self.out.with_name(self.out.name + ".work")
+        self.mit_dir = Path(mit_dir) if mit_dir is not None else None
+        self.runtime = runtime or RuntimeConfig()
+        self.limit = limit
+
+    # ------------------------------------------------------------------------------------------ data
+    def prepare(self, reporter: Reporter) -> tuple[int, int]:
+        """Write corpus and vocabulary into the work folder (once; a resumed run reuses them)."""
+        marker = self.work / "data.json"
+        recipe = {"data_dir": str(self.data_dir), "limit": self.limit,
+                  "mit_dir": str(self.mit_dir) if self.config.extra_mit_valid else None,
+                  **{k: getattr(self.config, k) for k in ("max_tokens", "augment", "extra_mit_valid", "seed")}}
+        if marker.is_file():
+            meta = json.loads(marker.read_text(encoding="utf-8"))
+            if meta.get("recipe", recipe) == recipe:  # (runs before "recipe" was recorded reuse theirs)
+                return int(meta["n_train"]), int(meta["skipped"])
+        if rdata.detect_format(self.data_dir, "train") != "uspto50k":
+            raise InputError(self.data_dir, "training reads a USPTO-50K-format folder (src-train.txt, tgt-train.txt)")
+        reporter.on_message(f"reading training data from {self.data_dir}")
+        pairs, errors = rdata.training_pairs(
+            self.data_dir, self.mit_dir if self.config.extra_mit_valid else None, self.limit
+        )
+        for line in errors[:5]:
+            reporter.on_message(f"skipped: {line}")
+        if not pairs:
+            raise InputError(self.data_dir, "no readable training reactions")
+        pairs = rdata.augment_pairs(pairs, self.config.augment, self.config.seed)
+        train, skipped = rdata.tokenized(pairs, self.config.max_tokens)
+        valid_pairs, _ = rdata.load_pairs(self.data_dir, "valid", min(self.limit or VALID_LIMIT, VALID_LIMIT))
+        valid, _ = rdata.tokenized(valid_pairs, self.config.max_tokens)
+        if not train or not valid:
+            raise InputError(self.data_dir, "no training or validation reactions left after filtering")
+        self.work.mkdir(parents=True, exist_ok=True)
+        rdata.write_corpus(train, self.work / "src-train.txt", self.work / "tgt-train.txt")
+        rdata.write_corpus(valid, self.work / "src-valid.txt", self.work / "tgt-valid.txt")
+        rdata.write_vocab(rdata.token_counts(train + valid), self.work / "vocab.txt")
+        atomic_write_json(marker, {"n_train": len(train), "skipped": skipped + len(errors), "n_valid": len(valid),
+                                   "recipe": recipe, "config": self.config.to_dict()})
+        reporter.on_message(f"{len(train)} training pairs ({skipped + len(errors)} skipped), {len(valid)} validation")
+        return len(train), skipped + len(errors)
+
+    # ------------------------------------------------------------------------------------------ run
+    def run(self, reporter: Reporter | None = None, resume: bool = False,
+            on_checkpoint: Callable[[int, Path], None] | None = None) -> TrainResult:
+        """Train (or continue training) and export the model folder.
+
+        Args:
+            reporter: progress, messages and cancel.
+            resume: continue from the newest complete checkpoint in the work folder. Without it an
+                existing work folder with checkpoints is an error (nothing is overwritten silently).
+            on_checkpoint: called with ``(step, eole step folder)`` after each checkpoint is written
+                (e.g. to score it on validation reactions, or to export the model so far).
+        """
+        reporter = reporter or NullReporter()
+        device = resolve_device(self.runtime.device)
+        seed_everything(self.config.seed)
+        checkpoints = eole_bridge.complete_checkpoints(self.work)
+        if checkpoints and not resume:
+            raise ConfigError(f"{self.work} already holds checkpoints (up to step {checkpoints[-1][0]}); "
+                              f"resume with --resume, or choose another output")
+        if resume and checkpoints:
+            self._check_same_config()
+        n_train, skipped = self.prepare(reporter)
+        resume_from = checkpoints[-1][1] if (resume and checkpoints) else None
+        if resume_from is not None:
+            reporter.on_message(f"resuming from {resume_from.name}")
+        outcome = eole_bridge.train(self.config, self.work, device, reporter, resume_from=resume_from,
+                                    on_saved=lambda step, folder: self._saved(step, folder, on_checkpoint),
+                                    precision=self.runtime.precision)
+        self._append_history(outcome["history"])
+        checkpoints = eole_bridge.complete_checkpoints(self.work)
+        last = checkpoints[-1][0]
+        chosen = [folder for _, folder in checkpoints[-self.config.average_last:]]
+        export_model(self.out, self.config, chosen, metrics={"steps": last, "train_pairs": n_train,
+                                                              "history": self.history()})
+        reporter.on_message(f"model written to {self.out} (step {last}, mean of {len(chosen)} checkpoint(s))")
+        return TrainResult(self.out, last, last < self.config.steps, outcome["history"], n_train, skipped)
+
+    def _check_same_config(self) -> None:
+        marker = self.work / "data.json"
+        if not marker.is_file():
+            return
+        before = ReactionConfig.from_dict(json.loads(marker.read_text(encoding="utf-8"))["config"])
+        arch = ("layers", "hidden_size", "heads", "ff_size", "max_tokens", "augment", "extra_mit_valid")
+        changed = [name for name in arch if getattr(before, name) != getattr(self.config, name)]
+        if changed:
+            raise ConfigError(f"cannot resume {self.work} with a different {', '.join(changed)}")
+
+    def _saved(self, step: int, folder: Path, callback: Callable[[int, Path], None] | None) -> None:
+        self._prune_checkpoints()
+        if callback is not None:
+            callback(step, folder)
+
+    def export(self, metrics: dict[str, Any] | None = None, min_step: int = 0) -> Path:
+        """Export the mean of the newest ``average_last`` checkpoints (those at ``min_step`` or later) now.
+
+        ``min_step`` keeps early, still fast-changing checkpoints out of the average (the newest one is
+        always used).
+        """
+        checkpoints = eole_bridge.complete_checkpoints(self.work)
+        if not checkpoints:
+            raise ConfigError(f"{self.work} holds no checkpoint to export")
+        late = [folder for step, folder in checkpoints if step >= min_step] or [checkpoints[-1][1]]
+        chosen = late[-self.config.average_last:]
+        return export_model(self.out, self.config, chosen,
+                            metrics={"steps": checkpoints[-1][0], "history": self.history(), **(metrics or {})})
+
+    def _prune_checkpoints(self) -> None:
+        checkpoints = eole_bridge.complete_checkpoints(self.work)
+        for _, folder in checkpoints[: max(0, len(checkpoints) - self.config.keep_checkpoints)]:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _append_history(self, rows: list[dict[str, float]]) -> None:
+        path = self.work / "history.json"
+        old = self.history()
+        steps = {row["step"] for row in rows}
+        atomic_write_json(path, [r for r in old if r["step"] not in steps] + rows)
+
+    def history(self) -> list[dict[str, float]]:
+        """All validation rows recorded in the work folder, over resumed runs."""
+        path = self.work / "history.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []

@@ -1,0 +1,221 @@
+"""A loaded reaction model: top-k product prediction by beam search.
+
+:class:`ReactionModel` wraps eole's in-memory inference engine (``InferenceEnginePY.infer_list``: top-k
+strings and scores, no files). Each input row becomes a :class:`ReactionPrediction` with a status, so a
+bad row (not SMILES, too long, tokens the model never saw) is reported and the others are predicted.
+
+Example::
+
+    from chemaccel import load_model
+    model = load_model("resources/models/reaction-uspto50k-small")
+    for row in model.predict(["CC(=O)O.OCC"], k=5):
+        print(row.status, [(c.smiles, c.valid, round(c.score, 3)) for c in row.candidates])
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+
+from chemaccel.chem.reactions import canonicalize_smiles, detokenize, split_reaction, tokenize
+from chemaccel.chem.records import shown
+from chemaccel.errors import ConfigError
+from chemaccel.reaction import eole_bridge
+from chemaccel.reaction.config import ReactionConfig
+
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One predicted product.
+
+    Attributes:
+        smiles: canonical SMILES when valid, else the raw decoded string.
+        valid: rdkit parses and sanitizes it.
+        score: the beam's length-normalised log-probability (higher is better; 0 is certain).
+    """
+
+    smiles: str
+    valid: bool
+    score: float
+
+
+@dataclass(frozen=True)
+class ReactionPrediction:
+    """The prediction for one input row.
+
+    Attributes:
+        input: the row as given.
+        status: ``"ok"`` or a one-line reason why this row was not predicted.
+        candidates: the top-k products, best first (empty unless ``status == "ok"``).
+    """
+
+    input: str
+    status: str
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def top1(self) -> str:
+        """The best product's SMILES ("" when none)."""
+        return self.candidates[0].smiles if self.candidates else ""
+
+
+def prepare_input(text: str) -> str:
+    """Reactant SMILES for the model from one input: ``reactants``, ``reactants>>`` or ``a>b>c``.
+
+    Reagents are joined to the reactants (the USPTO "mixed" convention); a product part, if present,
+    is ignored. The result is rdkit-canonical, the form the model was trained on.
+
+    Raises:
+        ValueError: empty, not a reaction or SMILES, or rdkit cannot parse it (the reason says which).
+    """
+    return canonicalize_smiles(reactant_text(text))
+
+
+def reactant_text(text: str) -> str:
+    """The reactant side of one input as written (reagents joined), checked to parse with rdkit.
+
+    Raises:
+        ValueError: as :func:`prepare_input`.
+    """
+    line = text.strip()
+    if not line:
+        raise ValueError("empty input")
+    if ">" in line:
+        parts = split_reaction(line)
+        line = ".".join(p for p in (parts.reactants, parts.reagents) if p)
+        if not line:
+            raise ValueError(f"{shown(text.strip())} has no reactants before '>'")
+    if any(ch.isspace() for ch in line):
+        raise ValueError(f"{shown(line)} is not a SMILES (it contains whitespace)")
+    try:
+        canonicalize_smiles(line)
+    except ValueError as exc:
+        raise ValueError(f"not a valid reactant SMILES: {exc}") from None
+    return line
+
+
+def _candidate(text: str, score: float) -> Candidate:
+    raw = detokenize(text)
+    try:
+        return Candidate(canonicalize_smiles(raw), True, score)
+    except ValueError:
+        return Candidate(raw, False, score)
+
+
+class ReactionModel:
+    """A trained reaction model, ready to predict (build it with :func:`chemaccel.reaction.load_model`).
+
+    Args:
+        config: the engine config the model was trained with.
+        eole_config: eole's own config.json content of the checkpoint.
+        vocab: eole's vocab.json content.
+        weights: the safetensors file.
+        device: ``cpu`` or ``cuda:0``.
+        info: the model folder's metadata (metrics, notes), if loaded from one.
+    """
+
+    def __init__(self, config: ReactionConfig, eole_config: dict[str, Any], vocab: dict[str, Any], weights: Path,
+                 device: str | torch.device = "cpu", info: Any = None) -> None:
+        self.config = config
+        self.info = info
+        self.vocab_tokens = set(vocab.get("src", []))
+        self.device = torch.device(device)
+        self._engine = self._build_engine(eole_config, vocab, weights)
+        self.num_parameters = sum(p.numel() for p in self._engine.predictor.model.parameters())
+
+    def _build_engine(self, eole_config: dict[str, Any], vocab: dict[str, Any], weights: Path) -> Any:
+        device_id = eole_bridge.eole_device(self.device)
+        with eole_bridge.quiet_eole():
+            from eole.config.run import PredictConfig
+            from eole.inference_engine import InferenceEnginePY
+        tmp = Path(tempfile.mkdtemp(prefix="chemaccel-reaction-"))
+        try:
+            eole_bridge.write_eole_folder(tmp, eole_config, vocab, weights)
+            with eole_bridge.eole_log(None):
+                settings = PredictConfig(
+                    model_path=str(tmp), src="<memory>", beam_size=5, n_best=5,
+                    max_length=self.config.max_tokens, batch_size=32, batch_type="sents", world_size=1,
+                    gpu_ranks=[] if device_id < 0 else [0], compute_dtype="fp32", self_attn_backend="pytorch",
+                    seed=self.config.seed,
+                )
+                return InferenceEnginePY(settings)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # the weights are in memory now
+
+    def predict(self, reactions: Iterable[str], k: int = 5, batch_size: int = 32) -> list[ReactionPrediction]:
+        """Predict the top-``k`` products of each reaction, in input order.
+
+        Args:
+            reactions: reactant SMILES (``"CC(=O)O.OCC"``), or ``reactants>>`` / ``reactants>reagents>``.
+            k: beam size and number of candidates (1-20).
+            batch_size: inputs decoded together.
+
+        Returns:
+            one :class:`ReactionPrediction` per input, with a status per row.
+        """
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 20:
+            raise ConfigError(f"k must be an integer from 1 to 20, got {k!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        rows = list(reactions)
+        results: list[ReactionPrediction | None] = [None] * len(rows)
+        todo: list[tuple[int, str]] = []
+        for i, text in enumerate(rows):
+            status, tokens = self._check(text)
+            if status != OK:
+                results[i] = ReactionPrediction(text, status)
+            else:
+                todo.append((i, " ".join(tokens)))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            for (i, _), candidates in zip(chunk, self._beam([src for _, src in chunk], k, batch_size)):
+                results[i] = ReactionPrediction(rows[i], OK, candidates)
+        return [r for r in results if r is not None]
+
+    def _check(self, text: str) -> tuple[str, list[str]]:
+        if not isinstance(text, str):
+            return f"not text: {type(text).__name__}", []
+        try:
+            written = reactant_text(text)
+            tokens = tokenize(canonicalize_smiles(written))
+            if any(t not in self.vocab_tokens for t in tokens):
+                # rdkit 2026 writes atoms bonded to metals as [CH2] / [c]; the training data (older
+                # rdkit) did not: the input as written is then closer to what the model knows
+                as_written = tokenize(written)
+                if all(t in self.vocab_tokens for t in as_written):
+                    tokens = as_written
+        except ValueError as exc:
+            return str(exc), []
+        if len(tokens) > self.config.max_tokens:
+            return (f"input too long: {len(tokens)} SMILES tokens, this model reads at most "
+                    f"{self.config.max_tokens}"), []
+        unknown = sorted({t for t in tokens if t not in self.vocab_tokens})
+        if unknown:
+            listed = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            return f"tokens outside the model's vocabulary: {listed}", []
+        return OK, tokens
+
+    def _beam(self, sources: Sequence[str], k: int, batch_size: int) -> list[list[Candidate]]:
+        settings = {"beam_size": k, "n_best": k, "batch_size": batch_size}
+        with eole_bridge.eole_log(None), torch.inference_mode():
+            scores, _, preds = self._engine.infer_list(list(sources), settings=settings)
+        out = []
+        for row_scores, row_preds in zip(scores, preds):
+            out.append([_candidate(p, float(s)) for p, s in zip(row_preds, row_scores)])
+        return out
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"ReactionModel({c.layers} layers, width {c.hidden_size}, {c.heads} heads, ff {c.ff_size}, "
+                f"{self.num_parameters:,} parameters, {self.device})")

@@ -1,0 +1,105 @@
+"""Reaction model folders: eole's checkpoint wrapped in a chemaccel model folder, and averaging.
+
+A reaction model folder::
+
+    config.json        engine "reaction"; "config": the ReactionConfig; "architecture": {"eole_config":
+                       eole's own config.json, "vocab": eole's vocab.json (the SMILES tokens), "tokenizer":
+                       "molecular-transformer-regex"}; "metrics"; "notes" (which checkpoints were averaged)
+    model.safetensors  eole's model.00.safetensors (same tensor names), possibly averaged
+
+eole's checkpoint format is already JSON + safetensors; we keep its two JSON files inside ours so that
+:func:`load_model` can lay them out for eole's inference engine without anything pickled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from chemaccel.checkpoint import ModelInfo, WEIGHTS_NAME, load_safetensors, read_model_info, save_model_folder
+from chemaccel.errors import ModelFileError
+from chemaccel.reaction.config import ReactionConfig
+from chemaccel.reaction.eole_bridge import read_eole_checkpoint
+
+ENGINE = "reaction"
+TOKENIZER = "molecular-transformer-regex"
+
+
+def average_checkpoints(folders: Sequence[Path]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the weights of ``folders`` (eole step folders), in float32.
+
+    Averaging the last few checkpoints is the Molecular Transformer's (and OpenNMT's) cheap ensemble.
+    """
+    if not folders:
+        raise ModelFileError("no checkpoints to average")
+    total: dict[str, torch.Tensor] = {}
+    for folder in folders:
+        state = load_safetensors(Path(folder) / "model.00.safetensors")
+        if total and set(state) != set(total):
+            raise ModelFileError(f"{folder}: checkpoint tensors differ from the others; cannot average")
+        for name, tensor in state.items():
+            value = tensor.to(torch.float32)
+            total[name] = total[name] + value if name in total else value.clone()
+    return {name: (t / len(folders)).contiguous() for name, t in total.items()}
+
+
+def export_model(
+    out: str | Path,
+    config: ReactionConfig,
+    checkpoints: Sequence[Path],
+    metrics: dict[str, Any] | None = None,
+    notes: str = "",
+) -> Path:
+    """Write a reaction model folder from eole checkpoints (the mean of their weights).
+
+    Args:
+        out: the model folder to write (replaced atomically).
+        config: the engine config.
+        checkpoints: eole step folders; their weights are averaged (one folder: copied).
+        metrics: numbers to keep with the model (validation scores, steps).
+        notes: free text; the averaged steps are added.
+    """
+    checkpoints = list(checkpoints)
+    eole_config, vocab = read_eole_checkpoint(checkpoints[-1])
+    eole_config.pop("data", None)  # paths of the training files on the training machine
+    # eole stores its sinusoidal position tables (5000 x width, twice) as tensors; they are rebuilt
+    # from the config when the model is built, so the folder leaves them out (half the file size).
+    weights = {k: v for k, v in average_checkpoints(checkpoints).items() if not k.endswith(".pe.pe")}
+    names = ", ".join(p.name for p in checkpoints)
+    info = ModelInfo(
+        engine=ENGINE,
+        config=config.to_dict(),
+        architecture={"eole_config": eole_config, "vocab": vocab, "tokenizer": TOKENIZER, "eole_version": "0.6.4"},
+        units={"score": "length-normalised log-probability"},
+        metrics=dict(metrics or {}),
+        notes=(notes + " " if notes else "") + f"weights: mean of {names}",
+    )
+    return save_model_folder(out, info, weights)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> Any:
+    """Load a reaction model folder as a :class:`~chemaccel.reaction.model.ReactionModel`.
+
+    Raises:
+        ModelFileError: not a reaction model folder, or its architecture section is incomplete.
+    """
+    from chemaccel.reaction.model import ReactionModel
+
+    folder = Path(path)
+    info = read_model_info(folder)
+    if info.engine != ENGINE:
+        raise ModelFileError(f"{folder}: a model of engine {info.engine!r}, not a reaction model")
+    arch = info.architecture
+    for key in ("eole_config", "vocab"):
+        if not isinstance(arch.get(key), dict):
+            raise ModelFileError(f"{folder}: config.json lacks architecture.{key}; not a complete reaction model")
+    if arch.get("tokenizer", TOKENIZER) != TOKENIZER:
+        raise ModelFileError(f"{folder}: unknown tokenizer {arch.get('tokenizer')!r}")
+    weights = folder / WEIGHTS_NAME
+    load_safetensors(weights)  # a truncated or damaged file fails here with one line
+    eole_config = dict(arch["eole_config"])
+    eole_config["data"] = {}
+    return ReactionModel(ReactionConfig.from_dict(info.config), eole_config, arch["vocab"], weights,
+                         device=device, info=info)

@@ -1,0 +1,106 @@
+"""Low-capacity vs. Molecular Transformer configuration, same data and the same training budget.
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_reaction.py --minutes 60 --limit-test 500 \
+        --json runs/bench-reaction.json
+
+For each preset (``low``, ``mt``): train on the USPTO-50K train split (forward) for the same wall-clock
+budget (a reporter cancels the run when the budget is spent; the engine stops cleanly with a
+checkpoint), then measure parameters, training tokens/s, and on the first ``--limit-test`` reactions
+of the USPTO-50K test split: top-1/top-5 and inference reactions/s (beam 5, CPU, 1 and 2 threads).
+``--final MODEL`` instead evaluates one finished model once on the USPTO-MIT test split (held out:
+run it only for a final model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chemaccel.reaction import ReactionConfig, ReactionTrainer, evaluate, load_model  # noqa: E402
+from chemaccel.reporting import BaseReporter  # noqa: E402
+from chemaccel.runtime import RuntimeConfig  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+class BudgetReporter(BaseReporter):
+    """Cancels training once ``seconds`` have passed; sums the tokens of each step."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.deadline = time.monotonic() + seconds
+        self.start = self.last = time.monotonic()
+        self.tokens = 0.0
+        self.steps = 0
+
+    def on_start(self, task, total=None):
+        self.start = self.last = time.monotonic()  # the training loop starts now (data prepared)
+
+    def on_progress(self, step, total=None, metrics=None):
+        self.tokens += float((metrics or {}).get("tokens", 0.0))
+        self.steps += 1
+        self.last = time.monotonic()
+        if self.last >= self.deadline:
+            self.cancel()
+
+    def tokens_per_s(self) -> float:
+        return self.tokens / max(1e-9, self.last - self.start)
+
+
+def bench_preset(name: str, args: argparse.Namespace) -> dict:
+    cfg = ReactionConfig.from_preset(name, steps=1_000_000, save_every=1_000_000, valid_every=1_000_000,
+                                     keep_checkpoints=1, average_last=1, batch_tokens=args.batch_tokens)
+    out = Path(args.work) / f"{name}-model"
+    trainer = ReactionTrainer(cfg, args.data, out, work_dir=Path(args.work) / f"{name}-work",
+                              runtime=RuntimeConfig(device=args.device))
+    reporter = BudgetReporter(args.minutes * 60)
+    t0 = time.monotonic()
+    result = trainer.run(reporter, resume=args.resume)
+    seconds = time.monotonic() - t0
+    row = {"preset": name, "steps": result.last_step, "train_seconds": seconds,
+           "train_tokens_per_s": reporter.tokens_per_s()}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        stats = evaluate(load_model(out), args.data, "test", limit=args.limit_test, k=5)
+        row.update({"params": stats["params"], "n_test": stats["n"], "top1": stats["top1"], "top5": stats["top5"],
+                    "invalid_rate": stats["invalid_rate"], f"reactions_per_s_{threads}t": stats["reactions_per_s"]})
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(DATA / "uspto50k"))
+    p.add_argument("--work", default=str(ROOT / "runs" / "bench-reaction"))
+    p.add_argument("--minutes", type=float, default=60.0, help="training budget per preset")
+    p.add_argument("--batch-tokens", type=int, default=4096)
+    p.add_argument("--limit-test", type=int, default=500)
+    p.add_argument("--presets", default="low,mt")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--resume", action="store_true", help="continue earlier runs (the budget is per run)")
+    p.add_argument("--final", metavar="MODEL", help="evaluate MODEL once on the USPTO-MIT test split")
+    p.add_argument("--mit", default=str(DATA / "uspto_mit"))
+    p.add_argument("--json", help="also write the rows to this file")
+    args = p.parse_args(argv)
+
+    if args.final:
+        rows = [evaluate(load_model(args.final), args.mit, "test", k=5)]
+    else:
+        rows = [bench_preset(name, args) for name in args.presets.split(",")]
+    text = json.dumps(rows, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

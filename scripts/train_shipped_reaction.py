@@ -1,0 +1,96 @@
+"""Train the shipped low-capacity reaction model on USPTO-50K, forward direction (resumable).
+
+    nohup env OMP_NUM_THREADS=1 .venv/bin/python scripts/train_shipped_reaction.py \
+        > runs/shipped-reaction.log 2>&1 &
+
+Trains the ``low`` preset on the USPTO-50K train split (reactants -> product). Every checkpoint
+(``--save-every`` steps) is scored by beam search (beam 5) on the first ``--curve-n`` reactions of the
+*validation* split; the learning curve (top-1 / top-5 against steps) goes to ``<work>/curve.json``
+and the model folder is re-exported (mean of the newest checkpoints), so ``--out`` always holds the
+latest usable model: the mean of the newest (up to 5) checkpoints of the last 20 % of the steps, so
+that early, fast-changing checkpoints stay out of the average. Selection uses the validation split only; the test splits are for the report.
+
+Running the same command again resumes from the newest checkpoint under ``--work``. SIGTERM / Ctrl-C
+stop cleanly at the next step with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chemaccel.checkpoint import atomic_write_json  # noqa: E402
+from chemaccel.reaction.config import ReactionConfig  # noqa: E402
+from chemaccel.reaction.data import load_pairs  # noqa: E402
+from chemaccel.reaction.eole_bridge import complete_checkpoints, read_eole_checkpoint  # noqa: E402
+from chemaccel.reaction.engine import ReactionTrainer  # noqa: E402
+from chemaccel.reaction.evaluate import evaluate_pairs  # noqa: E402
+from chemaccel.reaction.model import ReactionModel  # noqa: E402
+from chemaccel.reporting import LoggingReporter  # noqa: E402
+from chemaccel.runtime import RuntimeConfig  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "uspto50k"))
+    p.add_argument("-o", "--out", default=str(ROOT / "resources" / "models" / "reaction-uspto50k-small"))
+    p.add_argument("--work", default=str(ROOT / "runs" / "shipped-reaction"))
+    p.add_argument("--preset", default="low", choices=["low", "mt"])
+    p.add_argument("--steps", type=int, default=60_000)
+    p.add_argument("--batch-tokens", type=int, default=4096)
+    p.add_argument("--save-every", type=int, default=1000)
+    p.add_argument("--curve-n", type=int, default=200, help="validation reactions scored per checkpoint")
+    p.add_argument("--device", default="auto")
+    args = p.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    log = logging.getLogger("train_shipped_reaction")
+    cfg = ReactionConfig.from_preset(args.preset, steps=args.steps, batch_tokens=args.batch_tokens,
+                                     save_every=args.save_every, valid_every=args.save_every,
+                                     keep_checkpoints=5, average_last=5)
+    work = Path(args.work)
+    trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device))
+    reporter = LoggingReporter(log, every=100)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: reporter.cancel())
+    curve_pairs, _ = load_pairs(args.data, "valid", args.curve_n)
+    curve_path = work / "curve.json"
+
+    def on_checkpoint(step: int, folder: Path) -> None:
+        t0 = time.time()
+        eole_config, vocab = read_eole_checkpoint(folder)
+        eole_config["data"] = {}
+        model = ReactionModel(cfg, eole_config, vocab, folder / "model.00.safetensors")
+        scores = evaluate_pairs(model, curve_pairs, k=5)
+        curve = json.loads(curve_path.read_text()) if curve_path.is_file() else []
+        curve = [row for row in curve if row["step"] != step] + [{
+            "step": step, "valid_n": scores["n"], "top1": scores["top1"], "top5": scores["top5"],
+            "invalid_rate": scores["invalid_rate"], "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }]
+        atomic_write_json(curve_path, curve)
+        trainer.export({"valid_curve": curve}, min_step=int(0.8 * step))
+        log.info("step %d: valid top1 %.3f top5 %.3f invalid %.3f (%.0f s); exported %s", step, scores["top1"],
+                 scores["top5"], scores["invalid_rate"], time.time() - t0, args.out)
+
+    resume = bool(complete_checkpoints(work))
+    log.info("threads %d, device %s, resume %s, config %s", torch.get_num_threads(), args.device, resume,
+             cfg.to_dict())
+    result = trainer.run(reporter, resume=resume, on_checkpoint=on_checkpoint)
+    curve = json.loads(curve_path.read_text()) if curve_path.is_file() else []
+    trainer.export({"valid_curve": curve}, min_step=int(0.8 * result.last_step))  # same rule as above
+    log.info("finished at step %d (cancelled: %s); model %s", result.last_step, result.cancelled, result.model_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+import csv
+import json
+
+from chemaccel.cli import main
+
+KEYS = {"n", "top1", "top2", "top3", "top5", "invalid_rate", "params", "reactions_per_s"}
+
+
+def test_predict_cli_keeps_order_and_reports_each_row(tmp_path, tiny_model, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("CC(=O)O.OCC\n\nnot a reaction\nCC(=O)Cl.Nc1ccccc1>>\nC1CC\n")
+    out = tmp_path / "out.csv"
+    assert main(["--device", "cpu", "reaction", "predict", str(src), "-m", str(tiny_model), "-k", "2",
+                 "-o", str(out), "--chunk", "2"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["row"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert [r["input"] for r in rows] == ["CC(=O)O.OCC", "", "not a reaction", "CC(=O)Cl.Nc1ccccc1>>", "C1CC"]
+    assert [r["status"] == "ok" for r in rows] == [True, False, False, True, False]
+    assert rows[0]["product_1"] and rows[0]["valid_1"] in ("0", "1") and float(rows[0]["score_2"]) <= 0.5
+    assert "5 rows: 2 predicted" in capsys.readouterr().err
+
+
+def test_predict_cli_reads_a_csv_column(tmp_path, tiny_model):
+    src = tmp_path / "in.csv"
+    src.write_text("id,reactants\n1,CC(=O)O.OCC\n2,CCO\n")
+    out = tmp_path / "out.csv"
+    assert main(["--device", "cpu", "reaction", "predict", str(src), "-m", str(tiny_model), "-k", "1",
+                 "-o", str(out)]) == 0
+    assert [r["input"] for r in csv.DictReader(out.open())] == ["CC(=O)O.OCC", "CCO"]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, tiny_model, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert main(["reaction", "predict", str(empty), "-m", str(tiny_model), "-o", str(tmp_path / "o.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "empty" in err and err.count("\n") == 1 and not (tmp_path / "o.csv").exists()
+    src = tmp_path / "in.txt"
+    src.write_text("CCO\n")
+    assert main(["reaction", "predict", str(src), "-m", str(tmp_path / "nope")]) == 1
+    assert "no such model folder" in capsys.readouterr().err
+    assert main(["reaction", "predict", str(tmp_path / "missing.txt"), "-m", str(tiny_model)]) == 1
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_evaluate_json_keys(tiny_model, uspto_tiny, capsys):
+    assert main(["--device", "cpu", "reaction", "evaluate", str(tiny_model), "--data", str(uspto_tiny),
+                 "--split", "test", "--limit", "8", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert KEYS <= set(stats) and stats["n"] == 8 and stats["format"] == "uspto50k"
+    assert all(0.0 <= stats[k] <= 1.0 for k in ("top1", "top2", "top3", "top5", "invalid_rate"))
+    assert stats["top1"] <= stats["top2"] <= stats["top3"] <= stats["top5"]
+    assert "per_class" in stats and stats["reactions_per_s"] > 0
+
+
+def test_evaluate_reads_the_uspto_mit_format(tmp_path, tiny_model, capsys):
+    (tmp_path / "valid.txt").write_text(
+        "[CH3:1][C:2](=[O:3])[OH:4].[CH3:5][CH2:6][OH:7]>>[CH3:1][C:2](=[O:3])[O:7][CH2:6][CH3:5] 2-4;2-7\n"
+    )
+    assert main(["--device", "cpu", "reaction", "evaluate", str(tiny_model), "--data", str(tmp_path),
+                 "--split", "valid", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["format"] == "uspto_mit" and stats["n"] == 1 and "per_class" not in stats
+
+
+def test_train_cli_small_run(tmp_path, uspto_tiny, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"layers": 1, "hidden_size": 32, "heads": 2, "ff_size": 64, "batch_tokens": 512,
+                               "keep_checkpoints": 1, "average_last": 1, "max_tokens": 100}))
+    out = tmp_path / "cli-model"
+    assert main(["--device", "cpu", "reaction", "train", "--data", str(uspto_tiny), "--steps", "2",
+                 "--config", str(cfg), "-o", str(out)]) == 0
+    assert "saved" in capsys.readouterr().out and (out / "model.safetensors").is_file()
+    assert main(["reaction", "train", "--data", str(uspto_tiny), "--steps", "2", "-o", str(out),
+                 "--config", str(cfg)]) == 1
+    assert "--resume" in capsys.readouterr().err

@@ -1,0 +1,85 @@
+import random
+
+import pytest
+from rdkit import Chem
+
+from chemaccel.errors import ConfigError, InputError
+from chemaccel.reaction import PRESETS, ReactionConfig
+from chemaccel.reaction import data as rdata
+from tests.reaction.conftest import REACTIONS
+
+
+def test_presets_and_strict_keys():
+    low, mt = ReactionConfig.from_preset("low"), ReactionConfig.from_preset("mt")
+    assert (mt.layers, mt.hidden_size, mt.heads, mt.ff_size) == (4, 256, 8, 2048)
+    assert low.hidden_size < mt.hidden_size and set(PRESETS) == {"low", "mt"}
+    assert ReactionConfig.from_dict(low.to_dict()) == low
+    with pytest.raises(ConfigError, match="unknown reaction config keys"):
+        ReactionConfig.from_dict({"layers": 2, "width": 3})
+    with pytest.raises(ConfigError, match="heads"):
+        ReactionConfig(hidden_size=30, heads=4)
+    with pytest.raises(ConfigError, match="positive integer"):
+        ReactionConfig(steps=0)
+    with pytest.raises(ConfigError, match="unknown reaction preset"):
+        ReactionConfig.from_preset("huge")
+
+
+def test_low_preset_is_at_most_a_fifth_of_the_molecular_transformer():
+    pytest.importorskip("eole")
+    import pyonmttok
+    from eole.config.run import TrainConfig
+    from eole.models.model import get_model_class
+
+    from chemaccel.reaction.eole_bridge import model_section, quiet_eole
+
+    tokens = [f"t{i}" for i in range(79)]  # USPTO-50K: 79 SMILES tokens + 4 specials
+    specials = ["<unk>", "<blank>", "<s>", "</s>"]
+    vocab = pyonmttok.build_vocab_from_tokens(tokens, special_tokens=specials)
+    vocabs = {"src": vocab, "tgt": vocab, "decoder_start_token": "<s>",
+              "specials": dict(zip(("unk_token", "pad_token", "bos_token", "eos_token"), specials))}
+    counts = {}
+    with quiet_eole():
+        for name in ("low", "mt"):
+            tc = TrainConfig(src_vocab="x", share_vocab=True, data={},
+                             model=model_section(ReactionConfig.from_preset(name)))
+            model = get_model_class(tc.model).build(tc.model, vocabs, tc.training)
+            counts[name] = sum(p.numel() for p in model.parameters())
+    assert 11_000_000 < counts["mt"] < 12_500_000
+    assert counts["low"] <= 2_500_000 and counts["low"] <= counts["mt"] / 5
+
+
+def test_forward_pairs_swap_sides_and_keep_the_class(uspto_tiny):
+    pairs, errors = rdata.load_pairs(uspto_tiny, "train")
+    assert not errors and len(pairs) == 20
+    reactants, product, cls = REACTIONS[0]
+    assert pairs[0].src == reactants
+    assert pairs[0].tgt == Chem.MolToSmiles(Chem.MolFromSmiles(product))
+    assert pairs[0].reaction_class == cls and "<RX" not in pairs[0].src + pairs[0].tgt
+
+
+def test_augmentation_changes_the_writing_not_the_chemistry():
+    rng = random.Random(0)
+    smiles = "CC(=O)Cl.NCc1ccccc1"
+    variants = {rdata.random_smiles(smiles, rng) for _ in range(20)}
+    assert len(variants) > 1
+    canon = lambda s: sorted(Chem.MolToSmiles(Chem.MolFromSmiles(p)) for p in s.split("."))  # noqa: E731
+    assert all(canon(v) == canon(smiles) for v in variants)
+    pairs = [rdata.ReactionPair(smiles, "CC(=O)NCc1ccccc1", 2)]
+    out = rdata.augment_pairs(pairs, 2, seed=1)
+    assert len(out) == 3 and all(p.tgt == pairs[0].tgt for p in out)
+
+
+def test_the_mit_test_split_is_never_training_data(tmp_path, uspto_tiny):
+    mit = tmp_path / "mit"
+    mit.mkdir()
+    (mit / "test.txt").write_text("[CH3:1][OH:2].[CH3:3][C:4](=[O:5])[OH:6]>>[CH3:3][C:4](=[O:5])[O:2][CH3:1] 1-2\n")
+    with pytest.raises(InputError, match="valid"):
+        rdata.training_pairs(uspto_tiny, mit)
+
+
+def test_detect_format(tmp_path, uspto_tiny):
+    assert rdata.detect_format(uspto_tiny, "test") == "uspto50k"
+    (tmp_path / "valid.txt").write_text("CO>>CO 1-1\n")
+    assert rdata.detect_format(tmp_path, "valid") == "uspto_mit"
+    with pytest.raises(InputError, match="no USPTO data"):
+        rdata.detect_format(tmp_path, "test")

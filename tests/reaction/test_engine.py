@@ -1,0 +1,106 @@
+import math
+
+import pytest
+
+from chemaccel import api
+from chemaccel.checkpoint import read_model_info
+from chemaccel.errors import ConfigError, ModelFileError
+from chemaccel.reaction import ReactionConfig, ReactionModel, ReactionTrainer, load_model
+from chemaccel.reaction.eole_bridge import complete_checkpoints
+from chemaccel.reporting import RecordingReporter
+from chemaccel.runtime import RuntimeConfig
+from tests.reaction.conftest import TINY
+
+INPUTS = ["CC(=O)O.OCC", "CC(=O)Cl.Nc1ccccc1", "O=Cc1ccccc1"]
+
+
+def test_train_predict_through_the_public_api(tiny_model):
+    model = api.load_model(tiny_model)
+    assert isinstance(model, ReactionModel) and 10_000 < model.num_parameters < 100_000
+    rows = model.predict(INPUTS, k=3)
+    assert [r.input for r in rows] == INPUTS
+    for row in rows:
+        assert row.ok and len(row.candidates) == 3
+        assert all(math.isfinite(c.score) for c in row.candidates)
+        scores = [c.score for c in row.candidates]
+        assert scores == sorted(scores, reverse=True)
+        assert all(isinstance(c.valid, bool) for c in row.candidates)
+    info = read_model_info(tiny_model)
+    assert info.engine == "reaction" and "vocab" in info.architecture
+    assert not any(p.suffix in (".pt", ".pkl") for p in tiny_model.iterdir())
+
+
+def test_save_load_round_trip_gives_the_same_predictions(tiny_model):
+    # the eole pitfall: a config that asks for weights that were never trained gives NaN scores on reload
+    first = load_model(tiny_model).predict(INPUTS, k=2)
+    again = load_model(tiny_model).predict(INPUTS, k=2)
+    assert first == again
+    backwards = load_model(tiny_model).predict(INPUTS[::-1], k=2)
+    # rows come back in input order, whatever order eole decodes a batch in
+    assert [[c.smiles for c in r.candidates] for r in backwards[::-1]] == [[c.smiles for c in r.candidates]
+                                                                          for r in first]
+    assert all(math.isfinite(c.score) for r in again for c in r.candidates)
+
+
+def test_bad_rows_are_reported_and_the_rest_predicted(tiny_model):
+    model = load_model(tiny_model)
+    long_input = "C" * (model.config.max_tokens + 1)
+    rows = model.predict(["CC(=O)O.OCC", "", "not a reaction", "C1CC", "[U]", long_input, "CCO>>CC=O"], k=2)
+    status = [r.status for r in rows]
+    assert status[0] == "ok" and rows[0].candidates
+    assert status[1] == "empty input"
+    assert "not a SMILES" in status[2]
+    assert "not a valid reactant SMILES" in status[3]
+    assert "outside the model's vocabulary" in status[4] and "[U]" in status[4]
+    assert "input too long" in status[5] and str(model.config.max_tokens) in status[5]
+    assert status[6] == "ok"  # the product part of a full reaction is ignored
+    assert all("\n" not in s for s in status)
+    with pytest.raises(ConfigError):
+        model.predict(["CCO"], k=0)
+
+
+def test_cancel_leaves_a_valid_checkpoint_and_model_and_resume_continues(tmp_path, uspto_tiny):
+    out = tmp_path / "m"
+    cfg = ReactionConfig(**{**TINY, "steps": 6, "save_every": 100, "valid_every": 100})
+    trainer = ReactionTrainer(cfg, uspto_tiny, out, runtime=RuntimeConfig(device="cpu"))
+    reporter = RecordingReporter(stop_after=2)
+    result = trainer.run(reporter)
+    assert result.cancelled and result.last_step == 2
+    assert [s for s, _ in complete_checkpoints(trainer.work)] == [2]
+    assert len(reporter.progress) == 2 and "loss" in reporter.progress[0][2]
+    assert load_model(out).predict(["CCO"], k=1)[0].ok
+    with pytest.raises(ConfigError, match="already holds checkpoints"):
+        ReactionTrainer(cfg, uspto_tiny, out, runtime=RuntimeConfig(device="cpu")).run()
+    resumed = ReactionTrainer(cfg, uspto_tiny, out, runtime=RuntimeConfig(device="cpu")).run(resume=True)
+    assert not resumed.cancelled and resumed.last_step == 6
+    assert read_model_info(out).metrics["steps"] == 6
+    changed = cfg.replace(layers=2)
+    with pytest.raises(ConfigError, match="different layers"):
+        ReactionTrainer(changed, uspto_tiny, out, runtime=RuntimeConfig(device="cpu")).run(resume=True)
+
+
+def test_a_model_folder_of_another_engine_is_refused(tmp_path):
+    import torch
+
+    from chemaccel.checkpoint import ModelInfo, save_model_folder
+
+    other = save_model_folder(tmp_path / "other", ModelInfo(engine="prune", config={}),
+                              {"w": torch.zeros(2)})
+    with pytest.raises(ModelFileError, match="not a reaction model"):
+        load_model(other)
+    folder = tmp_path / "broken"
+    save_model_folder(folder, ModelInfo(engine="reaction", config={}), {"w": torch.zeros(2)})
+    with pytest.raises(ModelFileError, match="architecture"):
+        load_model(folder)
+    (tmp_path / "model.pt").write_bytes(b"\x80\x04junk")
+    with pytest.raises(ModelFileError, match="pickle"):
+        load_model(tmp_path / "model.pt")
+
+
+def test_train_reaction_api_takes_a_dict(tmp_path, uspto_tiny):
+    result = api.train_reaction({**TINY, "steps": 2}, uspto_tiny, tmp_path / "m",
+                                runtime=RuntimeConfig(device="cpu"))
+    assert result.last_step == 2 and not result.cancelled
+    assert api.load_model(result.model_dir).predict(["CCO"], k=1)[0].ok
+    with pytest.raises(ConfigError, match="unknown reaction config keys"):
+        api.train_reaction({"width": 3}, uspto_tiny, tmp_path / "x")
