@@ -43,7 +43,7 @@ from chemaccel.runtime import RuntimeConfig  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "uspto50k"))
-    p.add_argument("-o", "--out", default=str(ROOT / "resources" / "models" / "reaction-uspto50k-small"))
+    p.add_argument("-o", "--out", default=str(ROOT / "resources" / "models" / "uspto-forward-small"))
     p.add_argument("--work", default=str(ROOT / "runs" / "shipped-reaction"))
     p.add_argument("--preset", default="low", choices=["low", "mt"])
     p.add_argument("--steps", type=int, default=60_000)
