@@ -221,7 +221,7 @@ def prune_demo(csv_path: Path, runtime: RuntimeConfig, reporter: Reporter, n_val
             opt.zero_grad()
             loss.backward()
             opt.step()
-        reporter.on_progress(epoch + 1, 30, {"mse": float(loss)})
+        reporter.on_progress(epoch + 1, 30, {"mse": float(loss.detach())})
     config = PruneConfig(granularity="structured", target="flops", budget=0.3, lambda_init=0.1, gate_lr=1e-3,
                          epochs=12, finetune_epochs=4, loss="mse", batch_size=64, runtime=runtime)
     t0 = time.perf_counter()

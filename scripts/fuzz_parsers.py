@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fuzzing import PARSERS, run_parser_fuzz  # noqa: E402
+from tests.fuzzing import PARSERS, run_parser_fuzz  # noqa: E402
 
 
 def main() -> int:

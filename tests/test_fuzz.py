@@ -2,7 +2,7 @@
 
 import pytest
 
-from fuzzing import PARSERS, run_parser_fuzz
+from tests.fuzzing import PARSERS, run_parser_fuzz
 
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
