@@ -38,6 +38,7 @@ MODEL_LOADERS: dict[str, str] = {
     "prune": "chemaccel.prune.storage:load_model",
     "reaction": "chemaccel.reaction.storage:load_model",
     "gan": "chemaccel.gan.storage:load_model",
+    "property": "chemaccel.property.storage:load_model",
 }
 
 
@@ -134,7 +135,30 @@ def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = 
     return result
 
 
+def train_property(config: Any, store: str | Path, out: str | Path | None = None, reporter: Reporter | None = None,
+                   runtime: RuntimeConfig | None = None, resume: bool = False, init_from: str | Path | None = None) -> Any:
+    """Train (and optionally prune) a SchNet property model on a QM9 molecule store.
+
+    Args:
+        config: a :class:`chemaccel.property.PropertyConfig` or a dict for ``PropertyConfig.from_dict``.
+        store: a store from ``chemaccel data qm9`` (its fixed train/valid split is used).
+        out: model folder to write; checkpoints go to ``<out>.work`` (``resume=True`` continues).
+        reporter: progress and cancellation (cancel leaves a checkpoint).
+        runtime: device, precision, seed.
+        init_from: a trained dense model folder to prune instead of training from scratch.
+
+    Returns:
+        a :class:`chemaccel.property.PropertyResult`; load the model with :func:`load_model`.
+    """
+    from chemaccel.property import PropertyConfig, PropertyTrainer
+
+    if not isinstance(config, PropertyConfig):
+        config = PropertyConfig.from_dict(config)
+    return PropertyTrainer(config, store, out, runtime=runtime, init_from=init_from).run(reporter, resume=resume)
+
+
 __all__ = [
+    "train_property",
     "train_gan",
     "train_reaction", "ReactionConfig",
     "prune",

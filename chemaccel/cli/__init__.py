@@ -32,7 +32,7 @@ exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chemaccel.cli import data, demo, engines, gan, model, molecules, prune, reaction
+    from chemaccel.cli import data, demo, engines, gan, model, molecules, prune, property, reaction
 
     parser = argparse.ArgumentParser(
         prog="chemaccel",
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs (default 0)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="group", metavar="<group>", required=True)
-    for module in (molecules, data, model, demo, prune, gan, reaction, engines):
+    for module in (molecules, data, model, demo, prune, gan, reaction, property, engines):
         module.add_parser(sub)
     return parser
 

@@ -7,7 +7,6 @@ import argparse
 from chemaccel.errors import NotAvailableError
 
 ENGINES = {
-    "property": ("SchNet property models with attention-based AutoPrune", "train|predict|evaluate", 4),
     "nas": ("DARTS architecture search with distillation", "search|retrain|evaluate", 7),
 }
 
