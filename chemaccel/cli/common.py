@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -25,3 +26,19 @@ def _finite(obj: Any) -> Any:
 
 def eprint(*parts: Any) -> None:
     print(*parts, file=sys.stderr)
+
+
+def read_config_file(path: str | Path | None) -> dict[str, Any]:
+    """The JSON object in a ``--config`` file ({} when no file is given); one-line ConfigError otherwise."""
+    from chemaccel.errors import ConfigError
+
+    if not path:
+        return {}
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{path}: cannot read the config ({reason})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: the config must be a JSON object, not {type(values).__name__}")
+    return values

@@ -9,13 +9,12 @@ n_modes_captured, high_quality, reverse_kl; for molecules validity, uniqueness, 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from chemaccel.cli.common import eprint, print_json
+from chemaccel.cli.common import eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -72,19 +71,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from chemaccel.errors import ConfigError
     from chemaccel.gan import GanConfig, GanTrainer, save_gan
     from chemaccel.reporting import TqdmReporter
     from chemaccel.runtime import RuntimeConfig
 
-    extra: dict[str, Any] = {}
-    if args.config:
-        try:
-            extra = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{args.config}: cannot read the config ({exc})") from None
-        if not isinstance(extra, dict):
-            raise ConfigError(f"{args.config}: the config must be a JSON object")
+    extra: dict[str, Any] = read_config_file(args.config)
     fields = {**extra, "data": args.data}
     for dest, name in _FLAGS.items():
         value = getattr(args, dest)

@@ -10,11 +10,10 @@ Ctrl-C leaves one and ``--resume`` continues.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 from pathlib import Path
 
-from chemaccel.cli.common import eprint, print_json
+from chemaccel.cli.common import eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -66,17 +65,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from chemaccel.errors import ConfigError
     from chemaccel.property import PropertyConfig, PropertyTrainer
     from chemaccel.reporting import TqdmReporter
     from chemaccel.runtime import RuntimeConfig
 
-    values: dict = {}
-    if args.config:
-        try:
-            values.update(json.loads(Path(args.config).read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{args.config}: {exc}") from None
+    values: dict = read_config_file(args.config)
     init = None
     if args.verb == "prune":
         from chemaccel.checkpoint import read_model_info

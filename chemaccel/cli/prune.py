@@ -12,12 +12,11 @@ to ``OUT.work/``; Ctrl-C leaves a valid one and ``--resume`` continues from it.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
 
-from chemaccel.cli.common import eprint, print_json
+from chemaccel.cli.common import eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -70,7 +69,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from chemaccel.errors import ConfigError
     from chemaccel.prune.baselines import fit
     from chemaccel.prune.config import PruneConfig
     from chemaccel.prune.data import load_image_split, normalization_for, split_validation
@@ -80,12 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     from chemaccel.prune.storage import load_pruned, save_pruned
     from chemaccel.reporting import TqdmReporter
 
-    extra = {}
-    if args.config:
-        try:
-            extra = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{args.config}: cannot read the config ({exc})") from None
+    extra = read_config_file(args.config)
     fields = {**extra, "granularity": args.granularity, "target": args.target, "budget": args.budget,
               "estimator": args.estimator, "epochs": args.epochs, "finetune_epochs": args.finetune_epochs,
               "runtime": {"device": args.device, "seed": args.seed}}

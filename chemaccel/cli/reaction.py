@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import os
 import signal
 import sys
@@ -24,7 +23,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator, TextIO
 
-from chemaccel.cli.common import eprint, print_json
+from chemaccel.cli.common import eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -83,19 +82,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------------------------------------ train
 def _train(args: argparse.Namespace) -> int:
-    from chemaccel.errors import ConfigError
     from chemaccel.reaction import ReactionConfig, ReactionTrainer
     from chemaccel.reporting import TqdmReporter
     from chemaccel.runtime import RuntimeConfig
 
-    extra = {}
-    if args.config:
-        try:
-            extra = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{args.config}: cannot read the config ({exc})") from None
-        if not isinstance(extra, dict):
-            raise ConfigError(f"{args.config}: must hold a JSON object")
+    extra = read_config_file(args.config)
     flags = {"steps": args.steps, "batch_tokens": args.batch_tokens, "save_every": args.save_every,
              "augment": args.augment}
     fields = {**extra, **{k: v for k, v in flags.items() if v is not None}, "seed": args.seed}

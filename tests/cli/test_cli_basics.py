@@ -52,3 +52,15 @@ def test_lazy_public_api():
     assert callable(chemaccel.load_model) and callable(chemaccel.read_molecules)
     with pytest.raises(AttributeError):
         chemaccel.no_such_name
+
+
+@pytest.mark.parametrize("content,reason", [(b"[1, 2]", "must be a JSON object, not list"),
+                                            (b"{broken", "cannot read the config"),
+                                            (b"\xff\xfe\x00", "cannot read the config")])
+def test_bad_config_files_are_one_line_errors(tmp_path, capsys, content, reason):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_bytes(content)
+    code = main(["prune", "run", "--model", "lenet300", "--data", str(tmp_path), "--config", str(cfg),
+                 "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 1 and reason in err and err.count("\n") == 1 and str(cfg) in err
