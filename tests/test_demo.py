@@ -26,6 +26,8 @@ def test_demo_runs_headless(capsys, tmp_path):
     assert len(pruned) == 1
     flops = float(re.search(r"([\d.]+)% FLOPs", pruned[0]).group(1))
     assert flops <= 35.0  # a 30 % FLOPs budget
+    gaps = [float(g) for g in re.findall(r"gap (\d+\.\d+) eV", text)]
+    assert len(gaps) == 5 and all(2.0 < g < 12.0 for g in gaps)  # shipped pruned SchNet, plausible gaps
 
 
 def test_ddp_two_cpu_processes_under_torchrun(tmp_path):
