@@ -64,19 +64,19 @@ def add_parser(sub: Any) -> None:
         epilog=INFO_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    info.add_argument("file", help="molecule file (.smi .csv .tsv .sdf .mol .xyz .extxyz .db, or .gz)")
+    info.add_argument("file", help="molecule file (.smi .csv .tsv .sdf .mol .xyz .extxyz .db .h5, text formats may be .gz)")
     _common_flags(info)
     info.set_defaults(func=run_info)
 
     convert = verbs.add_parser(
         "convert",
-        help="write the readable molecules of a file as CSV or SDF",
-        description="Convert a molecule file to CSV or SDF, skipping (and listing) bad records.",
+        help="write the readable molecules of a file as CSV, SDF or an HDF5 store",
+        description="Convert a molecule file to CSV, SDF or an HDF5 store (.h5, needs 3D coordinates), skipping (and listing) bad records.",
         epilog=CONVERT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     convert.add_argument("input", help="molecule file to read")
-    convert.add_argument("-o", "--output", required=True, help="output file: .csv or .sdf")
+    convert.add_argument("-o", "--output", required=True, help="output file: .csv, .sdf or .h5")
     _common_flags(convert)
     convert.set_defaults(func=run_convert)
 
