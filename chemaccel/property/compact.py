@@ -31,11 +31,13 @@ def compact_model(model: PropertySchNet) -> PropertySchNet:
         else:
             k = torch.nonzero(pr.kernel_mask() > 0).flatten().cpu()
             h = torch.nonzero(pr.hidden_mask() > 0).flatten().cpu()
-            a = pr.scores(torch.zeros(0, block.n_filters)).detach().cpu() if pr.attention is not None else torch.ones(block.n_filters)
+            empty = torch.zeros(0, block.n_filters, device=block.in2f.weight.device)  # no batch: running mean
+            a = pr.scores(empty).detach().cpu() if pr.attention is not None else torch.ones(block.n_filters)
         arch["blocks"][i] = {"n_filters": int(k.numel()), "n_hidden": int(h.numel())}
         kept.append((k, h, a))
     new = PropertySchNet(arch)
-    state = {k: v for k, v in model.state_dict().items() if ".pruner." not in k}
+    # on the CPU whatever the model's device (the kept indices and scores above are CPU tensors)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items() if ".pruner." not in k}
     for i, (k, h, a) in enumerate(kept):
         p = f"representation.interactions.{i}."
         state[p + "in2f.weight"] = state[p + "in2f.weight"][k]
@@ -45,6 +47,6 @@ def compact_model(model: PropertySchNet) -> PropertySchNet:
         state[p + "filter_network.1.bias"] = state[p + "filter_network.1.bias"][k]
         w = state[p + "f2out.0.weight"]
         state[p + "f2out.0.weight"] = w[:, k] * a[k].to(w.dtype)[None, :]
-    new.load_state_dict({k: v.detach().cpu().clone() for k, v in state.items()})
+    new.load_state_dict({k: v.clone() for k, v in state.items()})
     ref = next(model.parameters())
     return new.to(ref.device).eval()

@@ -14,6 +14,7 @@ from chemaccel.errors import ConfigError
 #: QM9 targets this engine knows, with their aggregation ("avg" for orbital energies, "sum" for U0).
 TARGETS: dict[str, str] = {"homo": "avg", "lumo": "avg", "gap": "avg", "U0": "sum"}
 PRUNE_METHODS = ("none", "attention", "gates", "magnitude")
+LR_SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,14 @@ class PropertyConfig:
         lr: Adam learning rate of the weights.
         max_epochs: dense training epochs (an epoch = the training molecules once).
         patience: early stopping: epochs without a better validation MAE before stopping.
-        lr_decay: factor applied to the learning rate when validation stalls for ``patience // 2`` epochs.
+        lr_decay: factor applied to the learning rate when validation stalls for ``patience // 2`` epochs
+            (``plateau`` schedule).
+        lr_schedule: learning rate of the dense and fine-tuning phases: ``plateau`` (constant, times
+            ``lr_decay`` on stalls) or ``cosine`` (from ``lr`` down to ``lr / 100`` over the phase: for the
+            dense phase over ``max_epochs`` or ``time_limit_minutes``, whichever runs out first, so a
+            time-limited run still anneals). The pruning phase keeps ``lr``.
+        time_limit_minutes: wall-clock budget of the dense phase (summed over resumed runs); when spent,
+            dense training ends as on early stopping and the run goes on to pruning. 0: no limit.
         limit_train: use only the first N molecules of the training split (None: all).
         limit_valid: validate on only the first N molecules of the validation split.
         prune: ``none``, ``attention`` (attention-driven AutoPrune gates), ``gates`` (plain AutoPrune
@@ -57,6 +65,8 @@ class PropertyConfig:
     max_epochs: int = 10
     patience: int = 6
     lr_decay: float = 0.5
+    lr_schedule: str = "plateau"
+    time_limit_minutes: float = 0.0
     limit_train: int | None = None
     limit_valid: int | None = None
     prune: str = "none"
@@ -98,6 +108,10 @@ class PropertyConfig:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
+        if not isinstance(self.time_limit_minutes, (int, float)) or not self.time_limit_minutes >= 0:
+            raise ConfigError(f"time_limit_minutes must be >= 0 (0: no limit), got {self.time_limit_minutes!r}")
         if self.prune not in PRUNE_METHODS:
             raise ConfigError(f"unknown prune method {self.prune!r}: choose one of {', '.join(PRUNE_METHODS)}")
         if not 0 < self.budget <= 1:

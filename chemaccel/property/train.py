@@ -3,8 +3,9 @@
 Phases (each reported through the :class:`~chemaccel.reporting.Reporter`):
 
 1. ``dense``: ``max_epochs`` of Adam on the training split, early stopping on the validation MAE
-   (``patience`` epochs, the learning rate decays after ``patience // 2`` bad epochs), best state kept;
-   skipped when starting from a trained model (``init_from``).
+   (``patience`` epochs, the learning rate decays after ``patience // 2`` bad epochs, or a cosine
+   schedule), best state kept; skipped when pruning a trained model (``init_from``), and the training of
+   that model when ``init_from`` is given with ``prune="none"`` (fine-tuning a pruned model further).
 2. ``prune`` (``config.prune`` != ``none``): AutoPrune gates (attention-driven or plain) for
    ``prune_epochs`` while lambda steers the kept fraction to ``budget``; then exactly ``budget`` kernels
    are kept. Magnitude pruning fixes the gates at once (no gate epochs).
@@ -60,7 +61,9 @@ class PropertyTrainer:
         out: the model folder to write at the end (None: not saved).
         runtime: device, precision, seed (Lightning Fabric; torchrun gives DDP).
         checkpoint_dir: where checkpoints go (default ``<out>.work``).
-        init_from: a trained dense model folder to prune instead of training from scratch.
+        init_from: a trained model folder to start from instead of training from scratch: it is pruned
+            (``config.prune`` set), or trained on as the dense phase (``prune="none"``, e.g. a longer
+            fine-tuning of an already pruned model at a lower learning rate).
     """
 
     def __init__(self, config: PropertyConfig, store: str | Path, out: str | Path | None = None,
@@ -111,18 +114,20 @@ class PropertyTrainer:
         elements = sorted(int(z) for z in np.unique(arrays.numbers))
         scale = target_statistics(arrays, train, [cfg.aggregation(t) for t in cfg.targets])["scale"]
         model = self._build(arrays, train)
-        st: dict[str, Any] = {"phase": "dense" if self.init_from is None else "prune", "epoch": 0, "batch": 0,
-                              "step": 0, "best": math.inf, "bad": 0, "lr": cfg.lr, "history": []}
+        first = "dense" if self.init_from is None or cfg.prune == "none" else "prune"
+        st: dict[str, Any] = {"phase": first, "epoch": 0, "batch": 0,
+                              "step": 0, "best": math.inf, "bad": 0, "lr": cfg.lr, "history": [],
+                              "dense_seconds": 0.0}
         ckpt = None
         if resume and self.checkpoint_dir is not None and (self.checkpoint_dir / "state.json").exists():
             ckpt = load_training_state(self.checkpoint_dir)
             st.update(ckpt["meta"])
             reporter.on_message(f"resuming from {self.checkpoint_dir} ({st['phase']}, epoch {st['epoch']})")
         pruning: KernelPruning | None = None
-        if st["phase"] in ("prune", "finetune") and cfg.prune != "none":
-            pruning = self._attach(model, len(train))
+        if st["phase"] in ("prune", "finetune", "done") and cfg.prune != "none" and ckpt is not None:
+            pruning = self._attach(model, len(train))  # (a run stopped after its last phase: compact it below)
         if ckpt is not None:
-            if st["phase"] == "finetune" and pruning is not None and cfg.prune != "magnitude":
+            if st["phase"] in ("finetune", "done") and pruning is not None and cfg.prune != "magnitude":
                 pruning.finalize()  # frozen state; m values come from the checkpoint below
             model.load_state_dict(ckpt["model"])
             best_state = ckpt.get("best_state") or None
@@ -157,7 +162,17 @@ class PropertyTrainer:
                 chunks = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)][shard]
                 model.train()
                 t0, losses = time.perf_counter(), []
+                tick = t0
                 for b in range(st["batch"], len(chunks)):
+                    if phase == "dense":
+                        now = time.perf_counter()
+                        st["dense_seconds"] = st.get("dense_seconds", 0.0) + now - tick
+                        tick = now
+                    if phase != "prune" and cfg.lr_schedule == "cosine":
+                        st["lr"] = self._cosine_lr(st["epoch"] * n_batches + b, epochs * n_batches,
+                                                   st["dense_seconds"] if phase == "dense" else None)
+                        for g in opt.param_groups:
+                            g["lr"] = st["lr"]
                     batch = fabric.to_device(collate(chunks[b]))
                     pred = model(batch)
                     loss = (((pred - batch["targets"]) / scale.to(pred.device)) ** 2).mean()
@@ -198,13 +213,17 @@ class PropertyTrainer:
                     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 elif phase != "prune":
                     st["bad"] += 1
-                    if cfg.patience and st["bad"] % max(1, cfg.patience // 2) == 0:
+                    if cfg.lr_schedule == "plateau" and cfg.patience and st["bad"] % max(1, cfg.patience // 2) == 0:
                         st["lr"] *= cfg.lr_decay
                         for g in opt.param_groups:
                             g["lr"] = st["lr"]
                 self._save(fabric, model, opt, gate_opt, pruning, st, best_state)
                 if phase != "prune" and cfg.patience and st["bad"] >= cfg.patience:
                     reporter.on_message(f"early stop in {phase}: no better validation MAE for {cfg.patience} epochs")
+                    break
+                if phase == "dense" and self._time_spent(st):
+                    reporter.on_message(f"dense training stops: time budget of {cfg.time_limit_minutes:g} min spent "
+                                        f"after {st['epoch']} epoch(s)")
                     break
             if best_state is not None and phase != "prune":
                 model.load_state_dict(best_state)
@@ -229,6 +248,19 @@ class PropertyTrainer:
         return PropertyResult("done", final, metrics, result_history, self.out)
 
     # ------------------------------------------------------------------ pieces
+    def _time_spent(self, st: dict[str, Any]) -> bool:
+        limit = self.config.time_limit_minutes
+        return bool(limit) and st.get("dense_seconds", 0.0) >= 60.0 * limit
+
+    def _cosine_lr(self, step: int, total_steps: int, seconds: float | None) -> float:
+        """Cosine from ``lr`` to ``lr / 100`` over the phase's steps or (dense phase: ``seconds`` given) the
+        time budget, whichever is nearer its end."""
+        progress = step / max(1, total_steps)
+        if seconds is not None and self.config.time_limit_minutes:
+            progress = max(progress, seconds / (60.0 * self.config.time_limit_minutes))
+        progress = min(1.0, progress)
+        return self.config.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
     def _attach(self, model: PropertySchNet, n_train: int) -> KernelPruning:
         cfg = self.config
         steps = max(1, cfg.prune_epochs * math.ceil(n_train / cfg.batch_size))

@@ -1,6 +1,6 @@
 """Train the shipped low-capacity reaction model on USPTO-50K, forward direction (resumable).
 
-    nohup env OMP_NUM_THREADS=1 .venv/bin/python scripts/train_shipped_reaction.py \
+    nohup env OMP_NUM_THREADS=1 .venv/bin/python scripts/train_reaction.py \
         > runs/shipped-reaction.log 2>&1 &
 
 Trains the ``low`` preset on the USPTO-50K train split (reactants -> product). Every checkpoint
@@ -11,7 +11,13 @@ latest usable model: the mean of the newest (up to 5) checkpoints of the last 20
 that early, fast-changing checkpoints stay out of the average. Selection uses the validation split only; the test splits are for the report.
 
 Running the same command again resumes from the newest checkpoint under ``--work``. SIGTERM / Ctrl-C
-stop cleanly at the next step with a checkpoint.
+stop cleanly at the next step with a checkpoint (``timeout -s TERM 20m python scripts/train_reaction.py``
+trains to a wall-clock budget). ``--curve-n 0`` skips the per-checkpoint scoring (and its rdkit work).
+
+On a GPU (the shipped model, 2026-11-26: H200, batch 16,384 tokens, two augmented copies):
+
+    python scripts/train_reaction.py --device cuda --batch-tokens 16384 --augment 2 --warmup 1000 \
+        --save-every 500 --curve-n 0
 """
 
 from __future__ import annotations
@@ -50,24 +56,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-tokens", type=int, default=4096)
     p.add_argument("--save-every", type=int, default=1000)
     p.add_argument("--curve-n", type=int, default=200, help="validation reactions scored per checkpoint")
+    p.add_argument("--warmup", type=int, default=2000, help="Noam warm-up steps")
+    p.add_argument("--augment", type=int, default=0, help="randomized-reactant copies of each training pair")
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    log = logging.getLogger("train_shipped_reaction")
+    log = logging.getLogger("train_reaction")
     cfg = ReactionConfig.from_preset(args.preset, steps=args.steps, batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,
+                                     warmup_steps=args.warmup, augment=args.augment,
                                      keep_checkpoints=5, average_last=5)
     work = Path(args.work)
     trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device))
     reporter = LoggingReporter(log, every=100)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: reporter.cancel())
-    curve_pairs, _ = load_pairs(args.data, "valid", args.curve_n)
+    curve_pairs = load_pairs(args.data, "valid", args.curve_n)[0] if args.curve_n > 0 else []
     curve_path = work / "curve.json"
 
     def on_checkpoint(step: int, folder: Path) -> None:
         t0 = time.time()
+        if not curve_pairs:
+            trainer.export(min_step=int(0.8 * step))
+            log.info("step %d: exported %s", step, args.out)
+            return
         eole_config, vocab = read_eole_checkpoint(folder)
         eole_config["data"] = {}
         model = ReactionModel(cfg, eole_config, vocab, folder / "model.00.safetensors")
