@@ -39,6 +39,7 @@ MODEL_LOADERS: dict[str, str] = {
     "reaction": "chemaccel.reaction.storage:load_model",
     "gan": "chemaccel.gan.storage:load_model",
     "property": "chemaccel.property.storage:load_model",
+    "nas": "chemaccel.nas.storage:load_model",
 }
 
 
@@ -157,7 +158,69 @@ def train_property(config: Any, store: str | Path, out: str | Path | None = None
     return PropertyTrainer(config, store, out, runtime=runtime, init_from=init_from).run(reporter, resume=resume)
 
 
+def nas_search(data: Any, config: Any = None, reporter: Reporter | None = None, teacher: Any = None,
+               teacher_layers: Any = None, checkpoint_dir: str | Path | None = None, resume: bool = False) -> Any:
+    """Search a cell architecture with DARTS (Liu et al. ICLR 2019), optionally distilled from a teacher.
+
+    Args:
+        data: TRAINING images and labels, an ``(x (N, C, H, W), y)`` tensor pair; the search splits it into a
+            weight half and an architecture half (never pass the test split).
+        config: a :class:`chemaccel.nas.SearchConfig` or a dict for ``SearchConfig.from_dict`` (None: defaults,
+            plain DARTS; ``feature_weight`` / ``logit_weight`` > 0 turn distillation on).
+        reporter: progress and cancellation (:class:`Reporter`).
+        teacher, teacher_layers: your own teacher module and the names of its layers to distil (default: the
+            engine trains a small CNN first).
+        checkpoint_dir, resume: training checkpoints (cancel leaves one; ``resume=True`` continues).
+
+    Returns:
+        a :class:`chemaccel.nas.SearchResult` (``genotype``, ``history``, skip counts, timing).
+    """
+    from chemaccel.nas import NasSearch, SearchConfig
+
+    if config is None:
+        config = SearchConfig()
+    elif not isinstance(config, SearchConfig):
+        config = SearchConfig.from_dict(config)
+    return NasSearch(config).run(data, reporter, teacher=teacher, teacher_layers=teacher_layers,
+                                 checkpoint_dir=checkpoint_dir, resume=resume)
+
+
+def nas_retrain(genotype: Any, data: Any, out: str | Path | None = None, config: Any = None,
+                reporter: Reporter | None = None, test_data: Any = None, normalization: Any = None,
+                teacher: Any = None, teacher_layers: Any = None, checkpoint_dir: str | Path | None = None,
+                resume: bool = False) -> Any:
+    """Train the network of a genotype from scratch (optionally distilled) and write a model folder.
+
+    Args:
+        genotype: a :class:`chemaccel.nas.Genotype`, its JSON dict, or a genotype file path.
+        data: training images and labels, an ``(x, y)`` tensor pair.
+        out: model folder to write (config.json with engine ``nas`` and the genotype, model.safetensors).
+        config: a :class:`chemaccel.nas.RetrainConfig` or a dict for ``RetrainConfig.from_dict``.
+        reporter: progress and cancellation.
+        test_data: ``(x, y)`` measured once at the end; its accuracy is written into the folder.
+        normalization: the (mean, std) applied to the images, stored for evaluation.
+        teacher, teacher_layers, checkpoint_dir, resume: as for :func:`nas_search`.
+
+    Returns:
+        a :class:`chemaccel.nas.RetrainResult` (model, metrics, history, folder).
+    """
+    from chemaccel.nas import Genotype, NasRetrain, RetrainConfig, load_genotype
+
+    if isinstance(genotype, (str, Path)):
+        genotype = load_genotype(genotype)
+    elif not isinstance(genotype, Genotype):
+        genotype = Genotype.from_dict(genotype)
+    if config is None:
+        config = RetrainConfig()
+    elif not isinstance(config, RetrainConfig):
+        config = RetrainConfig.from_dict(config)
+    return NasRetrain(config).run(genotype, data, out, reporter, test_data=test_data, normalization=normalization,
+                                  teacher=teacher, teacher_layers=teacher_layers, checkpoint_dir=checkpoint_dir,
+                                  resume=resume)
+
+
 __all__ = [
+    "nas_search", "nas_retrain",
     "train_property",
     "train_gan",
     "train_reaction", "ReactionConfig",

@@ -195,11 +195,29 @@ def run_demo(workdir: Path, examples: Path, runtime: RuntimeConfig, reporter: Re
     steps.append(DemoStep("5. Predict HOMO-LUMO gaps with the shipped pruned SchNet (geometry from ETKDG + MMFF)",
                           gap_demo(examples / "molecules.smi", examples.parent / "models" / "qm9-gap-schnet-pruned")))
 
-    from chemaccel.cli.engines import ENGINES
-
-    steps.append(DemoStep("6. Engines still to come", [f"  {name:<9} {about}: not available yet (issue {issue})"
-                                                        for name, (about, _, issue) in ENGINES.items()]))
+    steps.append(DemoStep("6. The shipped NAS cell (DARTS + distillation) for Fashion-MNIST",
+                          nas_demo(examples.parent / "models" / "nas-fashion")))
     return steps
+
+
+def nas_demo(model_dir: Path) -> list[str]:
+    """The shipped NAS model's genotype and its recorded test accuracy, or a line saying it is missing."""
+    if not (model_dir / "config.json").is_file():
+        return [f"  missing: no shipped NAS model at {model_dir} (scripts/train_shipped_nas.py makes it)"]
+    from chemaccel.nas.storage import load_nas
+
+    try:
+        model, info = load_nas(model_dir)
+    except ChemAccelError as exc:
+        return [f"  skipped: {exc}"]
+    lines = [f"  {line}" for line in model.genotype.describe().splitlines()]
+    acc = info.metrics.get("test_accuracy")
+    acc_text = f"test accuracy {acc:.4f}" if isinstance(acc, (int, float)) else "no recorded test accuracy"
+    n = info.metrics.get("test_samples")
+    if isinstance(n, int):
+        acc_text += f" on {n:,} Fashion-MNIST test images"
+    params = sum(p.numel() for p in model.parameters())
+    return lines + [f"  {acc_text}; {params:,} parameters; skip connections per cell {model.genotype.skip_counts()}"]
 
 
 def gap_demo(smiles_file: Path, model_dir: Path, n: int = 5) -> list[str]:

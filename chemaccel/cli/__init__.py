@@ -25,6 +25,7 @@ examples:
   chemaccel model info path/to/model      # a model folder: engine, units, parameters
   chemaccel demo                          # a short tour, no display needed
   chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-small -k 5 -o out.csv
+  chemaccel nas evaluate resources/models/nas-fashion --data ../shared/data/fashion_mnist --json
   chemaccel --device cuda:0 --seed 1 prune run ...
 
 exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interrupted.
@@ -32,7 +33,7 @@ exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chemaccel.cli import data, demo, engines, gan, model, molecules, prune, property, reaction
+    from chemaccel.cli import data, demo, gan, model, molecules, nas, property, prune, reaction
 
     parser = argparse.ArgumentParser(
         prog="chemaccel",
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs (default 0)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="group", metavar="<group>", required=True)
-    for module in (molecules, data, model, demo, prune, gan, reaction, property, engines):
+    for module in (molecules, data, model, demo, prune, gan, reaction, property, nas):
         module.add_parser(sub)
     return parser
 
