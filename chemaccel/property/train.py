@@ -159,7 +159,14 @@ class PropertyTrainer:
             reporter.on_start(phase, epochs * n_batches)
             while st["epoch"] < epochs:
                 order = np.random.default_rng(self.runtime.seed + 1000 * st["epoch"] + PHASES.index(phase)).permutation(train)
-                chunks = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)][shard]
+                chunks = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+                # as many batches on every process (each step all-reduces the gradients once)
+                usable = len(chunks) - len(chunks) % fabric.world_size
+                if usable == 0:
+                    from chemaccel.errors import ConfigError
+
+                    raise ConfigError(f"{len(chunks)} training batch(es) cannot feed {fabric.world_size} processes")
+                chunks = chunks[:usable][shard]
                 model.train()
                 t0, losses = time.perf_counter(), []
                 tick = t0
@@ -181,6 +188,8 @@ class PropertyTrainer:
                     if gate_opt is not None:
                         gate_opt.zero_grad()
                     fabric.backward(total)
+                    if fabric.world_size > 1:
+                        average_gradients(fabric, model)
                     opt.step()
                     if gate_opt is not None:
                         gate_opt.step()
@@ -306,3 +315,19 @@ class PropertyTrainer:
         if pruning is not None:
             state["lambda"] = pruning.schedule.state_dict()
         save_training_state(self.checkpoint_dir, state)
+
+
+def average_gradients(fabric: Any, model: torch.nn.Module) -> None:
+    """Data parallelism across torchrun processes: every gradient (weights and gates) becomes its mean.
+
+    Each process trains on its own shard of every epoch's batches from the same seeded start, so with the
+    mean gradient the weights stay identical on all processes. One all-reduce of the flattened gradients.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = fabric.all_reduce(torch.cat([g.reshape(-1) for g in grads]), reduce_op="mean")
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()

@@ -1,0 +1,26 @@
+"""Run by tests/property/test_ddp.py under ``torchrun --nproc_per_node=2``: a tiny training, then every
+process prints the sum of its weights (they must agree when the gradients are averaged)."""
+
+import json
+import sys
+
+import torch
+
+from chemaccel.property import PropertyConfig, PropertyTrainer
+from chemaccel.runtime import RuntimeConfig
+
+
+def main(store: str, out: str) -> None:
+    torch.set_num_threads(1)
+    cfg = PropertyConfig(targets=("gap",), n_atom_basis=16, n_filters=16, n_interactions=2, n_rbf=12, batch_size=16,
+                         max_epochs=2, checkpoint_every=1000)
+    trainer = PropertyTrainer(cfg, store, out, runtime=RuntimeConfig(device="cpu"))
+    result = trainer.run()
+    checksum = float(sum(p.double().sum() for p in result.model.parameters()))
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    print(json.dumps({"rank": rank, "world_size": world, "checksum": checksum, "status": result.status}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
