@@ -223,14 +223,18 @@ class JobRunner(QObject):
         on_finished: Callable[[Any], None] | None = None,
         on_failed: Callable[[str], None] | None = None,
         show_errors: bool = True,
+        on_created: Callable[[Job], None] | None = None,
     ) -> Job:
         """Run ``task(reporter)`` in a worker thread; the job is returned already started.
 
-        Connect to the job's signals through ``on_finished(result)`` / ``on_failed(message)`` (or
+        Connect to the job's signals through ``on_finished(result)`` / ``on_failed(message)``, and to
+        its reporter's other signals in ``on_created(job)``, called before the thread starts (or
         :meth:`Job.start` a job of your own): a fast task may end before the caller could connect.
         """
         job = Job(task, title, device=self._device())
         self.jobs.append(job)
+        if on_created is not None:
+            on_created(job)
         if on_finished is not None:
             job.reporter.finished.connect(on_finished)
         if on_failed is not None:
@@ -243,6 +247,10 @@ class JobRunner(QObject):
         job.done.connect(lambda j=job: self._forget(j))
         self.job_started.emit(job)
         return job.start()
+
+    def device(self) -> str:
+        """The device a job started now would get (the toolbar's choice)."""
+        return self._device()
 
     def running(self) -> list[Job]:
         return [job for job in self.jobs if job.is_running()]

@@ -1,7 +1,9 @@
 """The main window: menus, one tab per engine, the device selector, settings kept across sessions.
 
 The Molecules tab loads molecule files (File > Open, recent files, drag-and-drop) in a worker job and
-exports them as CSV or SDF; the engine tabs are placeholders until their engines land. Every long
+exports them as CSV or SDF; the engine tabs are panels (:mod:`~chemaccel_gui.property_panel`,
+:mod:`~chemaccel_gui.reaction_panel`, :mod:`~chemaccel_gui.prune_panel`, :mod:`~chemaccel_gui.gan_panel`),
+NAS a placeholder until its panel lands. Every long
 task goes through :class:`~chemaccel_gui.jobs.JobRunner` (a worker thread, progress and Cancel in the
 status bar, failures as message boxes). The window talks to chemaccel only through its public API.
 """
@@ -25,15 +27,21 @@ from PySide6.QtWidgets import (
 )
 
 import chemaccel
+from chemaccel_gui.gan_panel import GanPanel
 from chemaccel_gui.job_progress import JobProgress
 from chemaccel_gui.jobs import Job, JobRunner
 from chemaccel_gui.molecule_export import FORMATS as EXPORT_FILTERS
 from chemaccel_gui.molecule_export import Exported, export_molecules
 from chemaccel_gui.molecule_loading import LoadedMolecules, load_molecules
 from chemaccel_gui.molecules_tab import MoleculesTab
+from chemaccel_gui.property_panel import PropertyPanel
+from chemaccel_gui.prune_panel import PrunePanel
+from chemaccel_gui.reaction_panel import ReactionPanel
 
 APP_NAME = "chemaccel"
 ENGINE_TABS = ("Property", "Reaction", "Train / prune", "GAN", "NAS")
+#: Engine tabs without a panel yet (a placeholder label).
+PLACEHOLDER_TABS = ("NAS",)
 MAX_RECENT = 10
 MOLECULE_FILTER = (
     "Molecule files (*.smi *.smiles *.txt *.csv *.tsv *.sdf *.sd *.mol *.xyz *.extxyz *.db *.h5 *.hdf5 *.gz)"
@@ -147,12 +155,22 @@ class MainWindow(QMainWindow):
         self.molecule_table = self.molecules.view
         self.molecule_model = self.molecules.model
         self.tabs.addTab(self.molecules, "Molecules")
+        self.property_panel = PropertyPanel(self.jobs, self.molecules, export=self.export_molecules,
+                                            parent=self)
+        self.reaction_panel = ReactionPanel(self.jobs, self)
+        self.prune_panel = PrunePanel(self.jobs, self)
+        self.gan_panel = GanPanel(self.jobs, self)
+        panels = {"Property": self.property_panel, "Reaction": self.reaction_panel,
+                  "Train / prune": self.prune_panel, "GAN": self.gan_panel}
         for name in ENGINE_TABS:
-            label = QLabel(f"The {name} engine is not available yet.", self)
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setWordWrap(True)
-            label.setObjectName(f"placeholder{name.replace(' ', '').replace('/', '')}")
-            self.tabs.addTab(label, name)
+            widget = panels.get(name)
+            if widget is None:
+                label = QLabel(f"The {name} engine is not available yet.", self)
+                label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                label.setWordWrap(True)
+                label.setObjectName(f"placeholder{name.replace(' ', '').replace('/', '')}")
+                widget = label
+            self.tabs.addTab(widget, name)
         self.setCentralWidget(self.tabs)
 
     # ---------------------------------------------------------------------------------------- actions

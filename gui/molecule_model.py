@@ -77,6 +77,17 @@ class MoleculeTableModel(QAbstractTableModel):
     def clear(self) -> None:
         self.set_records([], [])
 
+    def replace_records(self, records: Sequence[api.MoleculeRecord], prop_names: Sequence[str]) -> None:
+        """Swap in updated records (same number, same order: e.g. with predicted properties added) and
+        their property columns, keeping the filter and the sort order."""
+        if len(records) != len(self.records):
+            raise ValueError(f"replace_records needs {len(self.records)} records, got {len(records)}")
+        self.beginResetModel()
+        self.records = list(records)
+        self.prop_names = list(prop_names)
+        self._rows = self._sorted(self._filtered())
+        self.endResetModel()
+
     def record_at(self, row: int) -> api.MoleculeRecord | None:
         """The record shown in view row ``row`` (None when out of range)."""
         return self.records[self._rows[row]] if 0 <= row < len(self._rows) else None
@@ -120,10 +131,14 @@ class MoleculeTableModel(QAbstractTableModel):
             return QBrush(ERROR_COLOR)
         if role == Qt.ItemDataRole.BackgroundRole and not record.ok:
             return QBrush(ERROR_BACKGROUND)
+        if role == Qt.ItemDataRole.ForegroundRole and column >= len(FIXED_COLUMNS):
+            value = self._value(record, column)
+            if isinstance(value, str) and value.startswith("error"):  # e.g. a prediction's status
+                return QBrush(ERROR_COLOR)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COL_STATUS and not record.ok:
                 return record.error_line()
-            if column in (COL_NAME, COL_SMILES):
+            if column in (COL_NAME, COL_SMILES) or column >= len(FIXED_COLUMNS):
                 return self._text(record, column) or None
         numeric_column = column == COL_INDEX or column >= len(FIXED_COLUMNS)
         if role == Qt.ItemDataRole.TextAlignmentRole and numeric_column:

@@ -126,5 +126,12 @@ class MoleculesTab(QWidget):
         self.details.show_record(self.selected_record())
 
     def _apply_column_widths(self) -> None:
+        names = self.model.columns()
         for column in range(self.model.columnCount()):
-            self.view.setColumnWidth(column, COLUMN_WIDTHS.get(column, 110))
+            width = COLUMN_WIDTHS.get(column) or header_width(self.view, names[column])
+            self.view.setColumnWidth(column, width)
+
+
+def header_width(view: QTableView, text: str, minimum: int = 110, maximum: int = 320) -> int:
+    """A column width that shows the header ``text`` whole (within ``minimum`` and ``maximum`` pixels)."""
+    return max(minimum, min(maximum, view.horizontalHeader().fontMetrics().horizontalAdvance(text) + 30))

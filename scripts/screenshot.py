@@ -5,12 +5,22 @@ Scenarios (each saves the whole window):
 * molecules.png: open resources/examples/molecules.sdf through the window's own load job, wait for
   it, select a row (the details pane shows its large depiction and properties);
 * molecules_errors.png: open resources/examples/with_errors.sdf and select a bad record (listed in
-  red with its reason, not dropped).
- The app runs with throw-away settings, so a developer's recent
-files and window state are neither used nor changed.
+  red with its reason, not dropped);
+* property.png: open molecules.sdf and predict the HOMO-LUMO gap with the shipped pruned SchNet; the
+  Property tab shows the molecule table with the new columns (value in eV, status, geometry);
+* reaction.png: top-3 products of a few reactions (and one bad SMILES) with the shipped USPTO model;
+* prune_running.png: a LeNet-5 AutoPrune job on an MNIST subset, taken WHILE it runs (live loss and
+  kept-fraction curves, per-epoch compression vs. accuracy), then cancelled (needs ../shared/data);
+* prune.png: a short job run to the end (final point and per-layer sparsity bars);
+* gan.png: a toy GAN (4 generators on the 8-Gaussian ring) trained to the end: loss curves and the
+  generated samples coloured by generator.
+
+The app runs with throw-away settings and work folders, so a developer's recent files, window state
+and job folders are neither used nor changed. Every job goes through the panels' own Start buttons.
 
 Usage:
-    QT_QPA_PLATFORM=offscreen python scripts/screenshot.py [--out docs/screenshots] [--row 2]
+    QT_QPA_PLATFORM=offscreen python scripts/screenshot.py [--out docs/screenshots] [--row 2] \
+        [--only molecules property reaction prune gan]
 """
 
 from __future__ import annotations
@@ -58,17 +68,93 @@ def molecules_scenario(app: QApplication, window, example: Path, row: int, path:
     wait_for(app, lambda: job.ended)
     if job.error:
         raise SystemExit(f"loading {example} failed: {job.error}")
+    window.tabs.setCurrentWidget(window.molecules)
     window.molecules.select_row(row)
+    return save(app, window, path)
+
+
+def save(app: QApplication, window, path: Path) -> Path:
     settle(app)
     if not window.grab().save(str(path), "PNG"):
         raise SystemExit(f"{path}: cannot write")
     return path
 
 
+def run_job(app: QApplication, job, what: str, timeout: float = 300.0) -> None:
+    if job is None:
+        raise SystemExit(f"{what}: the job did not start")
+    wait_for(app, lambda: job.ended, timeout)
+    if job.error:
+        raise SystemExit(f"{what} failed: {job.error}")
+
+
+def property_scenario(app: QApplication, window, path: Path) -> Path:
+    """Predict the example SDF with the shipped pruned SchNet and show the Property tab."""
+    run_job(app, window.open_file(EXAMPLES / "molecules.sdf"), "loading molecules.sdf")
+    panel = window.property_panel
+    panel.picker.select("qm9-gap-schnet-pruned")
+    window.tabs.setCurrentWidget(panel)
+    run_job(app, panel.predict(), "property prediction")
+    panel.view.selectRow(window.molecule_model.rowCount() - 1)
+    panel.view.scrollToBottom()  # the last rows hold chlorine, which QM9 lacks: their status says so
+    return save(app, window, path)
+
+
+def reaction_scenario(app: QApplication, window, path: Path) -> Path:
+    panel = window.reaction_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.input.setPlainText("CC(=O)O.OCC\nC1CC\nCC(=O)Cl.Nc1ccccc1")
+    panel.k_spin.setValue(3)
+    run_job(app, panel.predict(), "reaction prediction")
+    return save(app, window, path)
+
+
+def prune_scenario(app: QApplication, window, running_path: Path, done_path: Path) -> list[Path]:
+    """A job shot while it runs (then cancelled), and a short one run to the end."""
+    panel = window.prune_panel
+    if not panel.datasets:
+        print("no MNIST in ../shared/data: skipping the prune screenshots", file=sys.stderr)
+        return []
+    window.tabs.setCurrentWidget(panel)
+    panel.picker.select("lenet5")
+    panel.limit_spin.setValue(3000)
+    panel.pretrain_spin.setValue(1)
+    for name, value in {"budget": 0.05, "epochs": 30, "finetune_epochs": 2, "batch_size": 64}.items():
+        panel.form.set_value(name, value)
+    job = panel.start()
+    if job is None:
+        raise SystemExit(f"prune job did not start: {panel.form.error()}")
+    wait_for(app, lambda: len(panel.plots.tradeoff.series.get("epochs", ([], []))[0]) >= 6 or job.ended, 240)
+    if job.ended:
+        raise SystemExit(f"the prune job ended before the screenshot: {job.error or panel.status.text()}")
+    written = [save(app, window, running_path)]
+    panel.cancel()
+    run_job(app, job, "cancelling the prune job", 30)
+    for name, value in {"epochs": 10, "finetune_epochs": 2}.items():
+        panel.form.set_value(name, value)
+    run_job(app, panel.start(), "prune job")
+    written.append(save(app, window, done_path))
+    return written
+
+
+def gan_scenario(app: QApplication, window, path: Path) -> Path:
+    panel = window.gan_panel
+    window.tabs.setCurrentWidget(panel)
+    for name, value in {"data": "ring8", "n_generators": 4, "steps": 1500, "log_every": 25}.items():
+        panel.form.set_value(name, value)
+    run_job(app, panel.train(), "GAN training")
+    return save(app, window, path)
+
+
+SCENARIOS = ("molecules", "property", "reaction", "prune", "gan")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="folder for the PNGs")
     parser.add_argument("--row", type=int, default=2, help="the row selected in the molecule table")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
+                        help="scenarios to run (default: all)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -78,14 +164,27 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings = QSettings(str(Path(tmp) / "screenshot.ini"), QSettings.Format.IniFormat)
         window = MainWindow(settings=settings, devices=[("cpu", "cpu")])
+        window.prune_panel.work_root = Path(tmp) / "prune-jobs"
+        window.gan_panel.work_root = Path(tmp) / "gan-jobs"
         window.resize(*SIZE)
         window.show()
         settle(app)
         out = args.out
-        written = [
-            molecules_scenario(app, window, EXAMPLES / "molecules.sdf", args.row, out / "molecules.png"),
-            molecules_scenario(app, window, EXAMPLES / "with_errors.sdf", 2, out / "molecules_errors.png"),
-        ]
+        written: list[Path] = []
+        if "molecules" in args.only:
+            written += [
+                molecules_scenario(app, window, EXAMPLES / "molecules.sdf", args.row, out / "molecules.png"),
+                molecules_scenario(app, window, EXAMPLES / "with_errors.sdf", 2,
+                                   out / "molecules_errors.png"),
+            ]
+        if "property" in args.only:
+            written.append(property_scenario(app, window, out / "property.png"))
+        if "reaction" in args.only:
+            written.append(reaction_scenario(app, window, out / "reaction.png"))
+        if "prune" in args.only:
+            written += prune_scenario(app, window, out / "prune_running.png", out / "prune.png")
+        if "gan" in args.only:
+            written.append(gan_scenario(app, window, out / "gan.png"))
         window.close()
     for path in written:
         print(f"{path} ({path.stat().st_size // 1024} KB)")

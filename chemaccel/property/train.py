@@ -254,7 +254,8 @@ class PropertyTrainer:
         if self.out is not None and fabric.global_rank == 0:
             save_property_model(self.out, final.cpu(), cfg, metrics, elements=elements,
                                 notes=f"trained on {len(train)} molecules of {self.store.name}; selected on valid")
-        return PropertyResult("done", final, metrics, result_history, self.out)
+        written = self.out if fabric.global_rank == 0 else None  # other torchrun processes write nothing
+        return PropertyResult("done", final, metrics, result_history, written)
 
     # ------------------------------------------------------------------ pieces
     def _time_spent(self, st: dict[str, Any]) -> bool:

@@ -20,9 +20,13 @@ import sys
 import types
 from typing import Any
 
+from chemaccel.prune.baselines import fit
 from chemaccel.prune.config import PruneConfig
+from chemaccel.prune.data import load_image_split, normalization_for, split_validation
 from chemaccel.prune.engine import AutoPrune, PruneResult, TrainingDiverged
 from chemaccel.prune.gates import GateSpec, register_gate_hook
+from chemaccel.prune.models import MODEL_KINDS, build_model, default_architecture
+from chemaccel.prune.storage import load_pruned, save_pruned
 
 
 
@@ -38,4 +42,9 @@ class _CallablePackage(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallablePackage
 
-__all__ = ["AutoPrune", "GateSpec", "PruneConfig", "PruneResult", "TrainingDiverged", "register_gate_hook"]
+__all__ = [
+    "AutoPrune", "GateSpec", "PruneConfig", "PruneResult", "TrainingDiverged", "register_gate_hook",
+    # what a client needs to build a job like ``chemaccel prune run`` (the desktop app's Train / prune panel)
+    "MODEL_KINDS", "build_model", "default_architecture", "fit", "load_image_split", "normalization_for",
+    "split_validation", "load_pruned", "save_pruned",
+]

@@ -183,3 +183,16 @@ def test_jobs_get_the_device_selected_in_the_toolbar(qtbot, settings, wait_job):
     assert job.device == "cuda:0" and "cuda:0" in win.job_progress.label.text()
     wait_job(job)
     assert seen == ["ran"]
+
+
+def test_on_created_connects_before_the_thread_starts(window, wait_job):
+    seen: list[str] = []
+
+    def task(reporter):
+        reporter.on_start("at once", 1)  # emitted as soon as the thread runs
+        return 1
+
+    job = window.jobs.start(task, "Fast", on_created=lambda j: j.reporter.started.connect(
+        lambda name, _total: seen.append(name)))
+    wait_job(job)
+    assert seen == ["at once"]

@@ -30,8 +30,12 @@ def test_window_opens_with_tabs_and_table(window: MainWindow):
     assert model.rowCount() == 0
     headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(model.columnCount())]
     assert headers == ["#", "depiction", "name", "SMILES", "status"]
-    for i in range(1, tabs.count()):
-        assert "not available yet" in tabs.widget(i).text()
+    panels = [window.property_panel, window.reaction_panel, window.prune_panel, window.gan_panel]
+    assert [tabs.widget(i) for i in range(1, 5)] == panels
+    assert "not available yet" in tabs.widget(5).text()  # NAS: no panel yet
+    for panel in panels:  # every tab can be shown
+        tabs.setCurrentWidget(panel)
+        assert panel.isVisible()
     assert window.statusBar().currentMessage() == "Ready"
     menus = [action.text() for action in window.menuBar().actions()]
     assert menus == ["&File", "&Help"]

@@ -77,3 +77,29 @@ def test_fed_by_a_job(qtbot, tmp_path):
     assert widget.series["loss"] == ([1.0, 2.0, 3.0, 4.0, 5.0], [9.0, 8.0, 7.0, 6.0, 5.0])
     rows = list(csv.reader(widget.export_csv(tmp_path / "loss.csv").open()))
     assert rows[0] == ["loss_x", "loss_y"] and len(rows) == 6
+
+
+def test_scatter_and_bar_charts_export(qtbot, tmp_path):
+    from chemaccel_gui.charts import BarPlot, ScatterPlot
+
+    scatter = ScatterPlot(title="samples", equal_axes=True)
+    bars = BarPlot(title="sparsity", name="sparsity", y_range=(0, 1))
+    for widget in (scatter, bars):
+        qtbot.addWidget(widget)
+        widget.resize(400, 300)
+        widget.show()
+    scatter.set_series("a", [0, 1], [1, 0])
+    scatter.add_point("b", 2.0, 2.0, connect=True)
+    scatter.add_point("b", 3.0, 1.0)
+    assert scatter.series["b"] == ([2.0, 3.0], [2.0, 1.0])
+    bars.set_bars(["conv 0", "fc 2"], [0.25, 0.5])
+    rows = list(csv.reader(scatter.export_csv(tmp_path / "scatter.csv").open()))
+    assert rows[0] == ["a_x", "a_y", "b_x", "b_y"] and len(rows) == 3
+    rows = list(csv.reader(bars.export_csv(tmp_path / "bars.csv").open()))
+    assert rows[0] == ["sparsity_x", "sparsity_y"]
+    assert [[float(v) for v in row] for row in rows[1:]] == [[0.0, 0.25], [1.0, 0.5]]
+    for widget in (scatter, bars):
+        assert widget.export_png(tmp_path / "p.png").read_bytes()[:8] == PNG_MAGIC
+        assert "</svg>" in widget.export_svg(tmp_path / "p.svg").read_text()
+    scatter.clear()
+    assert scatter.series == {} and scatter.items == {}

@@ -1,0 +1,119 @@
+"""The task behind the Property panel: predict the loaded molecules with a property model, in a worker.
+
+It calls the property engine's public prediction API (``chemaccel.api.load_model(folder)`` gives a
+``PropertyModel``; ``predict_records`` yields one ``PredictionRow`` per input record, in order, with
+``values`` in eV, a ``status`` ("ok" or "error: reason"), the ``geometry`` used ("file", or
+"forcefield" when the molecule was embedded in 3D) and a ``note``). The rows become new property
+columns of the molecule records, named after the model so that two models can be compared side by side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chemaccel import api
+
+#: Records predicted between two progress reports / cancel checks.
+CHUNK = 16
+
+
+@dataclass
+class PropertyPredictions:
+    """What :func:`predict_properties` made.
+
+    Attributes:
+        model_name: the model folder's name (in the column names).
+        targets: the model's outputs (``["gap"]``), in eV.
+        source: the records the prediction was made for (to check the table still shows them).
+        records: the same records with the prediction columns added to their ``props``.
+        columns: the new column names, in order.
+        n_ok, n_error: rows predicted and rows with an error status.
+        n_forcefield: rows predicted on a force-field geometry (embedded from the graph).
+    """
+
+    model_name: str
+    targets: list[str]
+    source: list[api.MoleculeRecord]
+    records: list[api.MoleculeRecord]
+    columns: list[str]
+    n_ok: int = 0
+    n_error: int = 0
+    n_forcefield: int = 0
+
+
+def prediction_columns(model_name: str, targets: Sequence[str]) -> list[str]:
+    """``gap_eV (qm9-gap-schnet)``, ..., ``status (...)``, ``geometry (...)``, ``note (...)``."""
+    return [*(f"{t}_eV ({model_name})" for t in targets),
+            *(f"{what} ({model_name})" for what in ("status", "geometry", "note"))]
+
+
+Cache = dict[tuple[str, str], Any]  # (resolved folder, device) -> loaded model
+
+
+def load_property_model(path: Path, device: str = "cpu", cache: Cache | None = None) -> Any:
+    """``api.load_model(path)`` on ``device``, reusing ``cache``.
+
+    Raises:
+        chemaccel.api.ModelFileError: not a model folder, damaged, or a model of another engine.
+    """
+    key = (str(Path(path).resolve()), device)
+    if cache is not None and key in cache:
+        return cache[key]
+    model = api.load_model(path)
+    if not hasattr(model, "predict_records") or not hasattr(model, "targets"):
+        engine = api.read_model_info(path).engine
+        raise api.ModelFileError(f"{path}: a {engine!r} model, not a property model")
+    if device != "cpu":
+        model.module.to(device)  # PropertyModel predicts on the device of its module
+    if cache is not None:
+        cache[key] = model
+    return model
+
+
+def predict_properties(reporter: api.Reporter, path: Path, records: Sequence[api.MoleculeRecord],
+                       device: str = "cpu", cache: Cache | None = None) -> PropertyPredictions:
+    """Predict every record (good and bad: a bad one gets its reason as status); a cancel raises
+    :class:`~chemaccel.api.Cancelled` and nothing is changed."""
+    path = Path(path)
+    source = list(records)
+    reporter.on_start(f"Loading {path.name}", None)
+    model = load_property_model(path, device, cache)
+    targets = list(model.targets)
+    name = path.name
+    columns = prediction_columns(name, targets)
+    total = len(source)
+    reporter.on_start(f"Predicting {', '.join(targets)} with {name}", total)
+    out = PropertyPredictions(name, targets, source, [], columns)
+    for start in range(0, total, CHUNK):
+        if reporter.should_stop():
+            raise api.Cancelled("prediction cancelled")
+        chunk = source[start:start + CHUNK]
+        for record, row in zip(chunk, model.predict_records(chunk, batch_size=len(chunk))):
+            out.records.append(_with_prediction(record, row, name, targets))
+            if row.ok:
+                out.n_ok += 1
+                out.n_forcefield += row.geometry == "forcefield"
+            else:
+                out.n_error += 1
+        reporter.on_progress(len(out.records), total, {"errors": float(out.n_error)})
+    return out
+
+
+def _with_prediction(record: api.MoleculeRecord, row: Any, name: str,
+                     targets: list[str]) -> api.MoleculeRecord:
+    props = {key: value for key, value in record.props.items() if not key.endswith(f" ({name})")}
+    if row.ok:
+        for target in targets:
+            props[f"{target}_eV ({name})"] = float(row.values[target])
+    props[f"status ({name})"] = row.status
+    if row.geometry:
+        props[f"geometry ({name})"] = row.geometry
+    if row.note:
+        props[f"note ({name})"] = row.note
+    updated = dataclasses.replace(record, props=props)
+    updated.smiles  # noqa: B018 - canonicalize here, off the GUI thread (cached on the record)
+    return updated

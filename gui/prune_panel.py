@@ -1,0 +1,313 @@
+"""The Train / prune tab: AutoPrune a built-in architecture or a model folder on MNIST / Fashion-MNIST.
+
+Left: the model (a fresh LeNet-5, LeNet-300-100 or Fashion CNN, trained dense first; or a shipped or
+user prune model, pruned further), the data (with a sample limit so a job can be tiny), and the
+settings, a form generated from :class:`chemaccel.prune.PruneConfig` and validated by it. Start runs a
+job (worker thread); Cancel stops it at the next step and keeps the last good checkpoint, which Resume
+continues. Right: live loss and kept-fraction curves, compression versus accuracy, per-layer sparsity.
+A finished model is saved as a model folder (Save model...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+import chemaccel.prune as prune
+from chemaccel import api
+from chemaccel_gui.config_form import ConfigForm
+from chemaccel_gui.jobs import Job, JobRunner
+from chemaccel_gui.model_picker import ModelPicker
+from chemaccel_gui.prune_plots import PrunePlots
+from chemaccel_gui.prune_task import PruneJobSpec, PruneOutcome, run_prune, save_outcome
+from chemaccel_gui.shipped import ModelEntry, image_datasets, jobs_dir, shipped_models
+
+BUILTINS = [("LeNet-5 (new, trained dense first)", "lenet5"),
+            ("LeNet-300-100 (new, trained dense first)", "lenet300"),
+            ("Fashion CNN (new, trained dense first)", "cnn")]
+FASHION = "Fashion-MNIST"
+DEFAULT_LIMIT = 2000
+
+
+class PrunePanel(QWidget):
+    """Model, data and settings; Start / Cancel / Resume / Save; live plots.
+
+    Attributes:
+        work_root: where each job's checkpoint folder is made (tests point it at a temporary folder).
+        outcome: the last finished or cancelled job's :class:`~chemaccel_gui.prune_task.PruneOutcome`.
+    """
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("prunePanel")
+        self.runner = runner
+        self.job: Job | None = None
+        self.outcome: PruneOutcome | None = None
+        self.work_root = jobs_dir("prune-jobs")
+        self._last_spec: PruneJobSpec | None = None
+
+        self.picker = ModelPicker("prune", builtins=BUILTINS, parent=self)
+        self.datasets = image_datasets()
+        self.data_combo = QComboBox(self)
+        self.data_combo.setObjectName("pruneData")
+        for label, path in self.datasets.items():
+            self.data_combo.addItem(label, path)
+        self.limit_spin = QSpinBox(self)
+        self.limit_spin.setObjectName("pruneLimit")
+        self.limit_spin.setRange(0, 60000)
+        self.limit_spin.setSingleStep(500)
+        self.limit_spin.setSpecialValueText("all")
+        self.limit_spin.setValue(DEFAULT_LIMIT)
+        self.limit_spin.setToolTip("Use only the first N training images (a tenth of them for validation)")
+        self.pretrain_spin = QSpinBox(self)
+        self.pretrain_spin.setObjectName("prunePretrain")
+        self.pretrain_spin.setRange(0, 100)
+        self.pretrain_spin.setValue(1)
+        self.pretrain_spin.setToolTip("Dense training epochs before pruning a new architecture")
+        self.form = ConfigForm(prune.PruneConfig, hidden=["runtime.device"], parent=self)
+
+        self.start_button = QPushButton("Start", self)
+        self.start_button.setObjectName("pruneStart")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setObjectName("pruneCancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.resume_button = QPushButton("Resume", self)
+        self.resume_button.setObjectName("pruneResume")
+        self.resume_button.setToolTip("Continue the cancelled job from its checkpoint")
+        self.resume_button.clicked.connect(self.resume)
+        self.save_button = QPushButton("Save model...", self)
+        self.save_button.setObjectName("pruneSave")
+        self.save_button.clicked.connect(lambda: self.save_model())
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("pruneProgress")
+        self.status = QLabel(self)
+        self.status.setObjectName("pruneStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plots = PrunePlots(self)
+
+        self._layout()
+        self.picker.changed.connect(self._model_changed)
+        self.data_combo.currentIndexChanged.connect(self._data_changed)
+        self._model_changed()
+        self._set_running(False)
+        if not self.datasets:
+            self.status.setText("No MNIST or Fashion-MNIST folder found in ../shared/data "
+                                "(set $CHEMACCEL_SHARED_DATA): a job cannot start.")
+        else:
+            self.status.setText("Choose a model, data and settings, then Start.")
+
+    def _layout(self) -> None:
+        model_box = QGroupBox("Model", self)
+        QVBoxLayout(model_box).addWidget(self.picker)
+        data_box = QGroupBox("Data", self)
+        data_form = QFormLayout(data_box)
+        data_form.addRow("images:", self.data_combo)
+        data_form.addRow("limit:", self.limit_spin)
+        data_form.addRow("dense epochs:", self.pretrain_spin)
+        settings_box = QGroupBox("AutoPrune settings", self)
+        QVBoxLayout(settings_box).addWidget(self.form)
+        column = QWidget(self)
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        for box in (model_box, data_box, settings_box):
+            column_layout.addWidget(box)
+        column_layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(column)
+        scroll.setMinimumWidth(330)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.cancel_button, self.resume_button, self.save_button):
+            buttons.addWidget(button)
+        left = QWidget(self)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.status)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(left)
+        splitter.addWidget(self.plots)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([360, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # ---------------------------------------------------------------------------------------- actions
+
+    def spec(self, resume: bool = False) -> PruneJobSpec | None:
+        """The job the form describes; None (with the reason shown under the form) when it is invalid."""
+        config = self.form.config(runtime={"device": self.runner.device()})
+        if config is None:
+            return None
+        data = self.data_combo.currentData()
+        choice = self.picker.choice()
+        if data is None or choice is None:
+            self.form.show_error("choose a model and an image data set first")
+            return None
+        model = choice.path if isinstance(choice, ModelEntry) else str(choice)
+        name = choice.name if isinstance(choice, ModelEntry) else str(choice)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        return PruneJobSpec(model, Path(data), config, self.work_root / f"{name}-{stamp}",
+                            limit=self.limit_spin.value() or None, pretrain_epochs=self.pretrain_spin.value(),
+                            resume=resume)
+
+    def start(self, spec: PruneJobSpec | None = None) -> Job | None:
+        """Start a job (default: the one the form describes); None when the form is invalid or one runs."""
+        if self.job is not None:
+            return None
+        spec = spec or self.spec()
+        if spec is None:
+            return None
+        self._last_spec = spec
+        self.outcome = None
+        self.plots.clear()
+        self.progress.setRange(0, 0)
+        self.job = self.runner.start(lambda reporter: run_prune(reporter, spec), "Train / prune",
+                                     on_finished=self._finished, on_failed=self._failed,
+                                     on_created=self._follow)
+        self._set_running(True)
+        self.status.setText(f"{'Resuming' if spec.resume else 'Starting'}... checkpoints in {spec.work}")
+        return self.job
+
+    def _follow(self, job: Job) -> None:
+        """Connect the job's reporter to the progress bar and the plots (before its thread starts)."""
+        job.reporter.started.connect(self._started)
+        job.reporter.started.connect(self.plots.on_started)
+        job.reporter.progress.connect(self._progress)
+        job.reporter.progress.connect(self.plots.on_progress)
+        job.reporter.message.connect(self.plots.on_message)
+        job.done.connect(self._done)
+
+    def resume(self) -> Job | None:
+        """Continue the last cancelled job from its checkpoint folder."""
+        if self._last_spec is None:
+            return None
+        spec = self._last_spec
+        return self.start(PruneJobSpec(spec.model, spec.data, spec.config, spec.work, spec.limit,
+                                       spec.pretrain_epochs, resume=True))
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling: the job stops at its next step and writes a checkpoint...")
+
+    def save_model(self, path: str | Path | None = None) -> Path | None:
+        """Write the finished model as a model folder (``path`` None: ask for one)."""
+        if self.outcome is None or self.outcome.cancelled:
+            QMessageBox.information(self, "Save model",
+                                    "No finished model to save: run a job to the end first.")
+            return None
+        if path is None:
+            start = str(Path.home() / f"{Path(str(self.outcome.spec.model)).name}-pruned")
+            path, _ = QFileDialog.getSaveFileName(self, "Save the pruned model as a folder", start)
+            if not path:
+                return None
+        try:
+            folder = save_outcome(self.outcome, path)
+        except (api.ChemAccelError, OSError) as exc:
+            QMessageBox.warning(self, "Save model", " ".join(str(exc).split()))
+            return None
+        self.status.setText(f"Saved the pruned model to {html.escape(str(folder))}")
+        return folder
+
+    # ---------------------------------------------------------------------------------------- signals
+
+    def _started(self, task: str, total: object) -> None:
+        self.progress.setRange(0, int(total) if total else 0)
+        self.progress.setValue(0)
+        self.status.setText(html.escape(task) + "...")
+
+    def _progress(self, step: int, total: object, metrics: dict) -> None:
+        if total:
+            self.progress.setRange(0, int(total))
+            self.progress.setValue(min(int(step), int(total)))
+        loss = metrics.get("loss")
+        if isinstance(loss, float):
+            self.progress.setFormat(f"%v / %m  loss {loss:.3g}")
+
+    def _finished(self, outcome: PruneOutcome | None) -> None:
+        self.outcome = outcome
+        if outcome is None:
+            self.status.setText("Cancelled.")
+            return
+        self.plots.show_outcome(outcome)
+        if outcome.cancelled:
+            where = outcome.checkpoint or outcome.spec.work
+            kept = f"the last good checkpoint is kept in {where}; Resume continues" if outcome.result else \
+                "cancelled during dense training (no checkpoint yet)"
+            self.status.setText(f"Cancelled: {html.escape(kept)}.")
+            return
+        m = outcome.result.measurements
+        text = (f"Done: {m['compression']:.1f}x fewer parameters, {m['flops_fraction']:.0%} of the FLOPs"
+                + (f", validation error {m['val_error']:.1%}" if "val_error" in m else "")
+                + ". Save model... writes the folder.")
+        self.status.setText(text)
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#be1414'>{html.escape(message)}</span>")
+
+    def _done(self) -> None:
+        self.job = None
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running and bool(self.datasets))
+        self.cancel_button.setEnabled(running)
+        self.form.setEnabled(not running)
+        cancelled = self.outcome is not None and self.outcome.result is not None and self.outcome.cancelled
+        self.resume_button.setEnabled(not running and cancelled)
+        self.save_button.setEnabled(not running and self.outcome is not None and not self.outcome.cancelled)
+        if not running:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1 if self.outcome is not None and not self.outcome.cancelled else 0)
+            self.progress.setFormat("%p%")
+
+    # ---------------------------------------------------------------------------------- model / data
+
+    def _model_changed(self) -> None:
+        choice = self.picker.choice()
+        fashion = choice == "cnn"
+        values = prune.PruneConfig().to_dict()  # a new architecture starts from the defaults
+        if isinstance(choice, ModelEntry):  # a model folder: the settings it was pruned with
+            fashion = "fashion" in (choice.name + choice.info.notes).lower()
+            values.update(choice.info.config)
+        for name, value in values.items():
+            if name != "runtime":
+                self.form.set_value(name, value)
+        self.pretrain_spin.setEnabled(not isinstance(choice, ModelEntry))
+        index = self.data_combo.findText(FASHION if fashion else "MNIST")
+        if index >= 0:
+            self.data_combo.setCurrentIndex(index)
+        self._data_changed()
+
+    def _data_changed(self) -> None:
+        fashion = self.data_combo.currentText() == FASHION
+        same = [e for e in shipped_models("prune")
+                if ("fashion" in (e.name + e.info.notes).lower()) == fashion]
+        self.plots.show_reference(same)

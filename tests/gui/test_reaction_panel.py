@@ -1,0 +1,102 @@
+"""The Reaction panel predicts top-k products with the shipped model; bad rows show their reason."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6", reason="PySide6 is not installed (pip install 'chemaccel[gui]')")
+pytest.importorskip("eole", reason="the reaction engine needs eole (pip install 'chemaccel[reaction]')")
+pytestmark = pytest.mark.gui
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from chemaccel_gui.molecule_model import ERROR_COLOR  # noqa: E402
+from chemaccel_gui.reaction_panel import (  # noqa: E402
+    COL_INPUT,
+    COL_PRODUCT,
+    COL_RANK,
+    COL_SCORE,
+    COL_SMILES,
+    COL_VALID,
+)
+
+
+def predict(window, wait_job, text: str, k: int = 3):
+    panel = window.reaction_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.input.setPlainText(text)
+    panel.k_spin.setValue(k)
+    job = panel.predict()
+    wait_job(job)
+    assert job.error is None, job.error
+    return panel
+
+
+def test_the_shipped_model_is_chosen(window):
+    assert window.reaction_panel.picker.path().name == "uspto-forward-small"
+
+
+def test_top_k_candidates_with_depictions_scores_and_validity(window, wait_job, messages):
+    panel = predict(window, wait_job, "CC(=O)O.OCC", k=3)
+    [result] = panel.results
+    prediction = result.prediction
+    assert prediction.ok and len(prediction.candidates) == 3
+    assert prediction.candidates[0].smiles == "CCOC(C)=O"  # ethyl acetate, the esterification product
+    table = panel.table
+    assert table.rowCount() == 3 and table.rowSpan(0, COL_INPUT) == 3
+    assert not table.item(0, COL_INPUT).icon().isNull()  # the reactants are drawn
+    for row, candidate in enumerate(prediction.candidates):
+        assert table.item(row, COL_RANK).text() == str(row + 1)
+        assert table.item(row, COL_SMILES).text() == candidate.smiles
+        assert float(table.item(row, COL_SCORE).text()) == pytest.approx(candidate.score, abs=1e-3)
+        mark = table.item(row, COL_VALID).text()
+        assert mark == ("\u2713 valid" if candidate.valid else "\u2717 invalid")
+        if candidate.valid:
+            assert not table.item(row, COL_PRODUCT).icon().isNull()
+    scores = [c.score for c in prediction.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert "1 of 1 reactions predicted" in panel.summary.text()
+    assert messages == []
+
+
+def test_a_bad_reaction_smiles_shows_its_reason_in_red(window, wait_job, messages):
+    panel = predict(window, wait_job, "C1CC\nCC(=O)O.OCC", k=2)
+    bad, good = panel.results
+    assert not bad.prediction.ok and "unclosed ring" in bad.prediction.status
+    reason = panel.table.item(0, COL_RANK)
+    assert "unclosed ring" in reason.text() and "\n" not in reason.text()
+    assert reason.foreground().color() == ERROR_COLOR
+    assert panel.table.columnSpan(0, COL_RANK) > 1
+    assert good.prediction.ok and panel.table.rowCount() == 1 + 2
+    assert "could not be read" in panel.summary.text()
+    assert messages == []  # a bad row is not a failure of the job
+
+
+def test_empty_input_says_so_inline(window):
+    panel = window.reaction_panel
+    assert panel.predict() is None
+    assert "No reactions" in panel.summary.text()
+
+
+def test_load_a_reaction_file(window, tmp_path, messages):
+    path = tmp_path / "reactions.smi"
+    path.write_text("# a comment\nCC(=O)O.OCC\n\nc1ccccc1Br.OB(O)c1ccccc1\n")
+    panel = window.reaction_panel
+    assert panel.load_file(path)
+    assert panel.reactions() == ["CC(=O)O.OCC", "c1ccccc1Br.OB(O)c1ccccc1"]
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(bytes(range(256)))
+    assert not panel.load_file(binary)
+    kind, _title, text = messages[-1]
+    assert kind == "warning" and "not a text file" in text and "\n" not in text
+    assert panel.reactions() == ["CC(=O)O.OCC", "c1ccccc1Br.OB(O)c1ccccc1"]  # unchanged
+    assert not panel.load_file(tmp_path / "missing.smi")
+    assert "file not found" in messages[-1][2]
+
+
+def test_table_rows_fit_the_depictions(window, wait_job):
+    panel = predict(window, wait_job, "CC(=O)O.OCC", k=1)
+    assert panel.table.rowCount() == 1
+    assert panel.table.rowHeight(0) >= panel.table.iconSize().height()
+    assert panel.results[0].prediction.candidates[0].valid
+    assert panel.table.item(0, COL_VALID).foreground().color() == Qt.GlobalColor.darkGreen
