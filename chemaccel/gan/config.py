@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from chemaccel.config_base import config_from_dict
 from chemaccel.errors import ConfigError
 
 DATA_KINDS = ("ring8", "grid25", "vectors", "qm9")
@@ -167,16 +168,7 @@ class GanConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> GanConfig:
         """Build from a dict, rejecting unknown keys with one line that names them."""
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"a GAN config must be a JSON object, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown GAN config key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        kwargs = dict(values)
-        if "placement" in kwargs and isinstance(kwargs["placement"], list):
-            kwargs["placement"] = tuple(kwargs["placement"])
-        return cls(**kwargs)
+        return config_from_dict(cls, values, "GAN")
 
     def replace(self, **changes: Any) -> GanConfig:
         """A copy with ``changes`` (validated)."""

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from chemaccel.config_base import config_from_dict
 from chemaccel.errors import ConfigError
 from chemaccel.nas.ops import CONV_OPS, DARTS_OPS
 from chemaccel.runtime import RuntimeConfig
@@ -43,23 +44,7 @@ class _Strict:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]):
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"a {cls.NAME} config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown {cls.NAME} config key(s) {unknown}; known: {sorted(known)}")
-        values = dict(data)
-        rt = values.get("runtime")
-        if isinstance(rt, Mapping):
-            rt_known = {f.name for f in dataclasses.fields(RuntimeConfig)}
-            bad = sorted(set(rt) - rt_known)
-            if bad:
-                raise ConfigError(f"unknown runtime config key(s) {bad}; known: {sorted(rt_known)}")
-            values["runtime"] = RuntimeConfig(**rt)
-        if isinstance(values.get("ops"), list):
-            values["ops"] = tuple(values["ops"])
-        return cls(**values)
+        return config_from_dict(cls, data, cls.NAME)
 
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]

@@ -6,9 +6,10 @@ so a typo in a JSON file or a GUI form is an error, not a silently ignored setti
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
+from chemaccel.config_base import config_from_dict
 from chemaccel.errors import ConfigError
 
 #: QM9 targets this engine knows, with their aggregation ("avg" for orbital energies, "sum" for U0).
@@ -129,16 +130,7 @@ class PropertyConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PropertyConfig":
         """Build from a mapping; unknown keys are a :class:`ConfigError` naming them."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"a property config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown property config key(s) {unknown}; known: {', '.join(sorted(known))}")
-        values = dict(data)
-        if "targets" in values and not isinstance(values["targets"], str):
-            values["targets"] = tuple(values["targets"])
-        return cls(**values)
+        return config_from_dict(cls, data, "property")
 
     def replace(self, **changes: Any) -> "PropertyConfig":
         return PropertyConfig.from_dict({**self.to_dict(), **changes})

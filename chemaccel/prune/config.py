@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from chemaccel.config_base import config_from_dict
 from chemaccel.errors import ConfigError
 from chemaccel.prune.gates import ESTIMATORS
 from chemaccel.runtime import RuntimeConfig
@@ -167,21 +168,7 @@ class PruneConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PruneConfig":
         """Build from a dict; unknown keys (also inside ``runtime``) are a ConfigError."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"a prune config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown prune config key(s) {unknown}; known: {sorted(known)}")
-        values = dict(data)
-        rt = values.get("runtime")
-        if isinstance(rt, Mapping):
-            rt_known = {f.name for f in dataclasses.fields(RuntimeConfig)}
-            bad = sorted(set(rt) - rt_known)
-            if bad:
-                raise ConfigError(f"unknown runtime config key(s) {bad}; known: {sorted(rt_known)}")
-            values["runtime"] = RuntimeConfig(**rt)
-        return cls(**values)
+        return config_from_dict(cls, data, "prune")
 
     def replace(self, **changes: Any) -> "PruneConfig":
         """A copy with some fields changed (validated again)."""

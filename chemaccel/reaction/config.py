@@ -18,9 +18,10 @@ Both train with Adam and the Noam schedule on token batches, as the Molecular Tr
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
+from chemaccel.config_base import config_from_dict
 from chemaccel.errors import ConfigError
 
 #: Named configurations (architecture and schedule); anything may be overridden.
@@ -128,16 +129,7 @@ class ReactionConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ReactionConfig":
         """Build from a mapping (e.g. JSON); unknown keys are a :class:`ConfigError`."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"reaction config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown reaction config keys {unknown}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**dict(data))
-        except TypeError as exc:  # pragma: no cover - guarded by the key check
-            raise ConfigError(f"reaction config: {exc}") from None
+        return config_from_dict(cls, data, "reaction")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``from_dict(to_dict())`` gives an equal config."""

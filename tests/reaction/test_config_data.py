@@ -14,7 +14,7 @@ def test_presets_and_strict_keys():
     assert (mt.layers, mt.hidden_size, mt.heads, mt.ff_size) == (4, 256, 8, 2048)
     assert low.hidden_size < mt.hidden_size and set(PRESETS) == {"low", "mt"}
     assert ReactionConfig.from_dict(low.to_dict()) == low
-    with pytest.raises(ConfigError, match="unknown reaction config keys"):
+    with pytest.raises(ConfigError, match="unknown reaction config key"):
         ReactionConfig.from_dict({"layers": 2, "width": 3})
     with pytest.raises(ConfigError, match="heads"):
         ReactionConfig(hidden_size=30, heads=4)

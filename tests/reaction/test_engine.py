@@ -102,5 +102,5 @@ def test_train_reaction_api_takes_a_dict(tmp_path, uspto_tiny):
                                 runtime=RuntimeConfig(device="cpu"))
     assert result.last_step == 2 and not result.cancelled
     assert api.load_model(result.model_dir).predict(["CCO"], k=1)[0].ok
-    with pytest.raises(ConfigError, match="unknown reaction config keys"):
+    with pytest.raises(ConfigError, match="unknown reaction config key"):
         api.train_reaction({"width": 3}, uspto_tiny, tmp_path / "x")
