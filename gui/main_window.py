@@ -2,8 +2,8 @@
 
 The Molecules tab loads molecule files (File > Open, recent files, drag-and-drop) in a worker job and
 exports them as CSV or SDF; the engine tabs are panels (:mod:`~chemaccel_gui.property_panel`,
-:mod:`~chemaccel_gui.reaction_panel`, :mod:`~chemaccel_gui.prune_panel`, :mod:`~chemaccel_gui.gan_panel`),
-NAS a placeholder until its panel lands. Every long
+:mod:`~chemaccel_gui.reaction_panel`, :mod:`~chemaccel_gui.prune_panel`, :mod:`~chemaccel_gui.gan_panel`,
+:mod:`~chemaccel_gui.nas_panel`). Every long
 task goes through :class:`~chemaccel_gui.jobs.JobRunner` (a worker thread, progress and Cancel in the
 status bar, failures as message boxes). The window talks to chemaccel only through its public API.
 """
@@ -34,6 +34,7 @@ from chemaccel_gui.molecule_export import FORMATS as EXPORT_FILTERS
 from chemaccel_gui.molecule_export import Exported, export_molecules
 from chemaccel_gui.molecule_loading import LoadedMolecules, load_molecules
 from chemaccel_gui.molecules_tab import MoleculesTab
+from chemaccel_gui.nas_panel import NasPanel
 from chemaccel_gui.property_panel import PropertyPanel
 from chemaccel_gui.prune_panel import PrunePanel
 from chemaccel_gui.reaction_panel import ReactionPanel
@@ -41,7 +42,7 @@ from chemaccel_gui.reaction_panel import ReactionPanel
 APP_NAME = "chemaccel"
 ENGINE_TABS = ("Property", "Reaction", "Train / prune", "GAN", "NAS")
 #: Engine tabs without a panel yet (a placeholder label).
-PLACEHOLDER_TABS = ("NAS",)
+PLACEHOLDER_TABS: tuple[str, ...] = ()
 MAX_RECENT = 10
 MOLECULE_FILTER = (
     "Molecule files (*.smi *.smiles *.txt *.csv *.tsv *.sdf *.sd *.mol *.xyz *.extxyz *.db *.h5 *.hdf5 *.gz)"
@@ -160,8 +161,9 @@ class MainWindow(QMainWindow):
         self.reaction_panel = ReactionPanel(self.jobs, self)
         self.prune_panel = PrunePanel(self.jobs, self)
         self.gan_panel = GanPanel(self.jobs, self)
+        self.nas_panel = NasPanel(self.jobs, self)
         panels = {"Property": self.property_panel, "Reaction": self.reaction_panel,
-                  "Train / prune": self.prune_panel, "GAN": self.gan_panel}
+                  "Train / prune": self.prune_panel, "GAN": self.gan_panel, "NAS": self.nas_panel}
         for name in ENGINE_TABS:
             widget = panels.get(name)
             if widget is None:

@@ -13,14 +13,17 @@ Scenarios (each saves the whole window):
   kept-fraction curves, per-epoch compression vs. accuracy), then cancelled (needs ../shared/data);
 * prune.png: a short job run to the end (final point and per-layer sparsity bars);
 * gan.png: a toy GAN (4 generators on the 8-Gaussian ring) trained to the end: loss curves and the
-  generated samples coloured by generator.
+  generated samples coloured by generator;
+* nas.png: a tiny DARTS + distillation search on a Fashion-MNIST subset run to the end: the teacher's and
+  the search's loss curves, accuracy per epoch, and the derived genotype's two cells drawn with their
+  operations and skip connections per cell (needs ../shared/data).
 
 The app runs with throw-away settings and work folders, so a developer's recent files, window state
 and job folders are neither used nor changed. Every job goes through the panels' own Start buttons.
 
 Usage:
     QT_QPA_PLATFORM=offscreen python scripts/screenshot.py [--out docs/screenshots] [--row 2] \
-        [--only molecules property reaction prune gan]
+        [--only molecules property reaction prune gan nas]
 """
 
 from __future__ import annotations
@@ -146,7 +149,29 @@ def gan_scenario(app: QApplication, window, path: Path) -> Path:
     return save(app, window, path)
 
 
-SCENARIOS = ("molecules", "property", "reaction", "prune", "gan")
+def nas_scenario(app: QApplication, window, path: Path) -> Path | None:
+    """A small search (3 cells of 4 nodes, 4 channels) on 1,200 Fashion-MNIST images, distilled from a
+    1-epoch teacher, run to the end through the panel's Start button."""
+    panel = window.nas_panel
+    if not panel.datasets:
+        print("no Fashion-MNIST in ../shared/data: skipping the NAS screenshot", file=sys.stderr)
+        return None
+    window.tabs.setCurrentWidget(panel)
+    panel.data_combo.setCurrentIndex(panel.data_combo.findText("Fashion-MNIST"))
+    panel.limit_spin.setValue(1200)
+    panel.distill_check.setChecked(True)
+    settings = {"layers": 3, "init_channels": 4, "nodes": 4, "epochs": 4, "batch_size": 32, "arch_lr": 3e-3,
+                "teacher_width": 8, "teacher_epochs": 1}
+    for name, value in settings.items():
+        panel.form.set_value(name, value)
+    job = panel.start()
+    if job is None:
+        raise SystemExit(f"NAS search did not start: {panel.form.error()}")
+    run_job(app, job, "NAS search", 900)
+    return save(app, window, path)
+
+
+SCENARIOS = ("molecules", "property", "reaction", "prune", "gan", "nas")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow(settings=settings, devices=[("cpu", "cpu")])
         window.prune_panel.work_root = Path(tmp) / "prune-jobs"
         window.gan_panel.work_root = Path(tmp) / "gan-jobs"
+        window.nas_panel.work_root = Path(tmp) / "nas-jobs"
         window.resize(*SIZE)
         window.show()
         settle(app)
@@ -185,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             written += prune_scenario(app, window, out / "prune_running.png", out / "prune.png")
         if "gan" in args.only:
             written.append(gan_scenario(app, window, out / "gan.png"))
+        if "nas" in args.only:
+            shot = nas_scenario(app, window, out / "nas.png")
+            written += [shot] if shot is not None else []
         window.close()
     for path in written:
         print(f"{path} ({path.stat().st_size // 1024} KB)")

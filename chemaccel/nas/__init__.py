@@ -20,11 +20,13 @@ into the supernet during search and into the derived network during retraining. 
 from __future__ import annotations
 
 from chemaccel.nas.config import RetrainConfig, SearchConfig
+from chemaccel.nas.data import load_images
 from chemaccel.nas.derived import DerivedNetwork, count_params
 from chemaccel.nas.genotype import Genotype, GenotypeError, load_genotype, save_genotype
 from chemaccel.nas.ops import CONV_OPS, DARTS_OPS, register_op
 from chemaccel.nas.retrain import NasRetrain, RetrainResult
 from chemaccel.nas.search import NasSearch, SearchResult
+from chemaccel.nas.storage import load_nas
 from chemaccel.nas.supernet import MixedOp, SuperNet
 from chemaccel.nas.teacher import TrainingDiverged
 
@@ -32,4 +34,6 @@ __all__ = [
     "CONV_OPS", "DARTS_OPS", "DerivedNetwork", "Genotype", "GenotypeError", "MixedOp", "NasRetrain", "NasSearch",
     "RetrainConfig", "RetrainResult", "SearchConfig", "SearchResult", "SuperNet", "TrainingDiverged",
     "count_params", "load_genotype", "register_op", "save_genotype",
+    # what a client needs to run a job like ``chemaccel nas search`` and show model folders (the desktop app)
+    "load_images", "load_nas",
 ]

@@ -243,9 +243,9 @@ class NasSearch:
                     if not torch.isfinite(loss):
                         raise TrainingDiverged(f"search stopped: the loss became {float(loss)} at epoch "
                                                f"{epoch + 1}, step {step}; lower lr or arch_lr")
-                    metrics = {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
+                    metrics = {"loss": float(loss.detach()), **{k: float(v.detach()) for k, v in parts.items()}}
                     if val_loss is not None:
-                        metrics["val_loss"] = float(val_loss)
+                        metrics["val_loss"] = float(val_loss.detach())
                     reporter.on_progress(step, total, metrics)
             if cancelled:
                 break

@@ -30,9 +30,9 @@ def test_window_opens_with_tabs_and_table(window: MainWindow):
     assert model.rowCount() == 0
     headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(model.columnCount())]
     assert headers == ["#", "depiction", "name", "SMILES", "status"]
-    panels = [window.property_panel, window.reaction_panel, window.prune_panel, window.gan_panel]
-    assert [tabs.widget(i) for i in range(1, 5)] == panels
-    assert "not available yet" in tabs.widget(5).text()  # NAS: no panel yet
+    panels = [window.property_panel, window.reaction_panel, window.prune_panel, window.gan_panel,
+              window.nas_panel]
+    assert [tabs.widget(i) for i in range(1, 6)] == panels
     for panel in panels:  # every tab can be shown
         tabs.setCurrentWidget(panel)
         assert panel.isVisible()
