@@ -48,7 +48,7 @@ def tiny(panel, *, epochs: int = 1, limit: int = 192, distill: bool = True, **se
         panel.form.set_value(name, value)
 
 
-def test_the_tab_opens_with_a_form_generated_from_search_config(window, panel):
+def test_the_tab_opens_with_a_form_generated_from_search_config(window, panel, shared_data):  # (a spec needs images)
     assert window.tabs.tabText(window.tabs.currentIndex()) == "NAS" and panel.isVisible()
     form = panel.form
     order = form.widget("order")
@@ -199,7 +199,7 @@ def test_a_model_folder_shows_its_genotype_parameters_and_test_accuracy(panel, t
     assert messages[-1][0] == "warning" and "missing config.json" in messages[-1][2]
 
 
-def test_an_invalid_value_is_shown_inline_with_the_config_reason(panel, messages):
+def test_an_invalid_value_is_shown_inline_with_the_config_reason(panel, messages, shared_data):
     panel.form.set_value("epochs", 0)
     assert panel.start() is None and panel.job is None
     assert panel.form.error() == "epochs must be a positive integer, got 0"

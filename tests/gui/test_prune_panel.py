@@ -38,7 +38,7 @@ def tiny(panel, *, epochs: int, limit: int = 300, **settings) -> None:
         panel.form.set_value(name, value)
 
 
-def test_the_form_is_generated_from_prune_config(panel):
+def test_the_form_is_generated_from_prune_config(panel, shared_data):  # (a job spec needs image data)
     form = panel.form
     granularity = form.widget("granularity")
     assert isinstance(granularity, QComboBox)
@@ -52,7 +52,7 @@ def test_the_form_is_generated_from_prune_config(panel):
     assert config.runtime.device == "cpu" and config.budget == 0.1 and config.epochs == 10
 
 
-def test_an_invalid_value_is_shown_inline_with_the_dataclass_reason(panel, messages):
+def test_an_invalid_value_is_shown_inline_with_the_dataclass_reason(panel, messages, shared_data):
     panel.form.set_value("budget", 1.5)
     assert panel.start() is None and panel.job is None
     assert panel.form.error().startswith("budget must be the fraction of params to keep, in (0, 1]")
@@ -70,7 +70,7 @@ def test_an_invalid_value_is_shown_inline_with_the_dataclass_reason(panel, messa
     assert messages == []  # inline, no message box
 
 
-def test_a_shipped_model_brings_its_settings(panel):
+def test_a_shipped_model_brings_its_settings(panel, shared_data):
     assert panel.picker.select("cnn-fashion-autoprune")
     assert panel.form.value("granularity") == "structured" and panel.form.value("target") == "flops"
     assert panel.form.value("budget") == 0.25
