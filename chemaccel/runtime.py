@@ -17,7 +17,7 @@ import os
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -149,3 +149,42 @@ def make_fabric(config: RuntimeConfig | None = None, **overrides: Any):
     fabric.seed_everything(config.seed, verbose=False)
     seed_everything(config.seed)
     return fabric
+
+
+def average_gradients(fabric: Any, parameters: Iterable[Any]) -> None:
+    """Data parallelism by hand across torchrun processes: every gradient becomes its mean over them.
+
+    Each process trains on its own shard of the batches from the same seeded start, so with the mean
+    gradient the weights stay identical everywhere. One all-reduce of the flattened gradients; a no-op in a
+    single process. Every process must call it the same number of times (equal batch counts).
+    """
+    if fabric.world_size <= 1:
+        return
+    unique = {id(p): p for p in parameters}.values()  # a parameter listed twice is averaged once
+    grads = [p.grad for p in unique if p.grad is not None]
+    if not grads:
+        return
+    flat = fabric.all_reduce(torch.cat([g.reshape(-1) for g in grads]), reduce_op="mean")
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def shard_batches(batches: Iterable[Any], per_epoch: int, fabric: Any) -> Iterator[Any]:
+    """This process's share of an epoch's batches (every ``world_size``-th), the same count on every process."""
+    world, rank = fabric.world_size, fabric.global_rank
+    if world <= 1:
+        yield from batches
+        return
+    usable = per_epoch - per_epoch % world
+    for i, batch in enumerate(batches):
+        if i >= usable:
+            break
+        if i % world == rank:
+            yield batch
+
+
+def is_main_process() -> bool:
+    """False in the torchrun processes other than global rank 0 (they compute but do not write files)."""
+    return os.environ.get("RANK", "0") == "0"

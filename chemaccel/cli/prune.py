@@ -76,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     from chemaccel.prune.measure import format_table
     from chemaccel.prune.models import build_model, default_architecture
     from chemaccel.prune.storage import load_pruned, save_pruned
+    from chemaccel.runtime import is_main_process
     from chemaccel.reporting import TqdmReporter
 
     extra = read_config_file(args.config)
@@ -106,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
             if reporter.should_stop():
                 eprint("chemaccel: interrupted during dense training")
                 return 130
-            save_pruned(work / "dense", model, arch, granularity="dense", compacted=False, normalization=norm)
+            if is_main_process():  # (under torchrun every process trains the same dense model from the seed)
+                save_pruned(work / "dense", model, arch, granularity="dense", compacted=False, normalization=norm)
         result = AutoPrune(config).run(model, train, val, reporter, checkpoint_dir=work, resume=args.resume)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -114,6 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     if result.cancelled:
         eprint(f"chemaccel: cancelled; resume with the same command and --resume (checkpoint in {work})")
         return 130
+    if not is_main_process():
+        return 0  # process 0 writes the model under torchrun
     save_pruned(out, result.model, arch, granularity=config.granularity, compacted=result.compacted,
                 config=config.to_dict(), normalization=norm,
                 metrics={k: result.measurements.get(k) for k in ("compression", "flops_fraction", "val_error")})

@@ -30,7 +30,7 @@ import torch
 
 from chemaccel.checkpoint import load_training_state, save_training_state
 from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import RuntimeConfig, make_fabric
+from chemaccel.runtime import RuntimeConfig, average_gradients, make_fabric
 from chemaccel.property.attention import KernelPruning
 from chemaccel.property.compact import compact_model
 from chemaccel.property.config import PropertyConfig
@@ -188,8 +188,7 @@ class PropertyTrainer:
                     if gate_opt is not None:
                         gate_opt.zero_grad()
                     fabric.backward(total)
-                    if fabric.world_size > 1:
-                        average_gradients(fabric, model)
+                    average_gradients(fabric, model.parameters())
                     opt.step()
                     if gate_opt is not None:
                         gate_opt.step()
@@ -317,18 +316,3 @@ class PropertyTrainer:
             state["lambda"] = pruning.schedule.state_dict()
         save_training_state(self.checkpoint_dir, state)
 
-
-def average_gradients(fabric: Any, model: torch.nn.Module) -> None:
-    """Data parallelism across torchrun processes: every gradient (weights and gates) becomes its mean.
-
-    Each process trains on its own shard of every epoch's batches from the same seeded start, so with the
-    mean gradient the weights stay identical on all processes. One all-reduce of the flattened gradients.
-    """
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not grads:
-        return
-    flat = fabric.all_reduce(torch.cat([g.reshape(-1) for g in grads]), reduce_op="mean")
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()

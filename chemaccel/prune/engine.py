@@ -43,7 +43,7 @@ from chemaccel.prune.measure import measure
 from chemaccel.prune.optim import NormalizedGateSGD
 from chemaccel.prune.schedule import LambdaSchedule
 from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import make_fabric
+from chemaccel.runtime import average_gradients, make_fabric, shard_batches
 
 STATE_NAME = "state"
 
@@ -147,7 +147,11 @@ class AutoPrune:
             opt_m = torch.optim.Adam(gates.parameters(), lr=cfg.gate_lr)
         else:
             opt_m = torch.optim.SGD(gates.parameters(), lr=cfg.gate_lr, momentum=cfg.gate_momentum)
-        per_epoch = math.ceil(n_samples(train) / cfg.batch_size)
+        all_batches = math.ceil(n_samples(train) / cfg.batch_size)
+        # under torchrun each process takes every world_size-th batch (and as many as the others)
+        per_epoch = all_batches // fabric.world_size
+        if per_epoch < 1:
+            raise ConfigError(f"{all_batches} batch(es) per epoch cannot feed {fabric.world_size} processes")
         schedule = LambdaSchedule(cfg.lambda_mode, cfg.lambda_init, cfg.budget,
                                   max(1, int(cfg.ramp_fraction * cfg.epochs * per_epoch)), cfg.lambda_rate)
         ckpt = Path(checkpoint_dir) / STATE_NAME if checkpoint_dir is not None else None
@@ -163,7 +167,7 @@ class AutoPrune:
             reporter.on_message(f"resumed from {ckpt} at epoch {epoch + 1}, step {step}")
 
         def save(next_epoch: int, note: str) -> None:
-            if ckpt is None:
+            if ckpt is None or fabric.global_rank != 0:  # one writer under torchrun
                 return
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 reporter.on_message(f"not checkpointing at step {step}: weights are not finite")
@@ -191,7 +195,8 @@ class AutoPrune:
             model.train()
             t0, loss_sum, seen = time.perf_counter(), 0.0, 0
             gen.manual_seed(cfg.runtime.seed * 100003 + epoch)
-            for i, (xb, yb) in enumerate(batches(train, cfg.batch_size, True, gen, device)):
+            epoch_batches = shard_batches(batches(train, cfg.batch_size, True, gen, device), all_batches, fabric)
+            for i, (xb, yb) in enumerate(epoch_batches):
                 if reporter.should_stop():
                     cancelled = True
                     save(epoch, "cancelled")
@@ -215,6 +220,7 @@ class AutoPrune:
                 opt_w.zero_grad(set_to_none=True)
                 opt_m.zero_grad(set_to_none=True)
                 loss.backward()
+                average_gradients(fabric, [*model.parameters(), *gates.parameters()])  # (torchrun)
                 if not finetune:
                     self._add_regularizer(gates, costs, schedule.value, state, opt_m)
                     opt_m.step()

@@ -1,0 +1,31 @@
+"""Run by tests/prune/test_ddp.py under ``torchrun --nproc_per_node=2``: AutoPrune on a tiny synthetic
+problem; every process prints a checksum of its pruned weights and gates (equal when gradients are averaged)."""
+
+import json
+import sys
+
+import torch
+from torch import nn
+
+from chemaccel.prune.config import PruneConfig
+from chemaccel.prune.engine import AutoPrune
+from chemaccel.runtime import RuntimeConfig
+
+
+def main(ckpt: str) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    x = torch.randn(512, 20)
+    y = (x[:, :5].sum(1) > 0).long()
+    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 2))
+    cfg = PruneConfig(granularity="structured", budget=0.5, epochs=3, finetune_epochs=1, batch_size=32,
+                      runtime=RuntimeConfig(device="cpu"))
+    result = AutoPrune(cfg).run(model, (x, y), val_data=(x[:128], y[:128]), checkpoint_dir=ckpt)
+    checksum = float(sum(p.double().sum() for p in result.model.parameters()))
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    print(json.dumps({"rank": rank, "world_size": world, "checksum": checksum}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
