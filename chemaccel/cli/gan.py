@@ -101,6 +101,10 @@ def _train(args: argparse.Namespace) -> int:
         eprint(f"chemaccel: cancelled at step {result.steps}; resume with the same command and --resume "
                f"(checkpoint in {work})")
         return 130
+    from chemaccel.runtime import is_main_process
+
+    if not is_main_process():
+        return 0  # process 0 writes the model under torchrun
     save_gan(out, result.model, metrics=_scalars(result.metrics),
              notes=f"{result.status}: {result.reason}")
     if result.status == "diverged":

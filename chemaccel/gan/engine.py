@@ -33,7 +33,7 @@ from chemaccel.gan.molgraph import EncodeReport
 from chemaccel.gan.orthogonality import orthogonality
 from chemaccel.gan.placement import check_available, plan_placement
 from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import RuntimeConfig, available_devices, make_fabric
+from chemaccel.runtime import RuntimeConfig, available_devices, is_main_process, make_fabric
 
 LAST = "last"
 
@@ -154,7 +154,8 @@ class GanTrainer:
         if status != "diverged":
             if ckpt is not None:
                 self._save(ckpt, model, opt_g, opt_d, data_rng, step, history)
-                reporter.on_message(f"checkpoint at step {step} written to {ckpt}")
+                if is_main_process():
+                    reporter.on_message(f"checkpoint at step {step} written to {ckpt}")
             if status == "cancelled":
                 reporter.on_message(reason)
         model.recalibrate_batchnorm(seed=self.runtime.seed)
@@ -249,6 +250,8 @@ class GanTrainer:
 
     def _save(self, path: Path, model: GanModel, opt_g: Any, opt_d: Any, data_rng: torch.Generator, step: int,
               history: list[dict[str, float]]) -> None:
+        if not is_main_process():  # one writer under torchrun (the weights are the same everywhere)
+            return
         state = {**self._snapshot(model, opt_g, opt_d, step), "config": self.config.to_dict(),
                  "spec": model.spec.to_dict(), "history": history, "placement": model.generator.placement.sizes(),
                  "rng_torch": torch.get_rng_state(), "rng_data": data_rng.get_state()}
