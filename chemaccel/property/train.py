@@ -169,12 +169,7 @@ class PropertyTrainer:
                 chunks = chunks[:usable][shard]
                 model.train()
                 t0, losses = time.perf_counter(), []
-                tick = t0
                 for b in range(st["batch"], len(chunks)):
-                    if phase == "dense":
-                        now = time.perf_counter()
-                        st["dense_seconds"] = st.get("dense_seconds", 0.0) + now - tick
-                        tick = now
                     if phase != "prune" and cfg.lr_schedule == "cosine":
                         st["lr"] = self._cosine_lr(st["epoch"] * n_batches + b, epochs * n_batches,
                                                    st["dense_seconds"] if phase == "dense" else None)
@@ -206,6 +201,9 @@ class PropertyTrainer:
                         return PropertyResult("cancelled", model, {}, result_history, None)
                     if st["step"] % cfg.checkpoint_every == 0:
                         self._save(fabric, model, opt, gate_opt, pruning, st, best_state)
+                if phase == "dense":  # the time budget counts whole epochs, the same on every process
+                    st["dense_seconds"] = self._synced_seconds(fabric, st.get("dense_seconds", 0.0)
+                                                               + time.perf_counter() - t0)
                 val = self.validate(model, fabric, collate, valid, scale)
                 rate = len(chunks) * cfg.batch_size / max(1e-9, time.perf_counter() - t0)
                 row = {"phase": PHASES.index(phase), "epoch": st["epoch"], "train_loss": float(np.mean(losses or [0.0])),
@@ -257,6 +255,13 @@ class PropertyTrainer:
         return PropertyResult("done", final, metrics, result_history, written)
 
     # ------------------------------------------------------------------ pieces
+    @staticmethod
+    def _synced_seconds(fabric: Any, seconds: float) -> float:
+        """The slowest process's count under torchrun, so that all of them stop (and anneal) together."""
+        if fabric.world_size <= 1:
+            return seconds
+        return float(fabric.all_reduce(torch.tensor(seconds, device=fabric.device), reduce_op="max"))
+
     def _time_spent(self, st: dict[str, Any]) -> bool:
         limit = self.config.time_limit_minutes
         return bool(limit) and st.get("dense_seconds", 0.0) >= 60.0 * limit

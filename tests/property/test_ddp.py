@@ -23,6 +23,6 @@ def test_two_processes_train_one_model(qm9_store, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert sorted(r["rank"] for r in rows) == [0, 1] and all(r["world_size"] == 2 for r in rows)
-    assert all(r["status"] == "done" for r in rows)
+    assert all(r["status"] == "done" and r["dense_epochs"] == 1 for r in rows)  # the time budget, stopped together
     assert rows[0]["checksum"] == pytest.approx(rows[1]["checksum"], rel=1e-9, abs=1e-9)
     assert (tmp_path / "model" / "model.safetensors").is_file()  # written once, by rank 0
