@@ -28,6 +28,9 @@ def test_demo_runs_headless(capsys, tmp_path):
     assert flops <= 35.0  # a 30 % FLOPs budget
     gaps = [float(g) for g in re.findall(r"gap (\d+\.\d+) eV", text)]
     assert len(gaps) == 5 and all(2.0 < g < 12.0 for g in gaps)  # shipped pruned SchNet, plausible gaps
+    reaction = next(s["lines"] for s in steps if "reaction products" in s["title"])
+    assert sum(line.strip().startswith("1. ") for line in reaction) == 3  # three example reactions, ranked
+    assert any("1. CCOC(C)=O " in line for line in reaction)  # acetic acid + ethanol -> ethyl acetate
 
 
 def test_ddp_two_cpu_processes_under_torchrun(tmp_path):
