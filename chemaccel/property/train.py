@@ -30,7 +30,7 @@ import torch
 
 from chemaccel.checkpoint import load_training_state, save_training_state
 from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import RuntimeConfig, average_gradients, make_fabric
+from chemaccel.runtime import RuntimeConfig, average_gradients, make_fabric, shard_batches
 from chemaccel.property.attention import KernelPruning
 from chemaccel.property.compact import compact_model
 from chemaccel.property.config import PropertyConfig
@@ -134,7 +134,7 @@ class PropertyTrainer:
         else:
             best_state = None
         collate = StoreCollate(arrays, cfg.cutoff)
-        device_model = model.to(fabric.device)
+        model.to(fabric.device)
         result_history: list[dict[str, float]] = st["history"]
         while st["phase"] != "done":
             phase = st["phase"]
@@ -155,18 +155,15 @@ class PropertyTrainer:
                     pruning.schedule.load_state_dict(ckpt["lambda"])
             ckpt = None
             n_batches = math.ceil(len(train) / cfg.batch_size)
-            shard = slice(fabric.global_rank, None, fabric.world_size)
             reporter.on_start(phase, epochs * n_batches)
             while st["epoch"] < epochs:
                 order = np.random.default_rng(self.runtime.seed + 1000 * st["epoch"] + PHASES.index(phase)).permutation(train)
                 chunks = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
-                # as many batches on every process (each step all-reduces the gradients once)
-                usable = len(chunks) - len(chunks) % fabric.world_size
-                if usable == 0:
+                if len(chunks) < fabric.world_size:
                     from chemaccel.errors import ConfigError
 
                     raise ConfigError(f"{len(chunks)} training batch(es) cannot feed {fabric.world_size} processes")
-                chunks = chunks[:usable][shard]
+                chunks = list(shard_batches(chunks, len(chunks), fabric))  # the same count on every process
                 model.train()
                 t0, losses = time.perf_counter(), []
                 for b in range(st["batch"], len(chunks)):
