@@ -177,6 +177,7 @@ def read_model_info(path: str | Path) -> ModelInfo:
     cfg_path = folder / CONFIG_NAME
     if not cfg_path.is_file():
         raise ModelFileError(f"{folder}: missing {CONFIG_NAME}; not a chemaccel model folder")
+    inside_folder(folder, CONFIG_NAME)
     try:
         raw = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -215,8 +216,17 @@ def read_model_info(path: str | Path) -> ModelInfo:
 def load_model_folder(path: str | Path, device: str | torch.device = "cpu") -> tuple[ModelInfo, dict[str, torch.Tensor]]:
     """Read a model folder: its :class:`ModelInfo` and its tensors (safetensors only, never pickle)."""
     info = read_model_info(path)
-    tensors = load_safetensors(Path(path) / WEIGHTS_NAME, device=device)
+    tensors = load_safetensors(inside_folder(Path(path), WEIGHTS_NAME), device=device)
     return info, tensors
+
+
+def inside_folder(folder: Path, name: str) -> Path:
+    """``folder / name``, refused when it is a link that leads outside the folder (a model folder is
+    self-contained: nothing in it may make chemaccel read files elsewhere)."""
+    path = folder / name
+    if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
+        raise ModelFileError(f"{path}: a link to {path.resolve()}, outside the model folder; refused")
+    return path
 
 
 def load_safetensors(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

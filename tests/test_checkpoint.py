@@ -129,3 +129,19 @@ def test_model_folder_has_usual_permissions(tmp_path):
     os.umask(mask)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~mask
     assert stat.S_IMODE((folder / CONFIG_NAME).stat().st_mode) == 0o666 & ~mask
+
+
+def test_links_out_of_the_model_folder_are_refused(tmp_path):
+    folder = save_model_folder(tmp_path / "m", ModelInfo(engine="a", config={}), {"w": torch.zeros(10)})
+    elsewhere = save_model_folder(tmp_path / "other", ModelInfo(engine="b", config={}), {"w": torch.ones(10)})
+    (folder / WEIGHTS_NAME).unlink()
+    (folder / WEIGHTS_NAME).symlink_to(elsewhere / WEIGHTS_NAME)
+    with pytest.raises(ModelFileError, match="outside the model folder"):
+        load_model_folder(folder)
+    (folder / CONFIG_NAME).rename(folder / "real.json")
+    (folder / CONFIG_NAME).symlink_to(elsewhere / CONFIG_NAME)
+    with pytest.raises(ModelFileError, match="outside the model folder"):
+        read_model_info(folder)
+    (folder / CONFIG_NAME).unlink()
+    (folder / CONFIG_NAME).symlink_to(folder / "real.json")  # a link inside the folder is fine
+    assert read_model_info(folder).engine == "a"
