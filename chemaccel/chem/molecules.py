@@ -95,7 +95,7 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
 
 
 def read_molecules(
-    path: str | Path, *, smiles_column: str | None = None, fmt: str | None = None
+    path: str | Path, *, smiles_column: str | None = None, fmt: str | None = None, skip: int = 0
 ) -> Iterator[MoleculeRecord]:
     """Stream the records of a molecule file (see the module docstring).
 
@@ -105,6 +105,8 @@ def read_molecules(
             :data:`~chemaccel.chem.readers.SMILES_COLUMNS`, case-insensitive).
         fmt: a format name (``"smi"``, ``"csv"``, ``"tsv"``, ``"sdf"``, ``"xyz"``, ``"db"``) that
             overrides the extension.
+        skip: pass over the first ``skip`` records without parsing them (cheap: no SMILES parsing, bond
+            perception or rdkit work), e.g. to resume a batch job; record numbers stay those of the file.
 
     Returns:
         a generator of records, in file order, one per record (good or bad).
@@ -115,12 +117,12 @@ def read_molecules(
     _check_exists(path)
     kind = detect_format(path, fmt)
     _check_file(path, text=kind not in ("db", "h5"))
-    return _guarded(path, _records(path, kind, smiles_column))
+    return _guarded(path, _records(path, kind, smiles_column, max(0, int(skip))))
 
 
-def _records(path: str | Path, kind: str, smiles_column: str | None) -> Iterator[MoleculeRecord]:
+def _records(path: str | Path, kind: str, smiles_column: str | None, skip: int) -> Iterator[MoleculeRecord]:
     if kind == "smi":
-        return read_smiles(path)
+        return read_smiles(path, skip)
     if kind in ("csv", "tsv"):
         header, delimiter = csv_header(path, tsv=kind == "tsv")
         smiles_col = find_column(path, header, smiles_column, SMILES_COLUMNS)
@@ -131,19 +133,19 @@ def _records(path: str | Path, kind: str, smiles_column: str | None) -> Iterator
                 "name one with --smiles-column",
             )
         name_col = find_column(path, header, None, NAME_COLUMNS)
-        return read_csv(path, smiles_col, delimiter, None if name_col == smiles_col else name_col)
+        return read_csv(path, smiles_col, delimiter, None if name_col == smiles_col else name_col, skip)
     if kind == "sdf":
-        return read_sdf(path)
+        return read_sdf(path, skip)
     if kind == "xyz":
-        return read_xyz(path)
+        return read_xyz(path, skip)
     if kind == "h5":
         from chemaccel.chem.store import MoleculeStore
         from chemaccel.chem.store_records import read_store
 
         MoleculeStore.open(path).close()  # not ours / truncated: StoreError now, before any record
-        return read_store(path)
+        return read_store(path, skip=skip)
     check_ase_db(path)
-    return read_ase_db(path)
+    return read_ase_db(path, skip)
 
 
 def _guarded(path: str | Path, records: Iterator[MoleculeRecord]) -> Iterator[MoleculeRecord]:

@@ -59,10 +59,11 @@ def open_text(path: str | Path) -> IO[str]:
 # SMILES
 
 
-def read_smiles(path: str | Path) -> Iterator[MoleculeRecord]:
+def read_smiles(path: str | Path, skip: int = 0) -> Iterator[MoleculeRecord]:
     """One SMILES per line, an optional name after whitespace; blank lines and ``#`` comments skipped.
 
-    A first line whose first word is ``smiles`` (any case) is a header and skipped.
+    A first line whose first word is ``smiles`` (any case) is a header and skipped. The first ``skip``
+    records are passed over without being parsed.
     """
     source = str(path)
     index = 0
@@ -75,6 +76,8 @@ def read_smiles(path: str | Path) -> Iterator[MoleculeRecord]:
             if index == 0 and parts[0].lower() == "smiles":
                 continue
             index += 1
+            if index <= skip:
+                continue
             name = parts[1].strip() if len(parts) > 1 else ""
             yield smiles_record(source, index, parts[0], name)
 
@@ -130,9 +133,12 @@ def find_column(
 
 
 def read_csv(
-    path: str | Path, smiles_col: int, delimiter: str, name_col: int | None = None
+    path: str | Path, smiles_col: int, delimiter: str, name_col: int | None = None, skip: int = 0
 ) -> Iterator[MoleculeRecord]:
-    """Rows of a CSV/TSV file with a header; record N is the N-th data row (blank rows skipped)."""
+    """Rows of a CSV/TSV file with a header; record N is the N-th data row (blank rows skipped).
+
+    The first ``skip`` records are passed over without being parsed.
+    """
     source = str(path)
     index = 0
     with open_text(path) as handle:
@@ -142,6 +148,8 @@ def read_csv(
             if not row or all(not cell.strip() for cell in row):
                 continue
             index += 1
+            if index <= skip:
+                continue
             if len(row) > len(header):
                 yield MoleculeRecord.failed(
                     source, index, f"row has {len(row)} fields but the header has {len(header)}"
@@ -190,11 +198,16 @@ def _sdf_blocks(handle: IO[str]) -> Iterator[tuple[int, str | None]]:
         yield start, "".join(lines)
 
 
-def read_sdf(path: str | Path) -> Iterator[MoleculeRecord]:
-    """Molfile blocks; record N is the N-th block. Explicit hydrogens and 3D coordinates are kept."""
+def read_sdf(path: str | Path, skip: int = 0) -> Iterator[MoleculeRecord]:
+    """Molfile blocks; record N is the N-th block. Explicit hydrogens and 3D coordinates are kept.
+
+    The first ``skip`` blocks are passed over without being parsed.
+    """
     source = str(path)
     with open_text(path) as handle:
         for index, (start, block) in enumerate(_sdf_blocks(handle), start=1):
+            if index <= skip:
+                continue
             if block is None:
                 too_long = f"more than {MAX_BLOCK_LINES} lines without '$$$$'"
                 yield MoleculeRecord.failed(source, index, f"block starting on line {start} has {too_long}")
@@ -260,13 +273,16 @@ def check_ase_db(path: str | Path) -> None:
         raise InputError(path, "not an ASE database (an SQLite file without a 'systems' table)")
 
 
-def read_ase_db(path: str | Path) -> Iterator[MoleculeRecord]:
-    """Rows of an ASE database in ``select()`` order; bonds perceived from the geometry."""
+def read_ase_db(path: str | Path, skip: int = 0) -> Iterator[MoleculeRecord]:
+    """Rows of an ASE database in ``select()`` order; bonds perceived from the geometry.
+
+    The first ``skip`` rows are not read (``select(offset=skip)``).
+    """
     import ase.db
 
     source = str(path)
     db = ase.db.connect(str(path), type="db", use_lock_file=False)
-    for index, row in enumerate(db.select(), start=1):
+    for index, row in enumerate(db.select(offset=skip), start=skip + 1):
         try:
             yield _db_record(source, index, row)
         except Exception as exc:  # a damaged row must not stop the batch

@@ -22,11 +22,12 @@ from chemaccel.errors import InputError, StoreError
 BATCH = 2048
 
 
-def read_store(path: str | Path, batch_size: int = BATCH) -> Iterator[MoleculeRecord]:
-    """Stream every molecule of a store as a record (record number = row + 1)."""
+def read_store(path: str | Path, batch_size: int = BATCH, skip: int = 0) -> Iterator[MoleculeRecord]:
+    """Stream every molecule of a store as a record (record number = row + 1), from row ``skip`` on."""
     source = str(path)
     with MoleculeStore.open(path) as store:
-        for batch in store.iter_batches(batch_size):
+        for start in range(max(0, skip), len(store), batch_size):
+            batch = store.molecule_slice(start, start + batch_size)
             for i, mol in enumerate(batch):
                 index = batch.start + i + 1
                 numbers = np.asarray(mol.numbers, dtype=np.int64)

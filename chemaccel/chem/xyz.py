@@ -50,8 +50,12 @@ def _is_atom(line: str) -> bool:
     return len(line.split()) >= 4 and not _is_count(line)
 
 
-def read_xyz(path: str | Path) -> Iterator[MoleculeRecord]:
-    """Frames of an XYZ/extXYZ file; record N is the N-th frame."""
+def read_xyz(path: str | Path, skip: int = 0) -> Iterator[MoleculeRecord]:
+    """Frames of an XYZ/extXYZ file; record N is the N-th frame.
+
+    The first ``skip`` frames are passed over (their lines consumed exactly as when reading them, so
+    the frame numbering stays the same) without parsing atoms or perceiving bonds.
+    """
     source = str(path)
     with open_text(path) as handle:
         lines = _Lines(handle)
@@ -65,8 +69,12 @@ def read_xyz(path: str | Path) -> Iterator[MoleculeRecord]:
             index += 1
             if not _is_count(line):
                 _skip_to_count(lines)
-                reason = f"expected an atom count line, got {shown(line.strip())}"
-                yield MoleculeRecord.failed(source, index, reason)
+                if index > skip:
+                    reason = f"expected an atom count line, got {shown(line.strip())}"
+                    yield MoleculeRecord.failed(source, index, reason)
+                continue
+            if index <= skip:
+                _frame(source, index, int(line), lines, build=False)
                 continue
             yield _frame(source, index, int(line), lines)
 
@@ -78,11 +86,13 @@ def _skip_to_count(lines: _Lines) -> None:
             return
 
 
-def _frame(source: str, index: int, count: int, lines: _Lines) -> MoleculeRecord:
+def _frame(source: str, index: int, count: int, lines: _Lines, build: bool = True) -> MoleculeRecord | None:
+    """The frame after its count line; ``build=False`` only consumes its lines and returns None."""
     comment = lines.next()
     if comment is None:
-        return MoleculeRecord.failed(source, index, "the file ends after the atom count line")
-    name, props, layout = _comment(comment)
+        ended = "the file ends after the atom count line"
+        return MoleculeRecord.failed(source, index, ended) if build else None
+    name, props, layout = _comment(comment) if build else ("", {}, (0, 1))
     atom_lines: list[str] = []
     while len(atom_lines) < count:
         line = lines.next()
@@ -101,6 +111,8 @@ def _frame(source: str, index: int, count: int, lines: _Lines) -> MoleculeRecord
             lines.push(line)
             break
         extra += 1
+    if not build:
+        return None
     if extra:
         return MoleculeRecord.failed(
             source, index, f"frame says {count} atoms but has {count + extra} atom lines", name=name

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 
 def print_json(obj: Any) -> None:
@@ -42,3 +45,23 @@ def read_config_file(path: str | Path | None) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: the config must be a JSON object, not {type(values).__name__}")
     return values
+
+
+@contextmanager
+def cancel_on_sigint(reporter: Any) -> Iterator[None]:
+    """First Ctrl-C: ``reporter.cancel()`` (stop after the current chunk); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals only work in the main thread
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if reporter.should_stop():
+            raise KeyboardInterrupt
+        eprint("\nchemaccel: stopping after the current chunk (Ctrl-C again to stop at once)")
+        reporter.cancel()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,17 +3,18 @@
 ``train`` fits a model on a QM9 store (``chemaccel data qm9 -o qm9.h5``) with its fixed split, selecting
 on the validation split; ``prune`` starts from a trained model and prunes its filter kernels to
 ``--budget`` (attention gates, plain gates or magnitude) then compacts it; ``predict`` streams a molecule
-file to CSV with a status column; ``evaluate`` prints test figures. Checkpoints go to ``OUT.work/``;
-Ctrl-C leaves one and ``--resume`` continues.
+file to CSV with a status column (crash-safe: ``--resume`` continues it after a kill); ``evaluate`` prints
+test figures. Training checkpoints go to ``OUT.work/``; Ctrl-C leaves one and ``--resume`` continues.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from pathlib import Path
 
-from chemaccel.cli.common import eprint, print_json, read_config_file
+from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -22,6 +23,24 @@ examples:
   chemaccel property prune gap-dense --data qm9.h5 --method attention --budget 0.4 -o gap-pruned
   chemaccel property predict molecules.sdf -m resources/models/qm9-gap-schnet-pruned -o out.csv
   chemaccel property evaluate resources/models/qm9-gap-schnet-pruned --data qm9.h5 --split test --json
+"""
+
+
+PREDICT_HELP = """\
+Predict every record of a molecule file and write one CSV row per record, in input order, with a
+status column ("ok" or the reason). Records are streamed --chunk at a time, so memory does not grow
+with the file. OUT is written in place, one chunk at a time, each chunk flushed to disk (fsync), and
+OUT.resume.json records the model, the input and the options. If the run is killed (kill -9, a crash,
+a power cut), the same command with --resume keeps OUT's complete chunks, cuts any partial line,
+skips that many input records without reading them into molecules, and appends the rest: the result
+is the same file an uninterrupted run writes. Ctrl-C stops after the current chunk (a second Ctrl-C
+at once) and leaves OUT ready for --resume. Without --resume an existing OUT is replaced.
+"""
+PREDICT_EXAMPLES = """\
+examples:
+  chemaccel property predict mols.sdf -m resources/models/qm9-gap-schnet-pruned -o out.csv
+  chemaccel property predict big.xyz -m MODEL -o out.csv --chunk 2000
+  chemaccel property predict big.xyz -m MODEL -o out.csv --chunk 2000 --resume   # after a kill or Ctrl-C
 """
 
 
@@ -48,16 +67,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         t.add_argument("--resume", action="store_true", help="continue from OUT.work/")
         t.set_defaults(func=_train)
 
-    pr = verbs.add_parser("predict", help="predict a molecule file into a CSV (status column per row)")
+    pr = verbs.add_parser("predict", help="predict a molecule file into a CSV (status column per row)",
+                          description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("input", help="SMILES/CSV/SDF/XYZ/ASE db/HDF5 store")
     pr.add_argument("-m", "--model", required=True)
-    pr.add_argument("-o", "--out", required=True, help="CSV to write")
-    pr.add_argument("--chunk", type=int, default=1000, help="molecules in memory at a time")
+    pr.add_argument("-o", "--out", required=True, help="CSV to write (replaced unless --resume), "
+                                                       "with OUT.resume.json beside it")
+    pr.add_argument("--chunk", type=int, default=1000,
+                    help="molecules in memory, predicted and written (fsync-ed) at a time (default 1000)")
+    pr.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run: keep OUT's complete chunks, skip that many input "
+                         "records, append the rest (same model, input, --chunk and --seed, else an error); "
+                         "starts afresh when OUT does not exist, does nothing when OUT is complete")
     pr.set_defaults(func=_predict)
 
     e = verbs.add_parser("evaluate", help="MAE per target, parameters, FLOPs, molecules/s on a split")
     e.add_argument("model")
-    e.add_argument("--data", required=True, help="QM9 molecule store (.h5)")
+    e.add_argument("--data", help="QM9 molecule store (.h5); default: the full QM9 store in the cache "
+                                  "(~/.cache/chemaccel/qm9.h5, built from qm9pack on first use)")
     e.add_argument("--split", choices=["train", "valid", "test"], default="test")
     e.add_argument("--limit", type=int)
     e.add_argument("--json", action="store_true")
@@ -96,18 +124,37 @@ def _train(args: argparse.Namespace) -> int:
     if result.status == "cancelled":
         eprint(f"chemaccel: cancelled; resume with the same command and --resume (checkpoint in {args.out}.work)")
         return 130
-    eprint(f"wrote {args.out}: " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                                            for k, v in result.metrics.items()))
+    if result.out is not None:  # (under torchrun, process 0 writes the model)
+        eprint(f"wrote {args.out}: " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                                                for k, v in result.metrics.items()))
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from chemaccel.errors import ConfigError
     from chemaccel.property.predict import predict_file
     from chemaccel.property.storage import load_model
+    from chemaccel.reporting import TqdmReporter
 
+    if args.chunk < 1:
+        raise ConfigError(f"--chunk must be positive, got {args.chunk}")
     model = load_model(Path(args.model))
-    counts = predict_file(model, args.input, args.out, chunk=max(1, args.chunk), seed=args.seed)
-    eprint(f"wrote {args.out}: {counts['ok']} ok, {counts['error']} with errors (see the status column)")
+    reporter = TqdmReporter(file=sys.stderr, disable=None)
+    try:
+        with cancel_on_sigint(reporter):
+            counts = predict_file(model, args.input, args.out, chunk=args.chunk, seed=args.seed,
+                                  reporter=reporter, resume=args.resume)
+    finally:
+        reporter.close()
+    if counts["cancelled"]:
+        eprint(f"chemaccel: interrupted; {args.out} holds the first {counts['rows']} rows; continue with the "
+               "same command and --resume")
+        return 130
+    if counts["resumed"] and counts["resumed"] == counts["rows"]:
+        return 0  # already complete: the reporter said so
+    resumed = f" after {counts['resumed']} rows kept from before" if counts["resumed"] else ""
+    eprint(f"wrote {args.out}: {counts['ok']} ok, {counts['error']} with errors{resumed} "
+           "(see the status column)")
     return 0
 
 
@@ -115,7 +162,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     from chemaccel.property.evaluate import evaluate_model
     from chemaccel.property.storage import load_model
 
-    figures = evaluate_model(load_model(Path(args.model)), args.data, split=args.split, limit=args.limit)
+    data = args.data
+    if data is None:
+        from chemaccel.datasets.qm9 import default_qm9_store
+        from chemaccel.reporting import TqdmReporter
+
+        reporter = TqdmReporter()
+        try:
+            data = default_qm9_store(reporter)
+        finally:
+            reporter.close()
+    figures = evaluate_model(load_model(Path(args.model)), data, split=args.split, limit=args.limit)
     if args.json:
         print_json(figures)
     else:

@@ -7,23 +7,21 @@
 
 ``predict`` reads one reaction per line (reactant SMILES, or ``reactants>>`` / ``reactants>reagents>``)
 or a CSV column, streams in chunks and writes one output row per input row, in input order, with a
-``status`` column ("ok" or the reason the row was not predicted).
+``status`` column ("ok" or the reason the row was not predicted); the output file is written chunk by
+chunk, crash-safe, and ``--resume`` continues it after a kill.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import io
-import os
 import signal
 import sys
-import tempfile
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Any, Iterator, TextIO
 
-from chemaccel.cli.common import eprint, print_json, read_config_file
+from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -33,6 +31,22 @@ examples:
   chemaccel reaction predict batch.csv --column reactants -m MODEL -o out.csv
   chemaccel reaction evaluate MODEL --data ../shared/data/uspto50k --split test --limit 500 --json
   chemaccel reaction evaluate MODEL --data ../shared/data/uspto_mit --split test --json
+"""
+PREDICT_HELP = """\
+Predict the top-k products of each reaction of a file and write one CSV row per input row, in input
+order, with a status column. Rows are streamed --chunk at a time, so memory does not grow with the
+file. A file OUTPUT is written in place, one chunk at a time, each chunk flushed to disk (fsync), and
+OUTPUT.resume.json records the model, the input and the options. If the run is killed (kill -9, a
+crash, a power cut), the same command with --resume keeps OUTPUT's complete chunks, cuts any partial
+line, skips that many input lines and appends the rest: the result is the same file an uninterrupted
+run writes. Ctrl-C stops after the current chunk (a second Ctrl-C at once) and leaves OUTPUT ready
+for --resume. Without --resume an existing OUTPUT is replaced.
+"""
+PREDICT_EXAMPLES = """\
+examples:
+  chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-small -k 5 -o out.csv
+  chemaccel reaction predict batch.csv --column reactants -m MODEL -o out.csv
+  chemaccel reaction predict reactions.txt -m MODEL -k 5 -o out.csv --resume   # after a kill or Ctrl-C
 """
 _COLUMN_GUESSES = ("reactants", "reaction", "rxn_smiles", "reaction_smiles", "smiles", "input")
 
@@ -58,14 +72,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT.work/")
     t.set_defaults(func=_train)
 
-    r = verbs.add_parser("predict", help="top-k products for each reaction of a file")
+    r = verbs.add_parser("predict", help="top-k products for each reaction of a file",
+                         description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("input", help="text file (one reaction per line) or .csv/.tsv; '-' reads stdin")
     r.add_argument("-m", "--model", required=True, help="reaction model folder")
     r.add_argument("-k", type=int, default=5, help="candidates per reaction (beam size), 1-20")
     r.add_argument("--column", help="CSV column holding the reactions (default: a reactants/reaction/smiles "
                                     "column, else the first)")
-    r.add_argument("--chunk", type=int, default=256, help="rows read, predicted and written at a time")
-    r.add_argument("-o", "--output", default="-", help="CSV to write ('-': stdout)")
+    r.add_argument("--chunk", type=int, default=256,
+                   help="rows read, predicted and written (fsync-ed) at a time (default 256)")
+    r.add_argument("-o", "--output", default="-",
+                   help="CSV to write ('-': stdout), replaced unless --resume, "
+                        "with OUTPUT.resume.json beside it")
+    r.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: keep OUTPUT's complete chunks, skip that many "
+                        "input lines, append the rest (same model, input, -k, --column and --chunk, else "
+                        "an error); starts afresh when OUTPUT does not exist, does nothing when it is "
+                        "complete")
     r.set_defaults(func=_predict)
 
     e = verbs.add_parser("evaluate", help="top-k exact match on a USPTO-50K or USPTO-MIT folder")
@@ -116,37 +140,97 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from chemaccel.errors import ConfigError, InputError
     from chemaccel.reaction.storage import load_model
+    from chemaccel.reporting import TqdmReporter
 
     if not 1 <= args.k <= 20:
         raise ConfigError(f"-k must be from 1 to 20, got {args.k}")
     if args.chunk < 1:
         raise ConfigError(f"--chunk must be positive, got {args.chunk}")
-    rows = _read_inputs(args.input, args.column)
-    first = list(islice(rows, args.chunk))
-    if not first:
-        raise InputError(args.input, "no reactions (the input is empty)")
-    model = load_model(args.model, device=_device(args.device))
+    if args.resume and args.output == "-":
+        raise ConfigError("--resume needs an output file (-o OUT.csv), not stdout")
     header = ["row", "input", "status"]
     for i in range(1, args.k + 1):
         header += [f"product_{i}", f"valid_{i}", f"score_{i}"]
-    n = ok = 0
-    with _open_output(args.output) as out:
-        writer = csv.writer(out)
-        writer.writerow(header)
-        chunk = first
-        while chunk:
-            for pred in model.predict(chunk, k=args.k):
-                n += 1
-                ok += pred.ok
-                row: list[object] = [n, pred.input, pred.status]
-                for c in pred.candidates:
-                    row += [c.smiles, int(c.valid), f"{c.score:.4f}"]
-                writer.writerow(row + [""] * (len(header) - len(row)))
-            out.flush()
-            chunk = list(islice(rows, args.chunk))
-    eprint(f"{n} rows: {ok} predicted, {n - ok} not (see the status column)"
+    rows = _read_inputs(args.input, args.column)
+    writer = None
+    if args.output != "-":
+        writer = _resumable_output(args, header)
+        if writer.complete:
+            eprint(f"{args.output}: already complete ({writer.rows_done} rows); nothing to do")
+            return 0
+        if writer.rows_done or writer.dropped_bytes:
+            eprint(writer.resume_note())
+        for _ in islice(rows, writer.rows_done):  # skip the rows already written (text only: cheap)
+            pass
+    done = writer.rows_done if writer else 0
+    first = list(islice(rows, args.chunk))
+    if not first and not done:
+        raise InputError(args.input, "no reactions (the input is empty)")
+    model = load_model(args.model, device=_device(args.device))
+    reporter = TqdmReporter(file=sys.stderr, disable=None if writer else True)
+    n, ok = done, 0
+    try:
+        with cancel_on_sigint(reporter), (writer or _Stdout(header)) as out:
+            reporter.on_start("predict", None)
+            chunk = first
+            while chunk:
+                lines: list[list[object]] = []
+                for pred in model.predict(chunk, k=args.k):
+                    n += 1
+                    ok += pred.ok
+                    row: list[object] = [n, pred.input, pred.status]
+                    for c in pred.candidates:
+                        row += [c.smiles, int(c.valid), f"{c.score:.4f}"]
+                    lines.append(row + [""] * (len(header) - len(row)))
+                out.write_rows(lines)
+                reporter.on_progress(n, None, {"not_predicted": float(n - done - ok)})
+                if reporter.should_stop():
+                    break
+                chunk = list(islice(rows, args.chunk))
+            else:
+                if writer is not None:
+                    writer.finish(predicted=ok, not_predicted=n - done - ok)
+    finally:
+        reporter.close()
+    if reporter.should_stop():
+        eprint(f"chemaccel: interrupted after {n} rows" if writer is None else
+               f"chemaccel: interrupted; {args.output} holds the first {n} rows; continue with the same "
+               "command and --resume")
+        return 130
+    kept = f" after {done} rows kept from before" if done else ""
+    eprint(f"{n - done} rows: {ok} predicted, {n - done - ok} not (see the status column)" + kept
            + ("" if args.output == "-" else f"; wrote {args.output}"))
     return 0
+
+
+def _resumable_output(args: argparse.Namespace, header: list[str]) -> Any:
+    """The crash-safe output file (see :mod:`chemaccel.batch_output`); checks a --resume against it."""
+    from chemaccel.batch_output import ResumableCsv, file_fingerprint, model_fingerprint
+
+    fingerprint = {"engine": "reaction", "model_sha256": model_fingerprint(args.model),
+                   "input": file_fingerprint(args.input), "column": args.column, "k": args.k,
+                   "chunk": args.chunk}
+    return ResumableCsv(args.output, header, fingerprint, about={"model": str(Path(args.model).resolve())},
+                        resume=args.resume, align=args.chunk)
+
+
+class _Stdout:
+    """``-o -``: the header, then rows on stdout, flushed per chunk."""
+
+    def __init__(self, header: list[str]) -> None:
+        self.writer = csv.writer(sys.stdout)
+        self.header = header
+
+    def __enter__(self) -> _Stdout:
+        self.writer.writerow(self.header)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.stdout.flush()
+
+    def write_rows(self, rows: list[list[object]]) -> None:
+        self.writer.writerows(rows)
+        sys.stdout.flush()
 
 
 def _device(spec: str) -> str:
@@ -206,33 +290,6 @@ def _csv_column(path: str, column: str | None, delimiter: str) -> Iterator[str]:
                 yield fields[index] if index < len(fields) else ""
 
     return rows()
-
-
-class _open_output:
-    """stdout, or a file written under a temporary name and renamed when complete."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.tmp: str | None = None
-        self.handle: TextIO | io.TextIOBase | None = None
-
-    def __enter__(self) -> TextIO:
-        if self.path == "-":
-            return sys.stdout
-        target = Path(self.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        return self.handle  # type: ignore[return-value]
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self.handle is None:
-            return
-        self.handle.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)  # type: ignore[arg-type]
-        else:
-            Path(self.tmp).unlink(missing_ok=True)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------------ evaluate

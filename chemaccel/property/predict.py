@@ -10,7 +10,6 @@ note. Every input gives one output row, in input order, with ``status`` ``ok`` o
 
 from __future__ import annotations
 
-import csv
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,31 +116,80 @@ class PropertyModel:
 
 
 def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chunk: int = CHUNK,
-                 reporter: Reporter | None = None, seed: int = 0) -> dict[str, int]:
-    """Stream ``source`` (SMILES/CSV/SDF/XYZ/ASE db/HDF5 store) to a CSV, ``chunk`` records in memory at a time.
+                 reporter: Reporter | None = None, seed: int = 0, resume: bool = False) -> dict[str, int]:
+    """Stream ``source`` (SMILES/CSV/SDF/XYZ/ASE db/HDF5 store) to a CSV, ``chunk`` records in memory at once.
 
-    Columns: ``index, name, smiles, geometry, <target>_eV..., status, note``. Returns counts ok / error.
+    Columns: ``index, name, smiles, geometry, <target>_eV..., status, note``; one row per record, in
+    input order. ``out`` is written in place, chunk by chunk (each written whole and fsync-ed, see
+    :mod:`chemaccel.batch_output`), with ``out.resume.json`` beside it. With ``resume`` the complete
+    chunks of an earlier, interrupted run are kept, that many records are skipped by the reader (not
+    parsed, embedded or predicted) and the rest appended: the result equals an uninterrupted run's.
+    ``reporter.should_stop()`` is checked after each chunk; the output is then consistent and resumable.
+
+    Returns:
+        counts: ``ok`` and ``error`` rows written by this call, ``resumed`` rows kept from before,
+        ``rows`` in ``out`` now, ``cancelled`` (1 when stopped early), ``complete`` (1 when done).
+
+    Raises:
+        InputError: the input cannot be read (nothing is written then).
+        ResumeError: ``resume`` and ``out`` was written by another model, input or chunk size.
     """
+    from chemaccel.batch_output import ResumableCsv, file_fingerprint
+
     reporter = reporter or NullReporter()
-    records = read_molecules(source)
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    counts = {"ok": 0, "error": 0}
+    chunk = max(1, int(chunk))
+    read_molecules(source)  # whole-file problems (missing, empty, binary ...) before anything is written
+    header = ["index", "name", "smiles", "geometry", *[f"{t}_eV" for t in model.targets], "status", "note"]
+    fingerprint = {"engine": "property", "model_sha256": _model_id(model), "input": file_fingerprint(source),
+                   "chunk": chunk, "seed": seed}
+    writer = ResumableCsv(out, header, fingerprint, about={"model": str(model.path or "")}, resume=resume,
+                          align=chunk)
+    counts = {"ok": 0, "error": 0, "resumed": writer.rows_done, "rows": writer.rows_done, "cancelled": 0,
+              "complete": int(writer.complete)}
+    if writer.complete:
+        reporter.on_message(f"{out}: already complete ({writer.rows_done} rows); nothing to do")
+        return counts
+    records = read_molecules(source, skip=writer.rows_done)
+    if writer.rows_done or writer.dropped_bytes:
+        reporter.on_message(writer.resume_note())
     reporter.on_start("predict", None)
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["index", "name", "smiles", "geometry", *[f"{t}_eV" for t in model.targets], "status", "note"])
-        for row in model.predict_records(records, batch_size=chunk, seed=seed):
-            vals = [f"{row.values[t]:.6f}" if row.ok else "" for t in model.targets]
-            writer.writerow([row.index, row.name, row.smiles, row.geometry, *vals, row.status, row.note])
-            counts["ok" if row.ok else "error"] += 1
-            n = counts["ok"] + counts["error"]
-            if n % chunk == 0:
-                reporter.on_progress(n, None, {"errors": float(counts["error"])})
-            if reporter.should_stop():
+    with writer:
+        while True:
+            batch = list(itertools.islice(records, chunk))
+            if not batch:
+                writer.finish(ok=counts["ok"], error=counts["error"])
+                counts["complete"] = 1
                 break
-    tmp.replace(out)
+            rows = model._predict_chunk(batch, seed)
+            writer.write_rows([_csv_row(row, model.targets) for row in rows])
+            for row in rows:
+                counts["ok" if row.ok else "error"] += 1
+            counts["rows"] = writer.rows_done
+            reporter.on_progress(writer.rows_done, None, {"errors": float(counts["error"])})
+            if reporter.should_stop():
+                counts["cancelled"] = 1
+                break
     return counts
+
+
+def _csv_row(row: PredictionRow, targets: Sequence[str]) -> list[object]:
+    vals = [f"{row.values[t]:.6f}" if row.ok else "" for t in targets]
+    return [row.index, row.name, row.smiles, row.geometry, *vals, row.status, row.note]
+
+
+def _model_id(model: PropertyModel) -> str:
+    """The model folder's hash, or (a model built in memory) a hash of its tensors."""
+    from chemaccel.batch_output import model_fingerprint
+
+    if model.path is not None and (Path(model.path) / "config.json").is_file():
+        return model_fingerprint(model.path)
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _as_record(m: Any, index: int) -> MoleculeRecord:

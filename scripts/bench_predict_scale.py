@@ -1,0 +1,146 @@
+"""Batch prediction at scale: records/s and peak memory of ``chemaccel property|reaction predict``.
+
+Each run is one child process (``python -m chemaccel.cli ... predict``); its peak resident memory is
+its own ``ru_maxrss`` from ``os.wait4``, its time the wall time of the whole command (start-up and model
+loading included). Memory that does not grow with the input shows as the same peak for 10x the records.
+
+Inputs, made in ``--workdir`` when missing:
+
+* property: XYZ files of QM9 molecules (B3LYP geometries from the store at ``--store``, made by
+  ``chemaccel data qm9 -o /tmp/qm9.h5``), the 130,831 molecules in a fixed random order, a new order
+  each pass, so every prefix has the same mix of molecule sizes; sizes ``--property-sizes``.
+* reaction: reactant lines of ../shared/data/uspto50k/tgt-test.txt (5,004, spaces removed), repeated up
+  to ``--reaction-sizes``.
+
+    OMP_NUM_THREADS=1 python scripts/bench_predict_scale.py                 # 100k, 1M; 2k, 20k
+    OMP_NUM_THREADS=1 python scripts/bench_predict_scale.py --property-sizes 1000,10000 --reaction-sizes 50,200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PROPERTY_MODEL = ROOT / "resources/models/qm9-gap-schnet-pruned"
+REACTION_MODEL = ROOT / "resources/models/uspto-forward-small"
+USPTO_TGT = ROOT.parent / "shared/data/uspto50k/tgt-test.txt"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workdir", default="/tmp/scale", help="inputs and outputs (large: about 0.8 GB per 1M)")
+    ap.add_argument("--store", default="/tmp/qm9.h5")
+    ap.add_argument("--property-sizes", default="100000,1000000", help="comma-separated; empty: skip")
+    ap.add_argument("--reaction-sizes", default="2000,20000", help="comma-separated; empty: skip")
+    ap.add_argument("--property-chunk", type=int, default=1000)
+    ap.add_argument("--reaction-chunk", type=int, default=256)
+    ap.add_argument("-k", type=int, default=5, help="reaction beam size")
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}, python {platform.python_version()}", flush=True)
+
+    results = []
+    for n in _sizes(args.property_sizes):
+        src = property_input(work, args.store, n)
+        out = work / f"property_{n}.csv"
+        cmd = ["property", "predict", str(src), "-m", str(PROPERTY_MODEL), "-o", str(out),
+               "--chunk", str(args.property_chunk)]
+        results.append(("property", n, args.property_chunk, *run(cmd, env, out)))
+        _show(results[-1])
+    for n in _sizes(args.reaction_sizes):
+        src = reaction_input(work, n)
+        out = work / f"reaction_{n}.csv"
+        cmd = ["--device", "cpu", "reaction", "predict", str(src), "-m", str(REACTION_MODEL), "-k", str(args.k),
+               "-o", str(out), "--chunk", str(args.reaction_chunk)]
+        results.append((f"reaction (beam {args.k})", n, args.reaction_chunk, *run(cmd, env, out)))
+        _show(results[-1])
+
+    print("\n| engine | records | chunk | rows written | wall s | records/s | peak RSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for engine, n, chunk, rows, wall, rss in results:
+        print(f"| {engine} | {n:,} | {chunk} | {rows:,} | {wall:.0f} | {n / wall:.1f} | {rss:.0f} |")
+    return 0
+
+
+def run(cli_args: list[str], env: dict[str, str], out: Path) -> tuple[int, float, float]:
+    """(rows in the output, wall seconds, peak RSS in MiB) of one child process."""
+    out.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "chemaccel.cli", *cli_args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cli_args)}\n{err[-2000:]}")
+    with open(out, "rb") as fh:
+        rows = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b"")) - 1
+    return rows, wall, usage.ru_maxrss / 1024  # Linux: KiB
+
+
+def property_input(work: Path, store_path: str, n: int) -> Path:
+    path = work / f"qm9_{n}.xyz"
+    if path.is_file():
+        return path
+    from ase.data import chemical_symbols
+
+    from chemaccel.chem.store import MoleculeStore
+
+    symbols = np.array(chemical_symbols)
+    tmp = path.with_suffix(".tmp")
+    rng = np.random.default_rng(0)
+    written = 0
+    with MoleculeStore.open(store_path) as store, open(tmp, "w", encoding="utf-8") as fh:
+        batch = store.molecule_slice(0, len(store))  # the whole QM9 store: about 40 MB in memory here
+        order = np.empty(0, dtype=np.int64)
+        while written < n:
+            if not len(order):
+                order = rng.permutation(len(store))
+            k = min(n - written, len(order))
+            take, order = order[:k], order[k:]
+            parts = []
+            for i in take:
+                a, b = batch.offsets[i], batch.offsets[i + 1]
+                lines = [f"{s} {x:.6f} {y:.6f} {z:.6f}" for s, (x, y, z) in
+                         zip(symbols[batch.numbers[a:b]], batch.positions[a:b].tolist())]
+                parts.append(f"{b - a}\n{batch.names[i]}\n" + "\n".join(lines) + "\n")
+            fh.write("".join(parts))
+            written += len(take)
+    tmp.replace(path)
+    print(f"# made {path} ({n:,} molecules, {path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    return path
+
+
+def reaction_input(work: Path, n: int) -> Path:
+    path = work / f"uspto_{n}.txt"
+    if path.is_file():
+        return path
+    lines = [line.strip().replace(" ", "") for line in USPTO_TGT.read_text(encoding="utf-8").splitlines()]
+    path.write_text("\n".join(lines[i % len(lines)] for i in range(n)) + "\n", encoding="utf-8")
+    return path
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
+def _show(row: tuple) -> None:
+    engine, n, chunk, rows, wall, rss = row
+    print(f"{engine}: {n:,} records, chunk {chunk}: {rows:,} rows in {wall:.1f} s = {n / wall:.1f} records/s, "
+          f"peak RSS {rss:.0f} MiB", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
