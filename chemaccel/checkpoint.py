@@ -322,3 +322,21 @@ def load_training_state(path: str | Path, device: str | torch.device = "cpu") ->
         return unflatten_state(meta["state"], tensors)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{meta_path}: inconsistent checkpoint ({exc})") from None
+
+
+def rebuild_module(path: str | Path, build: Any, arch: Any, tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """``build(arch)`` with ``tensors`` loaded into it; an inconsistent model folder is a ModelFileError.
+
+    ``build`` raising (unknown operation, bad sizes, missing keys) and weights that do not fit the rebuilt
+    module both mean the folder's files disagree: one line naming the folder and the reason.
+    """
+    try:
+        module = build(arch)
+    except Exception as exc:  # ConfigError, shape and key errors alike: the file is inconsistent
+        raise ModelFileError(f"{path}: cannot rebuild the model from config.json ({exc})") from None
+    try:
+        module.load_state_dict(tensors)
+    except RuntimeError as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise ModelFileError(f"{path}: weights do not match the architecture in config.json ({reason})") from None
+    return module

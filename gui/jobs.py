@@ -290,3 +290,17 @@ def show_failure(parent: QWidget | None, job: Job) -> None:
         QMessageBox.critical(parent, job.title, text)
     else:
         QMessageBox.warning(parent, job.title, job.error)
+
+
+def message_numbers(text: str) -> dict[str, float]:
+    """The ``key=number`` pairs of an engine message (``"epoch=2 loss=0.5 phase=prune"`` -> epoch, loss)."""
+    row: dict[str, float] = {}
+    for part in text.split():
+        key, sep, value = part.partition("=")
+        if not sep:
+            continue
+        try:
+            row[key] = float(value)
+        except ValueError:
+            continue
+    return row

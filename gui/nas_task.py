@@ -17,6 +17,7 @@ from typing import Any
 
 import chemaccel.nas as nas
 from chemaccel import api
+from chemaccel_gui.jobs import message_numbers
 
 #: What the distillation switch sets when both weights are 0 (``chemaccel nas search --distill``).
 DISTILL_DEFAULTS = {"feature_weight": 1.0, "logit_weight": 1.0}
@@ -103,16 +104,7 @@ def epoch_row(text: str) -> dict[str, float] | None:
     skips_before_cap=1 max_skip_per_cell=1 seconds=3.2"``); None for any other message."""
     if not text.startswith("epoch="):
         return None
-    row: dict[str, float] = {}
-    for part in text.split():
-        key, sep, value = part.partition("=")
-        if not sep:
-            continue
-        try:
-            row[key] = float(value)
-        except ValueError:
-            continue
-    return row
+    return message_numbers(text)
 
 
 def run_search(reporter: api.Reporter, spec: NasSearchSpec) -> NasSearchOutcome:

@@ -15,6 +15,7 @@ from typing import Any
 
 import chemaccel.prune as prune
 from chemaccel import api
+from chemaccel_gui.jobs import message_numbers
 
 DENSE = "dense"  # the pre-trained dense model's folder inside ``work``
 DENSE_TASK = "dense training"
@@ -79,16 +80,7 @@ def epoch_row(text: str) -> dict[str, float] | None:
     tail = text.removeprefix(DENSE_TASK + ": ")
     if not tail.startswith("epoch="):
         return None
-    row: dict[str, float] = {"dense": 1.0} if dense else {}
-    for part in tail.split():
-        key, sep, value = part.partition("=")
-        if not sep:
-            continue
-        try:
-            row[key] = float(value)
-        except ValueError:
-            continue
-    return row
+    return {"dense": 1.0, **message_numbers(tail)} if dense else message_numbers(tail)
 
 
 def run_prune(reporter: api.Reporter, spec: PruneJobSpec) -> PruneOutcome:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from chemaccel.checkpoint import ModelInfo, load_model_folder, save_model_folder
+from chemaccel.checkpoint import ModelInfo, load_model_folder, rebuild_module, save_model_folder
 from chemaccel.errors import ModelFileError
 from chemaccel.nas.derived import DerivedNetwork, from_architecture
 
@@ -45,15 +45,7 @@ def load_nas(path: str | Path, device: str | torch.device = "cpu") -> tuple[Deri
     arch = info.architecture.get("model")
     if not isinstance(arch, dict):
         raise ModelFileError(f"{path}: config.json has no architecture.model")
-    try:
-        model = from_architecture(arch)
-    except Exception as exc:  # a bad genotype (unknown operation, impossible edge) or sizes: the file is wrong
-        raise ModelFileError(f"{path}: cannot rebuild the network from config.json ({exc})") from None
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise ModelFileError(f"{path}: weights do not match the architecture in config.json ({reason})") from None
+    model = rebuild_module(path, from_architecture, arch, tensors)  # (a bad genotype is a ModelFileError)
     return model.to(device).eval(), info
 
 

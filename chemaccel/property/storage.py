@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import torch
 
-from chemaccel.checkpoint import ModelInfo, load_model_folder, save_model_folder
+from chemaccel.checkpoint import ModelInfo, load_model_folder, rebuild_module, save_model_folder
 from chemaccel.errors import ModelFileError
 from chemaccel.property.config import PropertyConfig
 from chemaccel.property.keys import ENERGY_UNIT, LENGTH_UNIT
@@ -38,12 +38,7 @@ def load_property_model(path: str | Path, device: str | torch.device = "cpu") ->
     if info.engine != ENGINE:
         raise ModelFileError(f"{path}: a {info.engine!r} model, not a property model")
     arch = dict(info.architecture)
-    try:
-        model = PropertySchNet(arch)
-        model.load_state_dict(tensors)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise ModelFileError(f"{path}: weights do not match the architecture in config.json ({reason})") from None
+    model = rebuild_module(path, PropertySchNet, arch, tensors)
     return model.to(device).eval(), info
 
 

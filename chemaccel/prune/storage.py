@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from chemaccel.checkpoint import ModelInfo, load_model_folder, save_model_folder
+from chemaccel.checkpoint import ModelInfo, load_model_folder, rebuild_module, save_model_folder
 from chemaccel.errors import ModelFileError
 from chemaccel.prune.models import build_model, widths_of
 
@@ -69,15 +69,7 @@ def load_pruned(path: str | Path, device: str | torch.device = "cpu") -> tuple[n
     arch = info.architecture.get("model")
     if not isinstance(arch, dict):
         raise ModelFileError(f"{path}: config.json has no architecture.model")
-    try:
-        model = build_model(arch)
-    except Exception as exc:  # ConfigError and shape errors alike: the file is inconsistent
-        raise ModelFileError(f"{path}: cannot rebuild the model from config.json ({exc})") from None
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as exc:
-        reason = " ".join(str(exc).split())[:300]
-        raise ModelFileError(f"{path}: weights do not match the architecture in config.json ({reason})") from None
+    model = rebuild_module(path, build_model, arch, tensors)
     return model.to(device).eval(), info
 
 
