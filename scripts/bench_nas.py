@@ -66,6 +66,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, default=4.0)
     p.add_argument("--json", help="write all figures to this file")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="print one table from the --json files of earlier runs (e.g. one process per seed, "
+                        "run side by side on one GPU) instead of running; --json then writes the merged file")
     return p.parse_args(argv)
 
 
@@ -123,8 +126,46 @@ def table(rows: list[dict]) -> tuple[str, dict]:
     return "\n".join(lines), summary
 
 
+def report(rows: list[dict], args: dict, header: str) -> dict:
+    """Print the table and the checks of issue 7; return the per-method summary."""
+    text, summary = table(rows)
+    print(f"\n{header}")
+    print(f"search: {args['layers']} cells, C={args['channels']}, {args['nodes']} nodes, {args['search_epochs']} "
+          f"epochs, {args['order']} order; retrain: {args['retrain_layers']} cells, C={args['retrain_channels']}, "
+          f"{args['retrain_epochs']} epochs; teacher: width {args['teacher_width']}, {args['teacher_epochs']} epochs\n")
+    print(text)
+    plain, kd = summary["DARTS"], summary["DARTS + distillation"]
+    gain = 100 * (kd["mean"] - plain["mean"])
+    std_met = "met" if kd["std"] < plain["std"] else "NOT met"
+    print(f"\ndistillation - plain: {gain:+.2f} points (target >= +0.3): {'met' if gain >= 0.3 else 'NOT met'}; "
+          f"std {kd['std']:.4f} vs {plain['std']:.4f} (target smaller): {std_met}; "
+          f"max skips per cell {max(plain['max_skip'], kd['max_skip'])} (target <= 2)")
+    return summary
+
+
+def merge(files: list[str], out: str | None) -> int:
+    """One table from several ``--json`` files of the same settings (e.g. one process per seed)."""
+    runs = [json.loads(Path(f).read_text()) for f in files]
+    keep = ("seeds", "json", "verbose", "device", "merge")
+    first = {k: v for k, v in runs[0]["args"].items() if k not in keep}
+    for f, run in zip(files, runs):
+        differs = sorted(k for k, v in run["args"].items() if k not in keep and first.get(k) != v)
+        if differs:
+            raise SystemExit(f"{f}: settings differ from {files[0]} in {', '.join(differs)}; not one benchmark")
+    rows = [row for run in runs for row in run["rows"]]
+    seeds = sorted({row["seed"] for row in rows})
+    header = f"merged from {len(files)} processes (seeds {seeds}); " + "; ".join(r.get("header", "") for r in runs)
+    summary = report(rows, runs[0]["args"], header)
+    if out:
+        Path(out).write_text(json.dumps({"args": runs[0]["args"], "merged": files, "rows": rows,
+                                         "summary": summary}, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.merge:
+        return merge(args.merge, args.json)
     if args.verbose:
         import logging
 
@@ -142,23 +183,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed} {r['method']:<21} test accuracy {r['test_accuracy']:.4f}  skips "
                   f"{r['skips_normal']},{r['skips_reduce']}  search {r['search_seconds']:.1f} s  "
                   f"retrain {r['retrain_seconds']:.1f} s", flush=True)
-    text, summary = table(rows)
     device = describe_device(resolve_device(args.device))
-    print(f"\nFashion-MNIST, {len(train[0]):,} training / {len(test[0]):,} test images, seeds {args.seeds}, "
-          f"{device}, torch threads {torch.get_num_threads()}, {time.perf_counter() - t0:.0f} s in all")
-    print(f"search: {args.layers} cells, C={args.channels}, {args.nodes} nodes, {args.search_epochs} epochs, "
-          f"{args.order} order; retrain: {args.retrain_layers} cells, C={args.retrain_channels}, "
-          f"{args.retrain_epochs} epochs; teacher: width {args.teacher_width}, {args.teacher_epochs} epochs\n")
-    print(text)
-    plain, kd = summary["DARTS"], summary["DARTS + distillation"]
-    gain = 100 * (kd["mean"] - plain["mean"])
-    std_met = "met" if kd["std"] < plain["std"] else "NOT met"
-    print(f"\ndistillation - plain: {gain:+.2f} points (target >= +0.3): {'met' if gain >= 0.3 else 'NOT met'}; "
-          f"std {kd['std']:.4f} vs {plain['std']:.4f} (target smaller): {std_met}; "
-          f"max skips per cell {max(plain['max_skip'], kd['max_skip'])} (target <= 2)")
+    header = (f"Fashion-MNIST, {len(train[0]):,} training / {len(test[0]):,} test images, seeds {args.seeds}, "
+              f"{device}, torch threads {torch.get_num_threads()}, {time.perf_counter() - t0:.0f} s in all")
+    summary = report(rows, vars(args), header)
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "device": device, "rows": rows,
-                                               "summary": summary}, indent=2))
+        Path(args.json).write_text(json.dumps({"args": vars(args), "device": device, "header": header,
+                                               "rows": rows, "summary": summary}, indent=2))
     return 0
 
 

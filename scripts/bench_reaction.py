@@ -6,7 +6,9 @@
 For each preset (``low``, ``mt``): train on the USPTO-50K train split (forward) for the same wall-clock
 budget (a reporter cancels the run when the budget is spent; the engine stops cleanly with a
 checkpoint), then measure parameters, training tokens/s, and on the first ``--limit-test`` reactions
-of the USPTO-50K test split: top-1/top-5 and inference reactions/s (beam 5, CPU, 1 and 2 threads).
+of the USPTO-50K test split: top-1/top-5 (scored on ``--device``), and inference reactions/s (beam 5, on
+the CPU at 1 and 2 threads, over the first ``--speed-n`` of them). The presets can run as separate
+processes (``--presets low`` and ``--presets mt`` side by side on one GPU get the same share of it).
 ``--final MODEL`` instead evaluates one finished model once on the USPTO-MIT test split (held out:
 run it only for a final model).
 """
@@ -56,8 +58,9 @@ class BudgetReporter(BaseReporter):
 
 
 def bench_preset(name: str, args: argparse.Namespace) -> dict:
+    overrides = {"warmup_steps": args.warmup} if args.warmup else {}
     cfg = ReactionConfig.from_preset(name, steps=1_000_000, save_every=1_000_000, valid_every=1_000_000,
-                                     keep_checkpoints=1, average_last=1, batch_tokens=args.batch_tokens)
+                                     keep_checkpoints=1, average_last=1, batch_tokens=args.batch_tokens, **overrides)
     out = Path(args.work) / f"{name}-model"
     trainer = ReactionTrainer(cfg, args.data, out, work_dir=Path(args.work) / f"{name}-work",
                               runtime=RuntimeConfig(device=args.device))
@@ -67,12 +70,31 @@ def bench_preset(name: str, args: argparse.Namespace) -> dict:
     seconds = time.monotonic() - t0
     row = {"preset": name, "steps": result.last_step, "train_seconds": seconds,
            "train_tokens_per_s": reporter.tokens_per_s()}
+    # accuracy once, on the training device (a GPU scores 500 reactions in seconds) ...
+    stats = evaluate(load_model(out, device=args.device), args.data, "test", limit=args.limit_test, k=5)
+    row.update({"params": stats["params"], "n_test": stats["n"], "top1": stats["top1"], "top5": stats["top5"],
+                "invalid_rate": stats["invalid_rate"]})
+    # ... and inference speed on the CPU, beam 5, on the first --speed-n of the same reactions
+    cpu_model = load_model(out, device="cpu")
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        stats = evaluate(load_model(out), args.data, "test", limit=args.limit_test, k=5)
-        row.update({"params": stats["params"], "n_test": stats["n"], "top1": stats["top1"], "top5": stats["top5"],
-                    "invalid_rate": stats["invalid_rate"], f"reactions_per_s_{threads}t": stats["reactions_per_s"]})
+        speed = evaluate(cpu_model, args.data, "test", limit=args.speed_n or args.limit_test, k=5)
+        row[f"reactions_per_s_{threads}t"] = speed["reactions_per_s"]
+    row["cpu"] = cpu_name()
     return row
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (the speed columns are CPU figures), or the platform's word."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=str(ROOT / "runs" / "bench-reaction"))
     p.add_argument("--minutes", type=float, default=60.0, help="training budget per preset")
     p.add_argument("--batch-tokens", type=int, default=4096)
-    p.add_argument("--limit-test", type=int, default=500)
+    p.add_argument("--warmup", type=int, default=0,
+                   help="Noam warm-up steps for both presets (default: each preset's own, 2,000 and 8,000)")
+    p.add_argument("--limit-test", type=int, default=500, help="test reactions scored for top-1/top-5")
+    p.add_argument("--speed-n", type=int, default=0,
+                   help="test reactions timed on the CPU at 1 and 2 threads (default: --limit-test)")
     p.add_argument("--presets", default="low,mt")
     p.add_argument("--device", default="cpu")
     p.add_argument("--resume", action="store_true", help="continue earlier runs (the budget is per run)")

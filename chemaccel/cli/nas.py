@@ -161,6 +161,10 @@ def _search(args: argparse.Namespace) -> int:
         eprint("chemaccel: cancelled; resume with the same command and --resume "
                f"(checkpoint in {result.checkpoint})")
         return 130
+    from chemaccel.runtime import is_main_process
+
+    if not is_main_process():
+        return 0  # under torchrun every process holds the same genotype; process 0 writes it
     save_genotype(out, result.genotype, summary)
     if args.json:
         print_json({"genotype": result.genotype.to_dict(), "skip_per_cell": result.genotype.skip_counts(),
@@ -211,6 +215,8 @@ def _retrain(args: argparse.Namespace) -> int:
         eprint("chemaccel: cancelled; resume with the same command and --resume "
                f"(checkpoint in {result.checkpoint})")
         return 130
+    if result.folder is None:
+        return 0  # the other torchrun processes: process 0 wrote the model folder
     m = result.metrics
     acc = f"test accuracy {m['test_accuracy']:.4f}, " if m.get("test_accuracy") is not None else ""
     print(f"{acc}{m['params']:,} parameters, max {m['max_skip_per_cell']} skip connections per cell")

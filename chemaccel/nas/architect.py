@@ -42,11 +42,13 @@ class Architect:
         order: ``first`` or ``second``.
         lr, weight_decay, betas: Adam settings of the architecture parameters.
         fd_scale: ``r = fd_scale / ||v||`` of the finite difference.
+        sync: called with the architecture parameters once their gradients are set, before the update
+            (under torchrun: :func:`chemaccel.runtime.average_gradients`, so every process takes the same step).
     """
 
     def __init__(self, arch_params: Sequence[nn.Parameter], weights: Sequence[nn.Parameter], order: str = "first",
                  lr: float = 3e-4, weight_decay: float = 1e-3, betas: tuple[float, float] = (0.5, 0.999),
-                 fd_scale: float = 0.01) -> None:
+                 fd_scale: float = 0.01, sync: Callable[[list[nn.Parameter]], None] | None = None) -> None:
         if order not in ORDERS:
             raise ConfigError(f"order must be one of {', '.join(ORDERS)}; got {order!r}")
         self.arch = list(arch_params)
@@ -55,6 +57,7 @@ class Architect:
             raise ConfigError("no architecture parameters to optimise")
         self.order = order
         self.fd_scale = fd_scale
+        self.sync = sync
         self.optimizer = torch.optim.Adam(self.arch, lr=lr, betas=betas, weight_decay=weight_decay)
 
     def step(self, train_loss: Closure, val_loss: Closure, xi: float,
@@ -67,6 +70,8 @@ class Architect:
             grads, loss = self.unrolled_gradient(train_loss, val_loss, xi, w_optimizer)
         for a, g in zip(self.arch, grads):
             a.grad = g
+        if self.sync is not None:
+            self.sync(self.arch)  # data parallel: the mean architecture gradient over the processes
         self.optimizer.step()
         return loss.detach()
 

@@ -34,7 +34,7 @@ from chemaccel.nas.search import format_row, pick_layers, setup_teacher
 from chemaccel.nas.storage import save_nas
 from chemaccel.nas.teacher import TeacherCNN, cosine, sgd, train_epoch
 from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import distributed_env, make_fabric
+from chemaccel.runtime import is_main_process, make_fabric
 
 STATE_NAME = "retrain-state"
 
@@ -71,8 +71,6 @@ class NasRetrain:
         reporter = reporter or NullReporter()
         if not isinstance(genotype, Genotype):
             raise ConfigError(f"expected a Genotype, got {type(genotype).__name__}")
-        if distributed_env() is not None:
-            raise ConfigError("the NAS engine runs in one process; torchrun / DDP is not supported for retraining")
         x, y = as_pair(train_data, "training data")
         if x.dim() != 4:
             raise ConfigError(f"retraining takes images (N, C, H, W), got inputs of shape {tuple(x.shape)}")
@@ -107,7 +105,8 @@ class NasRetrain:
         params = list(model.parameters()) + (distiller.parameters() if distiller else [])
         opt = sgd(params, cfg.lr, cfg.momentum, cfg.weight_decay)
         per_epoch = math.ceil(len(train[0]) / cfg.batch_size)
-        total = cfg.epochs * per_epoch
+        world = fabric.world_size  # under torchrun each process takes every world-th batch (data parallel)
+        total = cfg.epochs * (per_epoch // world if world > 1 else per_epoch)
         epoch, step, history = 0, 0, []
         if saved is not None:
             model.load_state_dict(saved["model"])
@@ -118,7 +117,7 @@ class NasRetrain:
             reporter.on_message(f"resumed from {ckpt} at epoch {epoch + 1}")
 
         def save(next_epoch: int) -> None:
-            if ckpt is None:
+            if ckpt is None or not is_main_process():
                 return
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": next_epoch, "step": step,
                      "adapters": distiller.adapters.state_dict() if distiller else None, "history": history,
@@ -142,7 +141,8 @@ class NasRetrain:
                 model, opt, train, batch_size=cfg.batch_size, generator=gen,
                 lr_at=lambda s: cosine(cfg.lr, cfg.lr_min, s, total), step=step, total=total, reporter=reporter,
                 autocast=autocast, use_augment=cfg.augment, extra_loss=extra_loss if distiller else None,
-                grad_clip=cfg.grad_clip, label_smoothing=cfg.label_smoothing)
+                grad_clip=cfg.grad_clip, label_smoothing=cfg.label_smoothing,
+                fabric=fabric if world > 1 else None)
             if cancelled:
                 save(epoch)
                 reporter.on_message(f"cancelled at epoch {epoch + 1}"
@@ -172,7 +172,7 @@ class NasRetrain:
             metrics["test_accuracy"] = accuracy(model, (tx.to(device), ty.to(device)), 1000, autocast)
             metrics["test_samples"] = int(len(tx))
         folder = None
-        if out is not None:
+        if out is not None and is_main_process():  # under torchrun the first process writes the folder
             config = {"retrain": cfg.to_dict(), "search": dict(search_info or {}), "teacher": teacher_stats}
             folder = save_nas(out, model, input_shape=tuple(x.shape[1:]), normalization=normalization,
                               config=config, metrics=metrics)

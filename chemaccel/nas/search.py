@@ -40,7 +40,7 @@ from chemaccel.nas.genotype import Genotype
 from chemaccel.nas.supernet import SuperNet
 from chemaccel.nas.teacher import TeacherCNN, TrainingDiverged, cosine, train_teacher
 from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import distributed_env, make_fabric
+from chemaccel.runtime import average_gradients, is_main_process, make_fabric, shard_batches
 
 STATE_NAME = "search-state"
 
@@ -134,8 +134,6 @@ class NasSearch:
         """Search on ``train_data``, an ``(images (N, C, H, W), labels)`` pair of TRAINING data."""
         cfg = self.config
         reporter = reporter or NullReporter()
-        if distributed_env() is not None:
-            raise ConfigError("the NAS engine runs in one process; torchrun / DDP is not supported for search")
         x, y = as_pair(train_data, "training data")
         if x.dim() != 4:
             raise ConfigError(f"the search takes images (N, C, H, W), got inputs of shape {tuple(x.shape)}")
@@ -168,7 +166,10 @@ class NasSearch:
                                   cfg.logit_weight, cfg.temperature)
         weights = list(model.weights()) + (distiller.parameters() if distiller else [])
         w_opt = torch.optim.SGD(weights, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        architect = Architect(model.arch_parameters(), weights, cfg.order, cfg.arch_lr, cfg.arch_weight_decay)
+        world = fabric.world_size  # under torchrun: data parallel, every gradient averaged over the processes
+        sync = (lambda params: average_gradients(fabric, params)) if world > 1 else None
+        architect = Architect(model.arch_parameters(), weights, cfg.order, cfg.arch_lr, cfg.arch_weight_decay,
+                              sync=sync)
         epoch, step, history = 0, 0, []
         if saved is not None:
             model.load_state_dict(saved["model"])
@@ -180,7 +181,7 @@ class NasSearch:
             reporter.on_message(f"resumed from {ckpt} at epoch {epoch + 1}")
 
         def save(next_epoch: int) -> None:
-            if ckpt is None:
+            if ckpt is None or not is_main_process():
                 return
             state = {"model": model.state_dict(), "w_opt": w_opt.state_dict(), "a_opt": architect.state_dict(),
                      "adapters": distiller.adapters.state_dict() if distiller else None, "epoch": next_epoch,
@@ -201,8 +202,9 @@ class NasSearch:
             return loss, parts
 
         per_epoch = len(train[0]) // cfg.batch_size
-        total = cfg.epochs * per_epoch
-        gen, gen_val = torch.Generator(), torch.Generator().manual_seed(cfg.runtime.seed + 1)
+        total = cfg.epochs * (per_epoch // world)  # this process's steps (its share of each epoch)
+        # each process draws its own architecture batches; the averaged gradient keeps the alphas equal
+        gen, gen_val = torch.Generator(), torch.Generator().manual_seed(cfg.runtime.seed + 1 + 7919 * fabric.global_rank)
         val_iter = endless(val, cfg.batch_size, gen_val)
         reporter.on_start(f"DARTS search ({cfg.order} order{', distilled' if distiller else ''})", total)
         every = max(1, min(20, per_epoch // 4))
@@ -212,7 +214,7 @@ class NasSearch:
             sums = {"loss": torch.zeros((), device=device), "val_loss": torch.zeros((), device=device)}
             gen.manual_seed(cfg.runtime.seed * 100003 + epoch)
             model.train()
-            for xb, yb in batches(train, cfg.batch_size, True, gen, drop_last=True):
+            for xb, yb in shard_batches(batches(train, cfg.batch_size, True, gen, drop_last=True), per_epoch, fabric):
                 if reporter.should_stop():
                     cancelled = True
                     save(epoch)
@@ -234,6 +236,7 @@ class NasSearch:
                 loss, parts = loss_on(xb, yb, t_train)
                 w_opt.zero_grad(set_to_none=True)
                 loss.backward()
+                average_gradients(fabric, weights)
                 nn.utils.clip_grad_norm_(weights, cfg.grad_clip)
                 w_opt.step()
                 step += 1

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from chemaccel.errors import ChemAccelError
 from chemaccel.nas.data import Pair, accuracy, augment, batches
 from chemaccel.reporting import NullReporter, Reporter
+from chemaccel.runtime import average_gradients, shard_batches
 
 
 class TrainingDiverged(ChemAccelError):
@@ -67,8 +68,11 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, train: Pair, *, ba
                 reporter: Reporter,
                 autocast: Callable[[], Any] = contextlib.nullcontext, use_augment: bool = True,
                 extra_loss: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]] | None = None,
-                grad_clip: float = 5.0, label_smoothing: float = 0.0) -> tuple[int, float, bool]:
+                grad_clip: float = 5.0, label_smoothing: float = 0.0, fabric: Any = None) -> tuple[int, float, bool]:
     """One epoch of cross-entropy training (plus ``extra_loss(x, logits) -> (loss, parts)``, e.g. distillation).
+
+    With a multi-process ``fabric`` (torchrun), each process trains on its share of the epoch's batches and
+    the gradients are averaged over the processes before each step (data parallelism; the weights stay equal).
 
     Returns ``(step, mean loss, cancelled)``; ``cancelled`` when the reporter asked to stop (checked per step).
     """
@@ -76,8 +80,12 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, train: Pair, *, ba
     model.train()
     loss_sum = torch.zeros((), device=train[0].device)
     seen = 0
-    every = max(1, min(50, math.ceil(len(train[0]) / batch_size) // 4))
-    for xb, yb in batches(train, batch_size, True, generator):
+    per_epoch = math.ceil(len(train[0]) / batch_size)
+    every = max(1, min(50, per_epoch // 4))
+    epoch_batches = batches(train, batch_size, True, generator)
+    if fabric is not None:
+        epoch_batches = shard_batches(epoch_batches, per_epoch, fabric)
+    for xb, yb in epoch_batches:
         if reporter.should_stop():
             return step, float(loss_sum) / max(1, seen), True
         for g in opt.param_groups:
@@ -93,6 +101,8 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, train: Pair, *, ba
                 loss = loss + extra
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if fabric is not None:
+            average_gradients(fabric, params)
         if grad_clip:
             nn.utils.clip_grad_norm_(params, grad_clip)
         opt.step()
