@@ -19,9 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -34,6 +31,7 @@ from chemaccel.gan import GanConfig, save_gan
 from chemaccel_gui.charts import ScatterPlot
 from chemaccel_gui.config_form import ConfigForm
 from chemaccel_gui.gan_task import GanSamples, GanTraining, sample_model, train_toy
+from chemaccel_gui.job_panel import JobPanel
 from chemaccel_gui.jobs import Job, JobRunner
 from chemaccel_gui.model_picker import ModelPicker
 from chemaccel_gui.molecule_grid import MoleculeGrid
@@ -53,38 +51,25 @@ NO_MOLECULAR_MODEL = ("No molecular GAN model is shipped yet (resources/models/g
                       "choose a folder of your own (chemaccel gan train --data qm9) to sample molecules.")
 
 
-class GanPanel(QWidget):
+class GanPanel(JobPanel):
     """Toy training (form, Start / Cancel / Save, curves) and sampling (model, n, scatter or molecules)."""
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("ganPanel")
-        self.runner = runner
-        self.job: Job | None = None
+        super().__init__(runner, "gan", parent)
         self.training: GanTraining | None = None
         self.samples: GanSamples | None = None
         self.work_root = jobs_dir("gan-jobs")
 
         self.form = ConfigForm(GanConfig, fields=TOY_FIELDS, values=TOY_START,
                                choices={"data": ("ring8", "grid25")}, parent=self)
-        self.train_button = QPushButton("Start", self)
-        self.train_button.setObjectName("ganStart")
-        self.train_button.clicked.connect(lambda: self.train())
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setObjectName("ganCancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.save_button = QPushButton("Save model...", self)
-        self.save_button.clicked.connect(lambda: self.save_model())
-        self.progress = QProgressBar(self)
-        self.progress.setObjectName("ganProgress")
+        self.train_button = self.button("Start", "ganStart", self.train)
+        self.save_button = self.button("Save model...", None, self.save_model)
 
         self.picker = ModelPicker("gan", parent=self)
         self.n_spin = QSpinBox(self)
         self.n_spin.setRange(1, 20000)
         self.n_spin.setValue(2000)
-        self.sample_button = QPushButton("Sample", self)
-        self.sample_button.setObjectName("ganSample")
-        self.sample_button.clicked.connect(lambda: self.sample())
+        self.sample_button = self.button("Sample", "ganSample", self.sample)
         self.molecular_note = QLabel(self)
         self.molecular_note.setObjectName("ganMolecularNote")
         self.molecular_note.setWordWrap(True)
@@ -93,9 +78,6 @@ class GanPanel(QWidget):
         self.molecular_note.setText("" if MOLECULAR in kinds else NO_MOLECULAR_MODEL)
         self.molecular_note.setVisible(MOLECULAR not in kinds)
 
-        self.status = QLabel(self)
-        self.status.setObjectName("ganStatus")
-        self.status.setWordWrap(True)
         self.curves = CurvePlot(title="GAN losses", x_label="step", metrics=LOSSES, parent=self)
         self.scatter = ScatterPlot(title="Generated samples (colour: generator)", symbol_size=4,
                                    equal_axes=True, parent=self)
@@ -126,33 +108,12 @@ class GanPanel(QWidget):
         row.addWidget(self.sample_button)
         sample_layout.addLayout(row)
         sample_layout.addWidget(self.molecular_note)
-        column = QWidget(self)
-        column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 0)
-        column_layout.addWidget(train_box)
-        column_layout.addWidget(sample_box)
-        column_layout.addStretch(1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(column)
-        scroll.setMinimumWidth(330)
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.status)
+        left = self.side_column((train_box, sample_box))
         right = QSplitter(Qt.Orientation.Vertical, self)
         right.addWidget(self.curves)
         right.addWidget(self.results)
         right.setSizes([300, 420])
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([360, 900])
-        QVBoxLayout(self).addWidget(splitter)
+        self.set_columns(left, right)
 
     # ---------------------------------------------------------------------------------------- actions
 
@@ -167,8 +128,8 @@ class GanPanel(QWidget):
         work, device = self.work_root / f"{config.data}-{stamp}", self.runner.device()
         self.curves.clear()
         self.training = None
-        job = self._start(lambda reporter: train_toy(reporter, config, work, device), "Train GAN",
-                          self._trained, curves=True)
+        job = self.run_job(lambda reporter: train_toy(reporter, config, work, device), "Train GAN", self._trained,
+                           lambda job: job.reporter.progress.connect(self.curves.on_progress))
         self.status.setText(f"Training {config.n_generators} generators on {config.data}; "
                             f"checkpoints in {work}")
         return job
@@ -181,14 +142,9 @@ class GanPanel(QWidget):
         if self.job is not None or path is None:
             return None
         count = n or self.n_spin.value()
-        job = self._start(lambda reporter: sample_model(reporter, path, count), "Sample GAN", self._sampled)
+        job = self.run_job(lambda reporter: sample_model(reporter, path, count), "Sample GAN", self._sampled)
         self.status.setText(f"Sampling {html.escape(path.name)}...")
         return job
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.cancel_button.setEnabled(False)
 
     def save_model(self, path: str | Path | None = None) -> Path | None:
         training = self.training
@@ -211,27 +167,6 @@ class GanPanel(QWidget):
         return folder
 
     # ---------------------------------------------------------------------------------------- results
-
-    def _start(self, task, title: str, finished, curves: bool = False) -> Job:
-        def follow(job: Job) -> None:  # before the thread starts: no signal is missed
-            job.reporter.started.connect(self._started)
-            job.reporter.progress.connect(self._progress)
-            if curves:
-                job.reporter.progress.connect(self.curves.on_progress)
-            job.done.connect(self._done)
-
-        job = self.runner.start(task, title, on_finished=finished, on_failed=self._failed, on_created=follow)
-        self.job = job
-        self._set_running(True)
-        return job
-
-    def _started(self, _task: str, total: object) -> None:
-        self.progress.setRange(0, int(total) if total else 0)
-
-    def _progress(self, step: int, total: object, _metrics: dict) -> None:
-        if total:
-            self.progress.setRange(0, int(total))
-            self.progress.setValue(min(int(step), int(total)))
 
     def _trained(self, training: GanTraining | None) -> None:
         if training is None:
@@ -273,20 +208,12 @@ class GanPanel(QWidget):
         self.scatter.plot_item.autoRange()
         self.results.setCurrentWidget(self.scatter)
 
-    def _failed(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#be1414'>{html.escape(message)}</span>")
-
-    def _done(self) -> None:
-        self.job = None
-        self._set_running(False)
-
     def _set_running(self, running: bool) -> None:
+        super()._set_running(running)
         self.train_button.setEnabled(not running)
         self.sample_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
         self.form.setEnabled(not running)
         finished = self.training is not None and self.training.result.status != "cancelled"
         self.save_button.setEnabled(not running and finished)
         if not running:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1 if finished else 0)
+            self.show_idle_progress(finished)

@@ -27,9 +27,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -42,6 +39,7 @@ from chemaccel.nas.config import PRECISIONS
 from chemaccel_gui.charts import ScatterPlot
 from chemaccel_gui.config_form import INVALID_STYLE, ConfigForm
 from chemaccel_gui.genotype_view import GenotypeView
+from chemaccel_gui.job_panel import ERROR_COLOUR, JobPanel
 from chemaccel_gui.jobs import Job, JobRunner, one_line
 from chemaccel_gui.model_picker import ModelPicker
 from chemaccel_gui.nas_task import (
@@ -74,7 +72,7 @@ TEACHER_LOSS = "teacher loss"
 MAX_EPOCH_TICKS = 15
 
 
-class NasPanel(QWidget):
+class NasPanel(JobPanel):
     """Data, settings and model; Start / Cancel / Resume / Save genotype; live plots and the genotype.
 
     Attributes:
@@ -84,10 +82,8 @@ class NasPanel(QWidget):
     """
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("nasPanel")
-        self.runner = runner
-        self.job: Job | None = None
+        super().__init__(runner, "nas", parent)
+        self.cancel_note = "Cancelling: the search stops at its next step and writes a checkpoint..."
         self.outcome: NasSearchOutcome | None = None
         self.model = None
         self.work_root = jobs_dir("nas-jobs")
@@ -119,27 +115,11 @@ class NasPanel(QWidget):
         self.form = ConfigForm(nas.SearchConfig, hidden=HIDDEN, values=DISTILL_DEFAULTS, choices=CHOICES,
                                parent=self)
 
-        self.start_button = QPushButton("Start", self)
-        self.start_button.setObjectName("nasStart")
-        self.start_button.clicked.connect(lambda: self.start())
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setObjectName("nasCancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.resume_button = QPushButton("Resume", self)
-        self.resume_button.setObjectName("nasResume")
-        self.resume_button.setToolTip("Continue the cancelled search from its checkpoint")
-        self.resume_button.clicked.connect(lambda: self.resume())
-        self.save_button = QPushButton("Save genotype...", self)
-        self.save_button.setObjectName("nasSaveGenotype")
-        self.save_button.setToolTip("Write the derived genotype as JSON "
-                                    "(for chemaccel nas retrain --genotype)")
-        self.save_button.clicked.connect(lambda: self.save_genotype())
-        self.progress = QProgressBar(self)
-        self.progress.setObjectName("nasProgress")
-        self.status = QLabel(self)
-        self.status.setObjectName("nasStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.start_button = self.button("Start", "nasStart", self.start)
+        self.resume_button = self.button("Resume", "nasResume", self.resume,
+                                         "Continue the cancelled search from its checkpoint")
+        self.save_button = self.button("Save genotype...", "nasSaveGenotype", self.save_genotype,
+                                       "Write the derived genotype as JSON (for chemaccel nas retrain --genotype)")
 
         self.picker = ModelPicker("nas", parent=self)
         self.model_note = QLabel(self)
@@ -153,11 +133,8 @@ class NasPanel(QWidget):
         self.model_info.setObjectName("nasModelInfo")
         self.model_info.setWordWrap(True)
         self.model_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_button = QPushButton("Open genotype...", self)
-        self.open_button.setObjectName("nasOpenGenotype")
-        self.open_button.setToolTip("Show a genotype JSON file "
-                                    "(from chemaccel nas search or Save genotype...)")
-        self.open_button.clicked.connect(lambda: self.open_genotype())
+        self.open_button = self.button("Open genotype...", "nasOpenGenotype", self.open_genotype,
+                                       "Show a genotype JSON file (from chemaccel nas search or Save genotype...)")
 
         self.losses = CurvePlot(title="Search losses", x_label="step (teacher, then search)", log_y=True,
                                 parent=self)
@@ -197,27 +174,8 @@ class NasPanel(QWidget):
         row.addStretch(1)
         row.addWidget(self.open_button)
         model_layout.addLayout(row)
-        column = QWidget(self)
-        column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 0)
-        for box in (data_box, settings_box, model_box):
-            column_layout.addWidget(box)
-        column_layout.addStretch(1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(column)
-        scroll.setMinimumWidth(330)
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.cancel_button, self.resume_button, self.save_button):
-            buttons.addWidget(button)
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.status)
+        left = self.side_column((data_box, settings_box, model_box),
+                                (self.start_button, self.cancel_button, self.resume_button, self.save_button))
         curves = QSplitter(Qt.Orientation.Horizontal, self)
         curves.addWidget(self.losses)
         curves.addWidget(self.epochs)
@@ -226,13 +184,7 @@ class NasPanel(QWidget):
         right.addWidget(curves)
         right.addWidget(self.genotype_view)
         right.setSizes([300, 420])
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([360, 900])
-        QVBoxLayout(self).addWidget(splitter)
+        self.set_columns(left, right)
 
     # ---------------------------------------------------------------------------------------- actions
 
@@ -273,21 +225,11 @@ class NasPanel(QWidget):
         self.epochs.clear()
         self.epochs.plot_item.getAxis("bottom").setTicks(None)
         self._phase, self._offset, self._teacher_steps = "", 0, 0
-        self.progress.setRange(0, 0)
-        self.job = self.runner.start(lambda reporter: run_search(reporter, spec), "NAS search",
-                                     on_finished=self._finished, on_failed=self._failed,
-                                     on_created=self._follow)
-        self._set_running(True)
+        self.run_job(lambda reporter: run_search(reporter, spec), "NAS search", self._finished,
+                     lambda job: job.reporter.message.connect(self._message))
         what = "Resuming" if spec.resume else "Starting"
         self.status.setText(f"{what} the search... checkpoints in {html.escape(str(spec.work))}")
         return self.job
-
-    def _follow(self, job: Job) -> None:
-        """Connect the job's reporter to the progress bar and the plots (before its thread starts)."""
-        job.reporter.started.connect(self._started)
-        job.reporter.progress.connect(self._progress)
-        job.reporter.message.connect(self._message)
-        job.done.connect(self._done)
 
     def resume(self) -> Job | None:
         """Continue the last cancelled search from its checkpoint folder."""
@@ -295,12 +237,6 @@ class NasPanel(QWidget):
         if spec is None or self.outcome is None or self.outcome.checkpoint is None:
             return None
         return self.start(NasSearchSpec(spec.data, spec.config, spec.work, resume=True))
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelling: the search stops at its next step and writes a checkpoint...")
 
     def save_genotype(self, path: str | Path | None = None) -> Path | None:
         """Write the finished search's genotype as JSON (``path`` None: ask for one)."""
@@ -340,8 +276,7 @@ class NasPanel(QWidget):
     # ---------------------------------------------------------------------------------------- signals
 
     def _started(self, task: str, total: object) -> None:
-        self.progress.setRange(0, int(total) if total else 0)
-        self.progress.setValue(0)
+        super()._started(task, total)
         if task == TEACHER_TASK:
             self._phase, self._offset = "teacher", 0
             self._teacher_steps = int(total or 0)
@@ -352,12 +287,7 @@ class NasPanel(QWidget):
         self.status.setText(html.escape(task) + "...")
 
     def _progress(self, step: int, total: object, metrics: dict) -> None:
-        if total:
-            self.progress.setRange(0, int(total))
-            self.progress.setValue(min(int(step), int(total)))
-        loss = metrics.get("loss")
-        if isinstance(loss, float):
-            self.progress.setFormat(f"%v / %m  loss {loss:.3g}")
+        super()._progress(step, total, metrics)
         x = self._offset + int(step)
         if self._phase == "teacher" and "loss" in metrics:
             self.losses.on_progress(x, total, {TEACHER_LOSS: metrics["loss"]})
@@ -409,16 +339,9 @@ class NasPanel(QWidget):
         self.status.setText(f"Done in {result.seconds:.0f} s: skip connections per cell normal "
                             f"{skips['normal']}, reduce {skips['reduce']}. Save genotype... writes the JSON.")
 
-    def _failed(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#be1414'>{html.escape(message)}</span>")
-
-    def _done(self) -> None:
-        self.job = None
-        self._set_running(False)
-
     def _set_running(self, running: bool) -> None:
+        super()._set_running(running)
         self.start_button.setEnabled(not running and bool(self.datasets))
-        self.cancel_button.setEnabled(running)
         for widget in (self.form, self.data_combo, self.limit_spin, self.distill_check):
             widget.setEnabled(not running)
         finished = self.outcome is not None and not self.outcome.cancelled
@@ -426,9 +349,7 @@ class NasPanel(QWidget):
                                       and self.outcome.cancelled and self.outcome.checkpoint is not None)
         self.save_button.setEnabled(not running and finished)
         if not running:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1 if finished else 0)
-            self.progress.setFormat("%p%")
+            self.show_idle_progress(finished)
 
     # ------------------------------------------------------------------------------ settings / model
 
@@ -453,7 +374,7 @@ class NasPanel(QWidget):
         try:
             model = describe_model(path)
         except api.ChemAccelError as exc:
-            self.model_info.setStyleSheet("color: #be1414;")
+            self.model_info.setStyleSheet(f"color: {ERROR_COLOUR};")
             self.model_info.setText(one_line(str(exc)))
             self.genotype_view.clear(f"{path.name}: not a usable NAS model folder "
                                      "(see the reason on the left).")

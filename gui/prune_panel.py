@@ -14,20 +14,13 @@ import datetime as dt
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
     QSpinBox,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +28,7 @@ from PySide6.QtWidgets import (
 import chemaccel.prune as prune
 from chemaccel import api
 from chemaccel_gui.config_form import ConfigForm
+from chemaccel_gui.job_panel import JobPanel
 from chemaccel_gui.jobs import Job, JobRunner
 from chemaccel_gui.model_picker import ModelPicker
 from chemaccel_gui.prune_plots import PrunePlots
@@ -48,7 +42,7 @@ FASHION = "Fashion-MNIST"
 DEFAULT_LIMIT = 2000
 
 
-class PrunePanel(QWidget):
+class PrunePanel(JobPanel):
     """Model, data and settings; Start / Cancel / Resume / Save; live plots.
 
     Attributes:
@@ -57,10 +51,8 @@ class PrunePanel(QWidget):
     """
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("prunePanel")
-        self.runner = runner
-        self.job: Job | None = None
+        super().__init__(runner, "prune", parent)
+        self.cancel_note = "Cancelling: the job stops at its next step and writes a checkpoint..."
         self.outcome: PruneOutcome | None = None
         self.work_root = jobs_dir("prune-jobs")
         self._last_spec: PruneJobSpec | None = None
@@ -85,25 +77,10 @@ class PrunePanel(QWidget):
         self.pretrain_spin.setToolTip("Dense training epochs before pruning a new architecture")
         self.form = ConfigForm(prune.PruneConfig, hidden=["runtime.device"], parent=self)
 
-        self.start_button = QPushButton("Start", self)
-        self.start_button.setObjectName("pruneStart")
-        self.start_button.clicked.connect(lambda: self.start())
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setObjectName("pruneCancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.resume_button = QPushButton("Resume", self)
-        self.resume_button.setObjectName("pruneResume")
-        self.resume_button.setToolTip("Continue the cancelled job from its checkpoint")
-        self.resume_button.clicked.connect(self.resume)
-        self.save_button = QPushButton("Save model...", self)
-        self.save_button.setObjectName("pruneSave")
-        self.save_button.clicked.connect(lambda: self.save_model())
-        self.progress = QProgressBar(self)
-        self.progress.setObjectName("pruneProgress")
-        self.status = QLabel(self)
-        self.status.setObjectName("pruneStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.start_button = self.button("Start", "pruneStart", self.start)
+        self.resume_button = self.button("Resume", "pruneResume", self.resume,
+                                         "Continue the cancelled job from its checkpoint")
+        self.save_button = self.button("Save model...", "pruneSave", self.save_model)
         self.plots = PrunePlots(self)
 
         self._layout()
@@ -127,35 +104,9 @@ class PrunePanel(QWidget):
         data_form.addRow("dense epochs:", self.pretrain_spin)
         settings_box = QGroupBox("AutoPrune settings", self)
         QVBoxLayout(settings_box).addWidget(self.form)
-        column = QWidget(self)
-        column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 0)
-        for box in (model_box, data_box, settings_box):
-            column_layout.addWidget(box)
-        column_layout.addStretch(1)
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(column)
-        scroll.setMinimumWidth(330)
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.cancel_button, self.resume_button, self.save_button):
-            buttons.addWidget(button)
-        left = QWidget(self)
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.status)
-        splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(left)
-        splitter.addWidget(self.plots)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([360, 900])
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        left = self.side_column((model_box, data_box, settings_box),
+                                (self.start_button, self.cancel_button, self.resume_button, self.save_button))
+        self.set_columns(left, self.plots)
 
     # ---------------------------------------------------------------------------------------- actions
 
@@ -186,22 +137,15 @@ class PrunePanel(QWidget):
         self._last_spec = spec
         self.outcome = None
         self.plots.clear()
-        self.progress.setRange(0, 0)
-        self.job = self.runner.start(lambda reporter: run_prune(reporter, spec), "Train / prune",
-                                     on_finished=self._finished, on_failed=self._failed,
-                                     on_created=self._follow)
-        self._set_running(True)
+        self.run_job(lambda reporter: run_prune(reporter, spec), "Train / prune", self._finished, self._follow)
         self.status.setText(f"{'Resuming' if spec.resume else 'Starting'}... checkpoints in {spec.work}")
         return self.job
 
     def _follow(self, job: Job) -> None:
-        """Connect the job's reporter to the progress bar and the plots (before its thread starts)."""
-        job.reporter.started.connect(self._started)
+        """Connect the job's reporter to the plots (before its thread starts)."""
         job.reporter.started.connect(self.plots.on_started)
-        job.reporter.progress.connect(self._progress)
         job.reporter.progress.connect(self.plots.on_progress)
         job.reporter.message.connect(self.plots.on_message)
-        job.done.connect(self._done)
 
     def resume(self) -> Job | None:
         """Continue the last cancelled job from its checkpoint folder."""
@@ -210,12 +154,6 @@ class PrunePanel(QWidget):
         spec = self._last_spec
         return self.start(PruneJobSpec(spec.model, spec.data, spec.config, spec.work, spec.limit,
                                        spec.pretrain_epochs, resume=True))
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelling: the job stops at its next step and writes a checkpoint...")
 
     def save_model(self, path: str | Path | None = None) -> Path | None:
         """Write the finished model as a model folder (``path`` None: ask for one)."""
@@ -239,17 +177,8 @@ class PrunePanel(QWidget):
     # ---------------------------------------------------------------------------------------- signals
 
     def _started(self, task: str, total: object) -> None:
-        self.progress.setRange(0, int(total) if total else 0)
-        self.progress.setValue(0)
+        super()._started(task, total)
         self.status.setText(html.escape(task) + "...")
-
-    def _progress(self, step: int, total: object, metrics: dict) -> None:
-        if total:
-            self.progress.setRange(0, int(total))
-            self.progress.setValue(min(int(step), int(total)))
-        loss = metrics.get("loss")
-        if isinstance(loss, float):
-            self.progress.setFormat(f"%v / %m  loss {loss:.3g}")
 
     def _finished(self, outcome: PruneOutcome | None) -> None:
         self.outcome = outcome
@@ -269,24 +198,15 @@ class PrunePanel(QWidget):
                 + ". Save model... writes the folder.")
         self.status.setText(text)
 
-    def _failed(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#be1414'>{html.escape(message)}</span>")
-
-    def _done(self) -> None:
-        self.job = None
-        self._set_running(False)
-
     def _set_running(self, running: bool) -> None:
+        super()._set_running(running)
         self.start_button.setEnabled(not running and bool(self.datasets))
-        self.cancel_button.setEnabled(running)
         self.form.setEnabled(not running)
         cancelled = self.outcome is not None and self.outcome.result is not None and self.outcome.cancelled
         self.resume_button.setEnabled(not running and cancelled)
         self.save_button.setEnabled(not running and self.outcome is not None and not self.outcome.cancelled)
         if not running:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1 if self.outcome is not None and not self.outcome.cancelled else 0)
-            self.progress.setFormat("%p%")
+            self.show_idle_progress(self.outcome is not None and not self.outcome.cancelled)
 
     # ---------------------------------------------------------------------------------- model / data
 

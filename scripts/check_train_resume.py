@@ -4,7 +4,9 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/check_train_resume.py --engines gan --trials 3   # quicker
 
 For each engine (small CLI trainings: ``property`` on a 200-molecule QM9 store, ``prune`` on 2,000 MNIST
-images, ``gan`` on the 8-Gaussian ring): one uninterrupted run gives the reference metric; then each trial
+images, ``gan`` on the 8-Gaussian ring, ``nas`` retraining a searched genotype on 2,000 Fashion-MNIST images,
+``reaction`` a tiny eole transformer on 2,000 USPTO-50K reactions): one uninterrupted run gives the
+reference metric; then each trial
 starts the same command, sends SIGKILL after a random delay, checks that every checkpoint folder on disk
 still loads (nothing half-written: ``chemaccel.checkpoint.load_training_state``), and runs the command
 again with ``--resume`` (killing it again at random, up to ``--max-kills`` times) until it finishes. The
@@ -35,13 +37,28 @@ from chemaccel.errors import ChemAccelError  # noqa: E402
 SHARED = Path(os.environ.get("CHEMACCEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def engine_commands(scratch: Path) -> dict[str, tuple[list[str], str]]:
-    """engine -> (CLI arguments after ``chemaccel --device cpu``, the config.json metric compared)."""
+def engine_commands(scratch: Path, engines: list[str]) -> dict[str, tuple[list[str], str]]:
+    """engine -> (CLI arguments after ``chemaccel --device cpu``, the config.json metric compared).
+
+    The metric is a key of ``metrics``, or ``KEY[-1].FIELD`` for the last row of a list there (the
+    reaction model's validation history).
+    """
     store = scratch / "qm9_200.h5"
-    if not store.exists():
+    if "property" in engines and not store.exists():
         from chemaccel.datasets.qm9 import convert_qm9
 
         convert_qm9(store, limit=200)
+    genotype = scratch / "genotype.json"
+    fashion = SHARED / "fashion_mnist"
+    if "nas" in engines and fashion.is_dir() and not genotype.exists():  # one small search; its genotype is retrained
+        if run(BASE + ["nas", "search", "--data", str(fashion), "--limit-train", "512", "--epochs", "1",
+                       "--layers", "3", "--channels", "4", "--nodes", "2", "--batch-size", "32",
+                       "-o", str(genotype)], None) != 0:
+            raise SystemExit("nas: the search that makes the genotype failed")
+    reaction_config = scratch / "reaction.json"
+    reaction_config.write_text(json.dumps({"layers": 2, "hidden_size": 64, "heads": 2, "ff_size": 128,
+                                           "valid_every": 100, "warmup_steps": 50, "keep_checkpoints": 2,
+                                           "average_last": 2}))
     return {
         "property": (["property", "train", "--data", str(store), "--epochs", "6", "--limit-valid", "20"],
                      "valid_mae_mev_gap"),
@@ -51,11 +68,25 @@ def engine_commands(scratch: Path) -> dict[str, tuple[list[str], str]]:
         "gan": (["gan", "train", "--data", "ring8", "-k", "4", "--steps", "1500", "--gen-hidden", "64",
                  "--disc-hidden", "64", "--n-train", "5000", "--eval-samples", "1000",
                  "--checkpoint-every", "100"], "high_quality"),
+        "nas": (["nas", "retrain", "--genotype", str(genotype), "--data", str(fashion), "--limit-train", "2000",
+                 "--val-size", "500", "--no-test", "--layers", "3", "--channels", "8", "--epochs", "4",
+                 "--batch-size", "64"], "val_accuracy"),
+        "reaction": (["reaction", "train", "--data", str(SHARED / "uspto50k"), "--limit", "2000", "--steps", "300",
+                      "--batch-tokens", "1024", "--save-every", "50", "--config", str(reaction_config)],
+                     "history[-1].valid_loss"),
     }
 
 
+#: data folder each engine's command needs (skipped with a message when it is absent)
+NEEDS = {"prune": "mnist", "nas": "fashion_mnist", "reaction": "uspto50k"}
+
+
 def metric_of(folder: Path, key: str) -> float:
-    return float(json.loads((folder / "config.json").read_text())["metrics"][key])
+    metrics = json.loads((folder / "config.json").read_text())["metrics"]
+    if "[-1]." in key:
+        name, field = key.split("[-1].")
+        return float(metrics[name][-1][field])
+    return float(metrics[key])
 
 
 def checkpoints_load(work: Path) -> tuple[int, list[str]]:
@@ -68,6 +99,9 @@ def checkpoints_load(work: Path) -> tuple[int, list[str]]:
         except ChemAccelError as exc:
             bad.append(f"{state.parent}: {exc}")
     return found, bad
+
+
+BASE = [sys.executable, "-m", "chemaccel.cli", "--device", "cpu"]
 
 
 def run(cmd: list[str], kill_after: float | None) -> int | None:
@@ -84,7 +118,7 @@ def run(cmd: list[str], kill_after: float | None) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--engines", default="property,prune,gan")
+    p.add_argument("--engines", default="property,prune,gan,nas,reaction")
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--max-kills", type=int, default=3, help="kills per trial before it is left to finish")
     p.add_argument("--tolerance", type=float, default=0.25, help="relative difference allowed from the reference")
@@ -92,14 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rng = random.Random(args.seed)
     scratch = Path(tempfile.mkdtemp(prefix="chemaccel-resume-"))
-    base = [sys.executable, "-m", "chemaccel.cli", "--device", "cpu"]
+    base = BASE
+    engines = [e for e in args.engines.split(",") if e]
+    unknown = sorted(set(engines) - {"property", "prune", "gan", "nas", "reaction"})
+    if unknown:
+        p.error(f"unknown engine(s) {', '.join(unknown)}")
     table, failed = [], 0
     try:
-        commands = engine_commands(scratch)
-        for engine in [e for e in args.engines.split(",") if e]:
+        commands = engine_commands(scratch, engines)
+        for engine in engines:
             cmd, key = commands[engine]
-            if engine == "prune" and not (SHARED / "mnist").is_dir():
-                print(f"{engine}: skipped ({SHARED / 'mnist'} not found)")
+            if engine in NEEDS and not (SHARED / NEEDS[engine]).is_dir():
+                print(f"{engine}: skipped ({SHARED / NEEDS[engine]} not found)")
                 continue
             ref_out = scratch / f"{engine}-reference"
             t0 = time.perf_counter()
