@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=2000, help="Noam warm-up steps")
     p.add_argument("--augment", type=int, default=0, help="randomized-reactant copies of each training pair")
     p.add_argument("--device", default="auto")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start from this model folder's weights (e.g. the shipped model, to train it longer)")
     args = p.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                                      warmup_steps=args.warmup, augment=args.augment,
                                      keep_checkpoints=5, average_last=5)
     work = Path(args.work)
-    trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device))
+    trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device),
+                              init_from=args.init_from)
     reporter = LoggingReporter(log, every=100)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: reporter.cancel())

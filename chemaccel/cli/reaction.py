@@ -70,6 +70,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--config", help="JSON file with further ReactionConfig fields (flags win)")
     t.add_argument("-o", "--out", required=True, help="model folder to write (checkpoints in OUT.work/)")
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT.work/")
+    t.add_argument("--init-from", metavar="MODEL",
+                   help="start from this reaction model folder's weights (same architecture; new optimizer and "
+                        "schedule; its vocabulary is kept), e.g. to train a shipped model longer")
     t.set_defaults(func=_train)
 
     r = verbs.add_parser("predict", help="top-k products for each reaction of a file",
@@ -120,7 +123,8 @@ def _train(args: argparse.Namespace) -> int:
     if config.save_every > config.steps:
         config = config.replace(save_every=config.steps, valid_every=min(config.valid_every, config.steps))
     trainer = ReactionTrainer(config, args.data, args.out, mit_dir=args.mit_valid,
-                              runtime=RuntimeConfig(device=args.device, seed=args.seed), limit=args.limit)
+                              runtime=RuntimeConfig(device=args.device, seed=args.seed), limit=args.limit,
+                              init_from=args.init_from)
     reporter = TqdmReporter(file=sys.stderr)
     previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
     try:

@@ -65,11 +65,15 @@ class ReactionTrainer:
             ``config.extra_mit_valid`` is set (its test split is never read).
         runtime: device and seed (the config's seed is used for training).
         limit: read at most this many pairs per split (tests, quick runs).
+        init_from: a reaction model folder of the same architecture whose weights a new training starts
+            from (fine-tuning, or a longer run continuing a shipped model), with a fresh optimizer and
+            learning-rate schedule; its vocabulary is kept. Ignored when resuming a checkpoint.
     """
 
     def __init__(self, config: ReactionConfig, data_dir: str | Path, out: str | Path, *,
                  work_dir: str | Path | None = None, mit_dir: str | Path | None = None,
-                 runtime: RuntimeConfig | None = None, limit: int | None = None) -> None:
+                 runtime: RuntimeConfig | None = None, limit: int | None = None,
+                 init_from: str | Path | None = None) -> None:
         if not isinstance(config, ReactionConfig):
             raise ConfigError(f"expected a ReactionConfig, got {type(config).__name__}")
         if config.extra_mit_valid and mit_dir is None:
@@ -81,6 +85,7 @@ class ReactionTrainer:
         self.mit_dir = Path(mit_dir) if mit_dir is not None else None
         self.runtime = runtime or RuntimeConfig()
         self.limit = limit
+        self.init_from = Path(init_from) if init_from is not None else None
 
     # ------------------------------------------------------------------------------------------ data
     def prepare(self, reporter: Reporter) -> tuple[int, int]:
@@ -141,11 +146,14 @@ class ReactionTrainer:
             self._check_same_config()
         n_train, skipped = self.prepare(reporter)
         resume_from = checkpoints[-1][1] if (resume and checkpoints) else None
+        init = None
         if resume_from is not None:
             reporter.on_message(f"resuming from {resume_from.name}")
+        elif self.init_from is not None:
+            init = self._init_folder(reporter)
         outcome = eole_bridge.train(self.config, self.work, device, reporter, resume_from=resume_from,
                                     on_saved=lambda step, folder: self._saved(step, folder, on_checkpoint),
-                                    precision=self.runtime.precision)
+                                    precision=self.runtime.precision, init_from=init)
         self._append_history(outcome["history"])
         checkpoints = eole_bridge.complete_checkpoints(self.work)
         last = checkpoints[-1][0]
@@ -154,6 +162,33 @@ class ReactionTrainer:
                                                               "history": self.history()})
         reporter.on_message(f"model written to {self.out} (step {last}, mean of {len(chosen)} checkpoint(s))")
         return TrainResult(self.out, last, last < self.config.steps, outcome["history"], n_train, skipped)
+
+    def _init_folder(self, reporter: Reporter) -> Path:
+        """Lay out ``init_from``'s weights as an eole model folder in the work folder; check it fits."""
+        from chemaccel.checkpoint import WEIGHTS_NAME, read_model_info
+        from chemaccel.errors import ModelFileError
+
+        info = read_model_info(self.init_from)
+        if info.engine != "reaction":
+            raise ModelFileError(f"{self.init_from}: a model of engine {info.engine!r}, not a reaction model")
+        before = ReactionConfig.from_dict(info.config)
+        arch = ("layers", "hidden_size", "heads", "ff_size")
+        changed = [f"{n} {getattr(before, n)} vs {getattr(self.config, n)}" for n in arch
+                   if getattr(before, n) != getattr(self.config, n)]
+        if changed:
+            raise ConfigError(f"cannot start from {self.init_from}: a different architecture ({', '.join(changed)})")
+        eole_config, vocab = dict(info.architecture["eole_config"]), info.architecture["vocab"]
+        eole_config["data"] = {}
+        known = set(vocab.get("src", []))
+        corpus = set((self.work / "vocab.txt").read_text(encoding="utf-8").split("\n")) if known else set()
+        unknown = sorted(t.split("\t")[0] for t in corpus if t and t.split("\t")[0] not in known)
+        if unknown:
+            reporter.on_message(f"{len(unknown)} corpus token(s) are not in {self.init_from.name}'s vocabulary and "
+                                f"become <unk>: {' '.join(unknown[:10])}")
+        folder = self.work / "init"
+        eole_bridge.write_eole_folder(folder, eole_config, vocab, self.init_from / WEIGHTS_NAME)
+        reporter.on_message(f"starting from the weights of {self.init_from} (new optimizer and schedule)")
+        return folder
 
     def _check_same_config(self) -> None:
         marker = self.work / "data.json"

@@ -90,12 +90,14 @@ PRECISION_TO_EOLE = {"32-true": "fp32", "16-mixed": "fp16", "bf16-mixed": "bf16"
 
 def eole_train_config(
     cfg: ReactionConfig, work: Path, device_id: int, resume_from: Path | None = None, valid: bool = True,
-    precision: str = "32-true",
+    precision: str = "32-true", init_from: Path | None = None,
 ) -> Any:
     """eole's ``TrainConfig`` for training ``cfg`` on the corpus files written in ``work``.
 
     ``precision`` is a :class:`~chemaccel.runtime.RuntimeConfig` precision: ``32-true`` (default),
-    ``16-mixed`` (GPU only; eole's fp16 with loss scaling) or ``bf16-mixed``.
+    ``16-mixed`` (GPU only; eole's fp16 with loss scaling) or ``bf16-mixed``. ``init_from`` (an eole model
+    folder, see :func:`write_eole_folder`) starts from its weights with a new optimizer and schedule
+    (eole's ``reset_optim: all``); ``resume_from`` continues a checkpoint, optimizer and step included.
     """
     if precision not in PRECISION_TO_EOLE:
         raise ConfigError(f"the reaction engine trains in {', '.join(PRECISION_TO_EOLE)}, not {precision!r}")
@@ -138,8 +140,13 @@ def eole_train_config(
         "compute_dtype": PRECISION_TO_EOLE[precision],
         "self_attn_backend": "pytorch",
     }
+    if resume_from is not None and init_from is not None:
+        raise ConfigError("resume_from and init_from exclude each other")
     if resume_from is not None:
         training["train_from"] = str(resume_from)
+    elif init_from is not None:
+        training["train_from"] = str(init_from)
+        training["reset_optim"] = "all"
     return TrainConfig(
         src_vocab=str(work / "vocab.txt"),
         share_vocab=True,
@@ -237,12 +244,13 @@ def _stoppable(batches: Iterator[Any], reporter: Reporter) -> Iterator[Any]:
         yield item
 
 
-def _load_metadata(resume_from: Path) -> dict[str, Any]:
-    """eole's checkpoint metadata (config, vocabulary) plus our safetensors optimizer state."""
+def _load_metadata(resume_from: Path, with_optimizer: bool = True) -> dict[str, Any]:
+    """eole's checkpoint metadata (config, vocabulary) plus our safetensors optimizer state (a resumed run)."""
     from eole.models.model_saver import get_metadata
 
     metadata = get_metadata(str(resume_from))  # reads JSON; there is no optimizer.pt to unpickle
-    metadata["optim"] = load_training_state(resume_from / OPTIM_DIR)
+    if with_optimizer:
+        metadata["optim"] = load_training_state(resume_from / OPTIM_DIR)
     return metadata
 
 
@@ -255,8 +263,12 @@ def train(
     valid: bool = True,
     on_saved: Callable[[int, Path], None] | None = None,
     precision: str = "32-true",
+    init_from: Path | None = None,
 ) -> dict[str, Any]:
     """Train with eole in this process on the corpus in ``work``; checkpoints go to ``work/eole``.
+
+    ``resume_from`` continues a checkpoint (optimizer and step included); ``init_from`` (an eole model folder)
+    starts a new training from its weights.
 
     Returns:
         ``{"last_step": int, "history": [validation rows]}``.
@@ -267,12 +279,12 @@ def train(
 
     work.mkdir(parents=True, exist_ok=True)
     with eole_log(work / "eole-train.log"):
-        config = eole_train_config(cfg, work, device_id, resume_from, valid, precision)
+        config = eole_train_config(cfg, work, device_id, resume_from, valid, precision, init_from)
         configure_process(config, device_id)
-        return _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved)
+        return _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from)
 
 
-def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved) -> dict[str, Any]:
+def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from=None) -> dict[str, Any]:
     with quiet_eole():
         from eole.constants import CorpusTask
         from eole.inputters.dynamic_iterator import build_dynamic_dataset_iter
@@ -283,7 +295,9 @@ def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved)
 
     class _Initializer(TrainingInitializer):
         def _load_metadata(self):
-            return None if resume_from is None else _load_metadata(resume_from)
+            if resume_from is not None:
+                return _load_metadata(resume_from)
+            return None if init_from is None else _load_metadata(init_from, with_optimizer=False)
 
     context = _Initializer(config).initialize()
     model = get_model_class(context.config.model).for_training(

@@ -104,3 +104,37 @@ def test_train_reaction_api_takes_a_dict(tmp_path, uspto_tiny):
     assert api.load_model(result.model_dir).predict(["CCO"], k=1)[0].ok
     with pytest.raises(ConfigError, match="unknown reaction config key"):
         api.train_reaction({"width": 3}, uspto_tiny, tmp_path / "x")
+
+
+def _weights(folder):
+    from chemaccel.checkpoint import load_safetensors
+
+    return load_safetensors(folder / "model.safetensors")
+
+
+def _max_difference(a, b):
+    assert set(a) == set(b)
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
+def test_init_from_starts_a_new_training_at_the_models_weights(tmp_path, uspto_tiny, tiny_model):
+    # one step at a negligible learning rate: a warm start ends next to the source weights, a cold one does not
+    one_step = ReactionConfig(**{**TINY, "steps": 1, "save_every": 1, "valid_every": 1, "learning_rate": 1e-6,
+                                 "seed": 7})
+    reporter = RecordingReporter()
+    warm = ReactionTrainer(one_step, uspto_tiny, tmp_path / "warm", runtime=RuntimeConfig(device="cpu"),
+                           init_from=tiny_model).run(reporter)
+    cold = ReactionTrainer(one_step, uspto_tiny, tmp_path / "cold", runtime=RuntimeConfig(device="cpu")).run()
+    source = _weights(tiny_model)
+    assert warm.last_step == 1  # a new schedule: the step count starts again
+    assert _max_difference(_weights(warm.model_dir), source) < 1e-4
+    assert _max_difference(_weights(cold.model_dir), source) > 1e-2
+    assert any("starting from the weights of" in m for m in reporter.messages)
+    assert load_model(warm.model_dir).predict(["CCO.CC(=O)O"], k=2)[0].candidates  # loads and predicts
+
+
+def test_init_from_a_model_of_another_architecture_is_refused(tmp_path, uspto_tiny, tiny_model):
+    wider = ReactionConfig(**{**TINY, "hidden_size": 64})
+    with pytest.raises(ConfigError, match="different architecture.*hidden_size 32 vs 64"):
+        ReactionTrainer(wider, uspto_tiny, tmp_path / "m", runtime=RuntimeConfig(device="cpu"),
+                        init_from=tiny_model).run()
