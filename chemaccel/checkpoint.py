@@ -278,8 +278,19 @@ def unflatten_state(skeleton: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
     return skeleton
 
 
+def previous_state_path(path: str | Path) -> Path:
+    """Where :func:`save_training_state` keeps the checkpoint it replaced (``NAME.previous`` beside it)."""
+    final = Path(path)
+    return final.with_name(final.name + ".previous")
+
+
 def save_training_state(path: str | Path, state: Mapping[str, Any]) -> Path:
-    """Save resumable training state (model/optimizer state dicts, step, metrics) as one folder, atomically."""
+    """Save resumable training state (model/optimizer state dicts, step, metrics) as one folder, atomically.
+
+    The checkpoint it replaces is kept as ``NAME.previous`` (one generation), so that a checkpoint damaged
+    later, or a crash between the two renames, still leaves a good one for
+    :func:`load_resumable_state`.
+    """
     from safetensors.torch import save_file
 
     final = Path(path)
@@ -292,16 +303,56 @@ def save_training_state(path: str | Path, state: Mapping[str, Any]) -> Path:
                                                    "chemaccel_version": __version__, "state": skeleton})
         _usual_permissions(tmp_dir)
         if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp_dir, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp_dir, final)
+            previous = previous_state_path(final)
+            if previous.exists():
+                old = final.with_name(f".{final.name}.old-{os.getpid()}")
+                os.replace(previous, old)
+                shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, previous)  # a crash here leaves no NAME, but NAME.previous: still resumable
+        os.replace(tmp_dir, final)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return final
+
+
+def has_training_state(path: str | Path | None) -> bool:
+    """Whether ``path`` (or the previous checkpoint kept beside it) holds a training checkpoint to resume."""
+    if path is None:
+        return False
+    return (Path(path) / "state.json").is_file() or (previous_state_path(path) / "state.json").is_file()
+
+
+def load_resumable_state(path: str | Path, device: str | torch.device = "cpu",
+                         on_message: Any = None) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` to resume from; when it is missing or damaged, the previous one kept beside it.
+
+    Returns None when there is neither. Falling back is said through ``on_message(text)`` (e.g. a
+    Reporter's ``on_message``) and the log; when both are unusable the error names both.
+    """
+    import logging
+
+    path = Path(path)
+    previous = previous_state_path(path)
+    try:
+        if (path / "state.json").is_file():
+            return load_training_state(path, device=device)
+        problem = f"{path}: no checkpoint (state.json missing)"
+    except ModelFileError as exc:
+        problem = str(exc)
+    if not (previous / "state.json").is_file():
+        if (path / "state.json").is_file():
+            raise ModelFileError(problem)
+        return None
+    try:
+        state = load_training_state(previous, device=device)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{problem}; the previous checkpoint is unusable too ({exc})") from None
+    message = f"{' '.join(problem.split())}; resuming from the previous checkpoint {previous.name}"
+    logging.getLogger("chemaccel").warning(message)
+    if on_message is not None:
+        on_message(message)
+    return state
 
 
 def load_training_state(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:

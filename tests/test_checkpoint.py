@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from chemaccel.checkpoint import (
-    CONFIG_NAME, WEIGHTS_NAME, ModelInfo, load_model_folder, load_training_state, read_model_info,
-    save_model_folder, save_training_state,
+    CONFIG_NAME, WEIGHTS_NAME, ModelInfo, has_training_state, load_model_folder, load_resumable_state,
+    load_training_state, previous_state_path, read_model_info, save_model_folder, save_training_state,
 )
 from chemaccel.errors import ModelFileError
 
@@ -145,3 +145,50 @@ def test_links_out_of_the_model_folder_are_refused(tmp_path):
     (folder / CONFIG_NAME).unlink()
     (folder / CONFIG_NAME).symlink_to(folder / "real.json")  # a link inside the folder is fine
     assert read_model_info(folder).engine == "a"
+
+
+def _truncate(file):
+    data = file.read_bytes()
+    file.write_bytes(data[: len(data) // 2])
+
+
+def test_a_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    path = tmp_path / "state"
+    assert load_resumable_state(path) is None and not has_training_state(path)
+    save_training_state(path, {"step": 1, "w": torch.ones(100)})
+    save_training_state(path, {"step": 2, "w": torch.full((100,), 2.0)})
+    save_training_state(path, {"step": 3, "w": torch.full((100,), 3.0)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state", "state.previous"]  # one generation kept
+    assert load_resumable_state(path)["step"] == 3
+    _truncate(path / "state.safetensors")
+    messages = []
+    state = load_resumable_state(path, on_message=messages.append)
+    assert state["step"] == 2 and torch.equal(state["w"], torch.full((100,), 2.0))
+    assert len(messages) == 1 and "truncated or corrupt" in messages[0] and "state.previous" in messages[0]
+
+
+def test_a_crash_between_the_renames_leaves_the_previous_checkpoint(tmp_path):
+    path = tmp_path / "state"
+    save_training_state(path, {"step": 1})
+    save_training_state(path, {"step": 2})
+    import shutil
+
+    shutil.rmtree(path)  # as if killed after NAME became NAME.previous and before the new one took its place
+    assert has_training_state(path)
+    assert load_resumable_state(path)["step"] == 1
+    save_training_state(path, {"step": 3})  # the next save works from there
+    assert load_resumable_state(path)["step"] == 3 and load_training_state(previous_state_path(path))["step"] == 1
+
+
+def test_both_checkpoints_damaged_is_one_clear_error(tmp_path):
+    path = tmp_path / "state"
+    save_training_state(path, {"w": torch.ones(100)})
+    save_training_state(path, {"w": torch.ones(100)})
+    _truncate(path / "state.safetensors")
+    (previous_state_path(path) / "state.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="truncated or corrupt.*previous checkpoint is unusable too"):
+        load_resumable_state(path)
+    save_training_state(tmp_path / "single", {"w": torch.ones(100)})
+    _truncate(tmp_path / "single" / "state.safetensors")
+    with pytest.raises(ModelFileError, match="truncated or corrupt"):
+        load_resumable_state(tmp_path / "single")  # no previous one: the error itself

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from chemaccel.checkpoint import load_training_state, save_training_state
+from chemaccel.checkpoint import has_training_state, load_resumable_state, save_training_state
 from chemaccel.errors import ConfigError
 from chemaccel.gan.config import GanConfig
 from chemaccel.gan.data import TrainingData, load_training_data
@@ -114,8 +114,8 @@ class GanTrainer:
 
         ckpt = Path(checkpoint_dir) / LAST if checkpoint_dir is not None else None
         step, history = 0, []
-        if resume and ckpt is not None and (ckpt / "state.json").is_file():
-            step, history = self._restore(ckpt, model, opt_g, opt_d, data_rng, td)
+        if resume and has_training_state(ckpt):
+            step, history = self._restore(ckpt, model, opt_g, opt_d, data_rng, td, reporter.on_message)
             reporter.on_message(f"resumed from {ckpt} at step {step}")
         last_good = self._snapshot(model, opt_g, opt_d, step)
 
@@ -258,8 +258,8 @@ class GanTrainer:
         save_training_state(path, state)
 
     def _restore(self, path: Path, model: GanModel, opt_g: Any, opt_d: Any, data_rng: torch.Generator,
-                 td: TrainingData) -> tuple[int, list[dict[str, float]]]:
-        state = load_training_state(path)
+                 td: TrainingData, on_message: Any = None) -> tuple[int, list[dict[str, float]]]:
+        state = load_resumable_state(path, on_message=on_message)
         saved = GanConfig.from_dict(state["config"])
         shape_keys = ("n_generators", "private_layers", "noise_dim", "gen_hidden", "gen_layers", "disc_hidden",
                       "disc_layers", "maxout_pieces", "data", "max_atoms")

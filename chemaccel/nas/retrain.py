@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from chemaccel.checkpoint import load_training_state, save_training_state
+from chemaccel.checkpoint import has_training_state, load_resumable_state, save_training_state
 from chemaccel.errors import ConfigError
 from chemaccel.nas.config import RetrainConfig
 from chemaccel.nas.data import accuracy, as_pair, holdout
@@ -85,8 +85,8 @@ class NasRetrain:
             raise ConfigError(f"retraining needs at least 2 training samples, got {len(train[0])}")
         num_classes = int(y.max()) + 1
         ckpt = Path(checkpoint_dir) / STATE_NAME if checkpoint_dir is not None else None
-        has_state = resume and ckpt is not None and (ckpt / "state.json").exists()
-        saved = load_training_state(ckpt, device=device) if has_state else None
+        has_state = resume and has_training_state(ckpt)
+        saved = load_resumable_state(ckpt, device=device, on_message=reporter.on_message) if has_state else None
         torch.manual_seed(cfg.runtime.seed)
         model = DerivedNetwork(genotype, x.shape[1], num_classes, cfg.init_channels, cfg.layers,
                                cfg.stem_multiplier).to(device)

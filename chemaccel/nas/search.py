@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from chemaccel.checkpoint import load_training_state, save_training_state
+from chemaccel.checkpoint import has_training_state, load_resumable_state, save_training_state
 from chemaccel.errors import ConfigError
 from chemaccel.nas.architect import Architect
 from chemaccel.nas.config import SearchConfig
@@ -145,8 +145,8 @@ class NasSearch:
         train, val = darts_split((x.to(device), y.to(device)), cfg.train_portion, cfg.batch_size, cfg.runtime.seed,
                                  cfg.limit_train)
         ckpt = Path(checkpoint_dir) / STATE_NAME if checkpoint_dir is not None else None
-        has_state = resume and ckpt is not None and (ckpt / "state.json").exists()
-        saved = load_training_state(ckpt, device=device) if has_state else None
+        has_state = resume and has_training_state(ckpt)
+        saved = load_resumable_state(ckpt, device=device, on_message=reporter.on_message) if has_state else None
         torch.manual_seed(cfg.runtime.seed)
         model = SuperNet(x.shape[1], num_classes, cfg.init_channels, cfg.layers, cfg.nodes, cfg.ops,
                          cfg.stem_multiplier).to(device)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from chemaccel.checkpoint import load_training_state, save_training_state
+from chemaccel.checkpoint import has_training_state, load_resumable_state, save_training_state
 from chemaccel.reporting import NullReporter, Reporter
 from chemaccel.runtime import RuntimeConfig, average_gradients, make_fabric, shard_batches
 from chemaccel.property.attention import KernelPruning
@@ -119,8 +119,8 @@ class PropertyTrainer:
                               "step": 0, "best": math.inf, "bad": 0, "lr": cfg.lr, "history": [],
                               "dense_seconds": 0.0}
         ckpt = None
-        if resume and self.checkpoint_dir is not None and (self.checkpoint_dir / "state.json").exists():
-            ckpt = load_training_state(self.checkpoint_dir)
+        if resume and has_training_state(self.checkpoint_dir):
+            ckpt = load_resumable_state(self.checkpoint_dir, on_message=reporter.on_message)
             st.update(ckpt["meta"])
             reporter.on_message(f"resuming from {self.checkpoint_dir} ({st['phase']}, epoch {st['epoch']})")
         pruning: KernelPruning | None = None

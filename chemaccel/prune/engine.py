@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from chemaccel.checkpoint import load_training_state, save_training_state
+from chemaccel.checkpoint import has_training_state, load_resumable_state, save_training_state
 from chemaccel.errors import ChemAccelError, ConfigError
 from chemaccel.prune.compact import CompactionError, compact
 from chemaccel.prune.config import PruneConfig
@@ -156,8 +156,8 @@ class AutoPrune:
                                   max(1, int(cfg.ramp_fraction * cfg.epochs * per_epoch)), cfg.lambda_rate)
         ckpt = Path(checkpoint_dir) / STATE_NAME if checkpoint_dir is not None else None
         epoch, step, history = 0, 0, []
-        if resume and ckpt is not None and (ckpt / "state.json").exists():
-            saved = load_training_state(ckpt, device=device)
+        if resume and has_training_state(ckpt):
+            saved = load_resumable_state(ckpt, device=device, on_message=reporter.on_message)
             model.load_state_dict(saved["model"])
             gates.load_state_dict(saved["gates"])
             opt_w.load_state_dict(saved["opt_w"])

@@ -145,7 +145,7 @@ class ReactionTrainer:
         if resume and checkpoints:
             self._check_same_config()
         n_train, skipped = self.prepare(reporter)
-        resume_from = checkpoints[-1][1] if (resume and checkpoints) else None
+        resume_from = self._newest_readable(checkpoints, reporter) if (resume and checkpoints) else None
         init = None
         if resume_from is not None:
             reporter.on_message(f"resuming from {resume_from.name}")
@@ -162,6 +162,18 @@ class ReactionTrainer:
                                                               "history": self.history()})
         reporter.on_message(f"model written to {self.out} (step {last}, mean of {len(chosen)} checkpoint(s))")
         return TrainResult(self.out, last, last < self.config.steps, outcome["history"], n_train, skipped)
+
+    @staticmethod
+    def _newest_readable(checkpoints: list[tuple[int, Path]], reporter: Reporter) -> Path:
+        """The newest checkpoint that reads; damaged newer ones are named and skipped (the kept older
+        checkpoints are the previous good ones)."""
+        for step, folder in reversed(checkpoints):
+            problem = eole_bridge.checkpoint_problem(folder)
+            if problem is None:
+                return folder
+            reporter.on_message(f"checkpoint at step {step} is damaged ({problem}); trying the one before")
+        raise ConfigError(f"none of the {len(checkpoints)} checkpoints in {checkpoints[0][1].parent} can be read; "
+                          "start again without --resume in a new folder")
 
     def _init_folder(self, reporter: Reporter) -> Path:
         """Lay out ``init_from``'s weights as an eole model folder in the work folder; check it fits."""

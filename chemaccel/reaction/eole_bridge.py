@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from chemaccel.checkpoint import atomic_write_json, load_training_state, save_training_state
-from chemaccel.errors import ConfigError, DeviceError, NotAvailableError
+from chemaccel.checkpoint import atomic_write_json, load_safetensors, load_training_state, save_training_state
+from chemaccel.errors import ChemAccelError, ConfigError, DeviceError, NotAvailableError
 from chemaccel.reaction.config import ReactionConfig
 from chemaccel.reporting import Reporter
 
@@ -175,6 +175,18 @@ def complete_checkpoints(work: Path) -> list[tuple[int, Path]]:
                 except ValueError:
                     continue
     return sorted(found)
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why the eole checkpoint ``folder`` cannot be resumed from (damaged JSON, weights or optimizer state),
+    or None when it reads."""
+    try:
+        read_eole_checkpoint(folder)
+        load_safetensors(folder / "model.00.safetensors")
+        load_training_state(folder / OPTIM_DIR)
+    except (OSError, ValueError, ChemAccelError) as exc:
+        return " ".join(str(exc).split())
+    return None
 
 
 def _make_saver_class():

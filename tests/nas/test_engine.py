@@ -89,3 +89,15 @@ def test_public_api_search_and_retrain(tiny_images, tiny_search, tiny_retrain, t
                                    test_data=quadrant_images(20, seed=7))
     assert isinstance(chemaccel.load_model(tmp_path / "m"), torch.nn.Module)
     assert result.metrics["params"] > 0 and 0 <= result.metrics["test_accuracy"] <= 1
+
+
+def test_resume_uses_the_previous_checkpoint_when_the_last_is_damaged(tiny_images, tiny_search, tmp_path):
+    NasSearch(tiny_search.replace(epochs=2)).run(tiny_images, checkpoint_dir=tmp_path)
+    state = tmp_path / "search-state"
+    data = (state / "state.safetensors").read_bytes()
+    (state / "state.safetensors").write_bytes(data[: len(data) // 3])  # the epoch-2 checkpoint is damaged
+    rep = RecordingReporter()
+    resumed = NasSearch(tiny_search.replace(epochs=3)).run(tiny_images, rep, checkpoint_dir=tmp_path, resume=True)
+    assert any("resuming from the previous checkpoint" in m for m in rep.messages)
+    assert any("resumed from" in m and "epoch 2" in m for m in rep.messages)  # the epoch-1 state: epoch 2 next
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3] and not resumed.cancelled

@@ -138,3 +138,20 @@ def test_init_from_a_model_of_another_architecture_is_refused(tmp_path, uspto_ti
     with pytest.raises(ConfigError, match="different architecture.*hidden_size 32 vs 64"):
         ReactionTrainer(wider, uspto_tiny, tmp_path / "m", runtime=RuntimeConfig(device="cpu"),
                         init_from=tiny_model).run()
+
+
+def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, uspto_tiny):
+    out = tmp_path / "m"
+    cfg = ReactionConfig(**{**TINY, "steps": 4, "save_every": 2, "valid_every": 2})
+    trainer = ReactionTrainer(cfg, uspto_tiny, out, runtime=RuntimeConfig(device="cpu"))
+    trainer.run()
+    (step2, _), (step4, newest) = complete_checkpoints(trainer.work)
+    assert (step2, step4) == (2, 4)
+    weights = newest / "model.00.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    reporter = RecordingReporter()
+    longer = ReactionTrainer(cfg.replace(steps=6), uspto_tiny, out, runtime=RuntimeConfig(device="cpu"))
+    result = longer.run(reporter, resume=True)
+    assert any("checkpoint at step 4 is damaged" in m and "truncated" in m for m in reporter.messages)
+    assert any("resuming from step_2" in m for m in reporter.messages)
+    assert result.last_step == 6 and not result.cancelled
