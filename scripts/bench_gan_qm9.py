@@ -1,15 +1,22 @@
-"""QM9 molecular graphs: K = 1 versus K generators in the same run, 10,000 samples each.
+"""QM9 molecular graphs: K = 1 versus K generators in the same run, 10,000 samples each, over seeds.
 
     OMP_NUM_THREADS=1 python scripts/bench_gan_qm9.py --store /tmp/qm9.h5 --steps 1500 --k 8
+    OMP_NUM_THREADS=1 python scripts/bench_gan_qm9.py --store /tmp/qm9.h5 --steps 2000 --k 32 \\
+        --seeds 0 1 2 --set private_layers=2
 
-Settings are ``QM9`` in scripts/train_shipped_gan.py; prints one JSON line per model (validity, uniqueness,
-novelty against the training molecules, and how many molecules were kept and skipped).
+Settings are ``QM9`` in scripts/train_shipped_gan.py (``--set NAME=VALUE`` changes one for both K).
+Each trained model is decoded two ways: ``argmax`` (each atom and bond its most likely type: what
+``chemaccel gan sample`` writes) and ``sample`` (each atom and bond type drawn from the generator's
+probabilities, the way the discriminator saw the graphs in training through the Gumbel-softmax). Prints
+one JSON line per model and a table of validity, uniqueness and novelty (against the training molecules),
+mean over the seeds, with K's uniqueness as a multiple of K = 1's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,7 +30,29 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from train_shipped_gan import QM9  # noqa: E402
 
 from chemaccel.gan import GanConfig, GanTrainer  # noqa: E402
+from chemaccel.gan.molgraph import ATOM_TYPES, BOND_TYPES, decode_all, graph_dims, molecule_metrics  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
+
+METRICS = ("validity", "uniqueness", "novelty")
+
+
+def sampled_graphs(probs: torch.Tensor, max_atoms: int, seed: int) -> torch.Tensor:
+    """One-hot graphs with every atom and bond type drawn from the per-position probabilities."""
+    gen = torch.Generator().manual_seed(seed)
+    a_size, _, _ = graph_dims(max_atoms)
+    n = len(probs)
+    parts = []
+    for block, types in ((probs[:, :a_size], len(ATOM_TYPES)), (probs[:, a_size:], len(BOND_TYPES))):
+        index = torch.multinomial(block.reshape(-1, types), 1, generator=gen).squeeze(1)
+        parts.append(torch.nn.functional.one_hot(index, types).reshape(n, -1).float())
+    return torch.cat(parts, dim=1)
+
+
+def parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def main() -> int:
@@ -31,16 +60,42 @@ def main() -> int:
     p.add_argument("--store", type=Path, required=True, help="molecule store (chemaccel data qm9 -o qm9.h5)")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--k", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--samples", type=int, default=10000)
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="change a QM9 setting")
     args = p.parse_args()
     torch.set_num_threads(1)
-    for k in (1, args.k):
-        cfg = GanConfig.from_dict({**QM9, "n_generators": k, "steps": args.steps})
-        t0 = time.perf_counter()
-        r = GanTrainer(cfg, RuntimeConfig(device="cpu", seed=args.seed)).run(None, data=args.store)
-        print(json.dumps({"k": k, "steps": args.steps, "status": r.status, "wall_s": round(time.perf_counter() - t0, 1),
-                          "kept": r.data_report.kept, "skipped": r.data_report.skipped,
-                          "too_many_atoms": r.data_report.too_many_atoms, **r.metrics}), flush=True)
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        overrides[name.strip()] = parse_value(value.strip())
+    rows = []
+    for seed in args.seeds:
+        for k in (1, args.k):
+            cfg = GanConfig.from_dict({**QM9, **overrides, "n_generators": k, "steps": args.steps})
+            t0 = time.perf_counter()
+            r = GanTrainer(cfg, RuntimeConfig(device="cpu", seed=seed)).run(None, data=args.store)
+            model = r.model
+            probs, _ = model.generate(args.samples, seed)
+            graphs = {"argmax": probs, "sample": sampled_graphs(probs, model.spec.max_atoms, seed)}
+            for decode, vectors in graphs.items():
+                stats = molecule_metrics(decode_all(vectors.numpy(), model.spec.max_atoms), model.train_hashes)
+                rows.append({"k": k, "seed": seed, "decode": decode, "steps": args.steps, "status": r.status,
+                             "wall_s": round(time.perf_counter() - t0, 1), "kept": r.data_report.kept,
+                             "skipped": r.data_report.skipped, **stats})
+                print(json.dumps(rows[-1]), flush=True)
+    print(f"\nQM9, {args.steps} steps, seeds {args.seeds}, {args.samples:,} samples per model, settings "
+          f"{json.dumps({**QM9, **overrides})}\n")
+    print("| K | decode | validity | uniqueness | novelty | uniqueness / K=1's | per seed (validity, uniqueness, novelty) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for decode in ("argmax", "sample"):
+        base = statistics.fmean(r["uniqueness"] for r in rows if r["k"] == 1 and r["decode"] == decode)
+        for k in (1, args.k):
+            sel = [r for r in rows if r["k"] == k and r["decode"] == decode]
+            mean = {m: statistics.fmean(r[m] for r in sel) for m in METRICS}
+            seeds = "; ".join(f"{r['validity']:.3f}, {r['uniqueness']:.4f}, {r['novelty']:.3f}" for r in sel)
+            print(f"| {k} | {decode} | {mean['validity']:.3f} | {mean['uniqueness']:.4f} | {mean['novelty']:.3f} | "
+                  f"{mean['uniqueness'] / base if base else float('nan'):.1f}x | {seeds} |")
     return 0
 
 

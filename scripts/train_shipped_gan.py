@@ -4,7 +4,7 @@ The toy models use exactly the settings and seed 0 of ``scripts/bench_gan_toy.py
 K-generator model), so the shipped folders are the runs reported in docs/benchmarks.md::
 
     OMP_NUM_THREADS=1 python scripts/train_shipped_gan.py --steps 2000
-    OMP_NUM_THREADS=1 python scripts/train_shipped_gan.py --only qm9 --qm9 /tmp/qm9.h5 --steps 20000
+    OMP_NUM_THREADS=1 python scripts/train_shipped_gan.py --only qm9 --qm9 /tmp/qm9.h5            # K=32, 1,000 steps
 
 The QM9 model (MolGAN-style graphs, at most 9 heavy atoms) trains from a molecule store made by
 ``chemaccel data qm9 -o qm9.h5`` (its train split) and is evaluated on 10,000 samples.
@@ -29,7 +29,7 @@ from chemaccel.gan import GanConfig, GanTrainer, save_gan  # noqa: E402
 from chemaccel.reporting import LoggingReporter  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
 
-QM9 = {"data": "qm9", "n_generators": 4, "private_layers": 1, "noise_dim": 32, "gen_hidden": 256, "gen_layers": 3,
+QM9 = {"data": "qm9", "n_generators": 32, "private_layers": 1, "noise_dim": 32, "gen_hidden": 256, "gen_layers": 3,
        "disc_hidden": 128, "disc_layers": 2, "maxout_pieces": 3, "lr": 5e-4, "beta1": 0.5, "lr_final": 0.1,
        "classifier_weight": 0.5, "ortho_weight": 0.1, "batch_size": 128, "eval_samples": 10000, "bn_stats": "joint",
        "private_shift_std": 0.5,
@@ -42,6 +42,8 @@ def main() -> int:
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--qm9", type=Path, help="molecule store for gan-qm9")
+    p.add_argument("--qm9-steps", type=int, default=1000,
+                   help="steps of gan-qm9 (longer runs copy more training molecules: novelty falls)")
     p.add_argument("--out-dir", type=Path, default=ROOT / "resources" / "models")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -53,7 +55,7 @@ def main() -> int:
         elif data == "qm9":
             if args.qm9 is None:
                 p.error("--only qm9 needs --qm9 STORE (chemaccel data qm9 -o qm9.h5)")
-            cfg = GanConfig.from_dict({**QM9, "steps": args.steps})
+            cfg = GanConfig.from_dict({**QM9, "steps": args.qm9_steps})
             work = args.out_dir / ".gan-qm9.work"
             result = GanTrainer(cfg, RuntimeConfig(device="cpu", seed=0)).run(
                 LoggingReporter(every=cfg.log_every), data=args.qm9, checkpoint_dir=work, resume=True)

@@ -34,6 +34,21 @@ def test_the_panel_says_when_no_molecular_model_is_shipped(panel):
     assert panel.molecular_note.text() == NO_MOLECULAR_MODEL and not panel.molecular_note.isHidden()
 
 
+def test_sample_the_shipped_molecular_model_shows_molecules(panel, wait_job, messages):
+    if not (models_dir() / "gan-qm9").is_dir():
+        pytest.skip("no molecular GAN is shipped")
+    assert panel.molecular_note.isHidden()
+    assert panel.picker.select("gan-qm9")
+    job = panel.sample(200)
+    wait_job(job)
+    assert job.error is None, job.error
+    assert panel.results.currentWidget() is panel.grid
+    samples = panel.samples
+    assert samples.kind == "qm9" and len(samples.smiles) == 200
+    assert f"{samples.n_valid} of 200 samples are valid molecules" in panel.status.text()
+    assert 0.5 < samples.n_valid / 200 <= 1.0 and messages == []
+
+
 def test_sample_a_shipped_toy_model(panel, wait_job, messages):
     assert panel.picker.select("gan-ring8")
     job = panel.sample(400)
