@@ -114,12 +114,15 @@ class NasRetrain:
             if distiller is not None and saved.get("adapters") is not None:
                 distiller.adapters.load_state_dict(saved["adapters"])
             epoch, step, history = int(saved["epoch"]), int(saved["step"]), list(saved["history"])
+            if saved.get("rng_torch") is not None:  # augmentation and drop-path draws continue as unbroken
+                torch.set_rng_state(saved["rng_torch"].to(torch.uint8).cpu())
             reporter.on_message(f"resumed from {ckpt} at epoch {epoch + 1}")
 
         def save(next_epoch: int) -> None:
             if ckpt is None or not is_main_process():
                 return
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": next_epoch, "step": step,
+                     "rng_torch": torch.get_rng_state(),
                      "adapters": distiller.adapters.state_dict() if distiller else None, "history": history,
                      "config": cfg.to_dict()}
             if distiller is not None and isinstance(distiller.teacher, TeacherCNN):

@@ -101,3 +101,18 @@ def test_resume_uses_the_previous_checkpoint_when_the_last_is_damaged(tiny_image
     assert any("resuming from the previous checkpoint" in m for m in rep.messages)
     assert any("resumed from" in m and "epoch 2" in m for m in rep.messages)  # the epoch-1 state: epoch 2 next
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3] and not resumed.cancelled
+
+
+def test_retraining_resumed_from_an_epoch_checkpoint_ends_with_the_same_weights(tiny_images, tiny_search,
+                                                                                tiny_retrain, tmp_path):
+    import shutil
+
+    genotype = NasSearch(tiny_search).run(tiny_images).genotype
+    cfg = tiny_retrain.replace(epochs=2, drop_path_prob=0.2)  # augmentation and drop-path draw random numbers
+    unbroken = NasRetrain(cfg).run(genotype, tiny_images, checkpoint_dir=tmp_path)
+    # the epoch-1 checkpoint survives as state.previous; without the epoch-2 one, resuming starts there
+    shutil.rmtree(tmp_path / "retrain-state")
+    resumed = NasRetrain(cfg).run(genotype, tiny_images, checkpoint_dir=tmp_path, resume=True)
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    for (name, a), (_, b) in zip(unbroken.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), name
