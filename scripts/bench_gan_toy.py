@@ -9,6 +9,7 @@ loop of K passes on the CPU.
     OMP_NUM_THREADS=1 python scripts/bench_gan_toy.py --data ring8 --trials 10 --out ring8.json
     OMP_NUM_THREADS=1 python scripts/bench_gan_toy.py --speed-only
     python scripts/bench_gan_toy.py --quick          # a smoke run: 2 trials, 200 steps
+    python scripts/bench_gan_toy.py --trials 10 --steps 40000 --workers 16 --no-speed   # on a 16-core machine
 
 Results are appended to ``--out`` (JSON lines) as each run finishes, so a long run can be watched.
 """
@@ -100,6 +101,25 @@ def speed(k: int = 8, batch: int = 100, repeats: int = 30) -> dict:
     return out
 
 
+def _train_one_thread(run: tuple) -> dict:
+    torch.set_num_threads(1)  # each worker one thread: the runs are independent
+    return train_one(*run)
+
+
+def run_all(runs: list[tuple], workers: int):
+    """Yield each run's row as it finishes: in order in this process, or from ``workers`` processes."""
+    if workers <= 1:
+        for run in runs:
+            yield train_one(*run)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in as_completed([pool.submit(_train_one_thread, run) for run in runs]):
+            yield future.result()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="ring8,grid25", help="comma-separated: ring8, grid25")
@@ -113,21 +133,24 @@ def main() -> int:
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--save-dir", type=Path, help="also save the K-generator model of seed 0 as DIR/gan-<data>")
     p.add_argument("--out", type=Path, help="append one JSON line per run")
+    p.add_argument("--workers", type=int, default=1,
+                   help="train this many runs at once, one process and one thread each (e.g. the core count)")
     args = p.parse_args()
     torch.set_num_threads(1)
     trials, steps = (2, 200) if args.quick else (args.trials, args.steps)
     rows: list[dict] = []
     if not args.speed_only:
-        for data in [d for d in args.data.split(",") if d]:
-            for seed in range(args.first_seed, args.first_seed + trials):
-                for k in ([int(v) for v in args.ks.split(",") if v] or [1, args.k]):
-                    save = args.save_dir / f"gan-{data}" if (args.save_dir and seed == 0 and k == args.k) else None
-                    row = train_one(data, k, steps, seed, save)
-                    rows.append(row)
-                    print(json.dumps(row), flush=True)
-                    if args.out:
-                        with open(args.out, "a", encoding="utf-8") as fh:
-                            fh.write(json.dumps(row) + "\n")
+        runs = [(data, k, steps, seed,
+                 args.save_dir / f"gan-{data}" if (args.save_dir and seed == 0 and k == args.k) else None)
+                for data in [d for d in args.data.split(",") if d]
+                for seed in range(args.first_seed, args.first_seed + trials)
+                for k in ([int(v) for v in args.ks.split(",") if v] or [1, args.k])]
+        for row in run_all(runs, args.workers):
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if args.out:
+                with open(args.out, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row) + "\n")
         print(summarize(rows), flush=True)
     if not args.no_speed:
         for batch in (100, 16, 1):
