@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -229,16 +229,24 @@ def gan_demo(model_dir: Path, n: int = 2000, shown: int = 8) -> list[str]:
     return lines
 
 
-def reaction_demo(reactions_file: Path, model_dir: Path, k: int = 3) -> list[str]:
-    """Top-``k`` products of the example reactions (reactant SMILES, one per line) with a shipped model."""
+def _shipped_model(model_dir: Path) -> tuple[Any, list[str]]:
+    """``(model, [])``, or ``(None, [the line saying why the step is skipped])`` when the folder is missing or
+    its engine's extra (eole, schnetpack) is not installed."""
     from chemaccel.api import load_model
 
     if not (model_dir / "config.json").is_file():
-        return [f"  skipped: no shipped model at {model_dir}"]
+        return None, [f"  skipped: no shipped model at {model_dir}"]
     try:
-        model = load_model(model_dir)
-    except ChemAccelError as exc:  # e.g. the reaction extra (eole) is not installed
-        return [f"  skipped: {exc}"]
+        return load_model(model_dir), []
+    except ChemAccelError as exc:
+        return None, [f"  skipped: {exc}"]
+
+
+def reaction_demo(reactions_file: Path, model_dir: Path, k: int = 3) -> list[str]:
+    """Top-``k`` products of the example reactions (reactant SMILES, one per line) with a shipped model."""
+    model, skipped = _shipped_model(model_dir)
+    if model is None:
+        return skipped
     reactions = [line.split()[0] for line in reactions_file.read_text(encoding="utf-8").splitlines() if line.strip()]
     lines = []
     for row in model.predict(reactions, k=k):
@@ -272,14 +280,9 @@ def nas_demo(model_dir: Path) -> list[str]:
 
 def gap_demo(smiles_file: Path, model_dir: Path, n: int = 5) -> list[str]:
     """Predict the gap of the first ``n`` example molecules with a shipped property model."""
-    from chemaccel.api import load_model
-
-    if not (model_dir / "config.json").is_file():
-        return [f"  skipped: no shipped model at {model_dir}"]
-    try:
-        model = load_model(model_dir)
-    except ChemAccelError as exc:  # e.g. the property extra (schnetpack) is not installed
-        return [f"  skipped: {exc}"]
+    model, skipped = _shipped_model(model_dir)
+    if model is None:
+        return skipped
     records = [r for r in itertools.islice(read_molecules(smiles_file), n)]
     rows = model.predict([r.smiles for r in records])
     lines = [f"  {rec.name or rec.smiles:<16} {rec.smiles:<30} "
