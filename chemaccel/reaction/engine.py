@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from chemaccel.checkpoint import atomic_write_json
-from chemaccel.errors import ConfigError, InputError
+from chemaccel.errors import ConfigError, InputError, ModelFileError
 from chemaccel.reaction import data as rdata
 from chemaccel.reaction import eole_bridge
 from chemaccel.reaction.config import ReactionConfig
@@ -172,13 +172,12 @@ class ReactionTrainer:
             if problem is None:
                 return folder
             reporter.on_message(f"checkpoint at step {step} is damaged ({problem}); trying the one before")
-        raise ConfigError(f"none of the {len(checkpoints)} checkpoints in {checkpoints[0][1].parent} can be read; "
-                          "start again without --resume in a new folder")
+        raise ModelFileError(f"none of the {len(checkpoints)} checkpoints in {checkpoints[0][1].parent} can be "
+                             "read; start again without --resume in a new folder")
 
     def _init_folder(self, reporter: Reporter) -> Path:
         """Lay out ``init_from``'s weights as an eole model folder in the work folder; check it fits."""
         from chemaccel.checkpoint import WEIGHTS_NAME, read_model_info
-        from chemaccel.errors import ModelFileError
 
         info = read_model_info(self.init_from)
         if info.engine != "reaction":
@@ -192,8 +191,8 @@ class ReactionTrainer:
         eole_config, vocab = dict(info.architecture["eole_config"]), info.architecture["vocab"]
         eole_config["data"] = {}
         known = set(vocab.get("src", []))
-        corpus = set((self.work / "vocab.txt").read_text(encoding="utf-8").split("\n")) if known else set()
-        unknown = sorted(t.split("\t")[0] for t in corpus if t and t.split("\t")[0] not in known)
+        lines = (self.work / "vocab.txt").read_text(encoding="utf-8").splitlines()  # "token<TAB>count"
+        unknown = sorted({line.split("\t")[0] for line in lines if line} - known)
         if unknown:
             reporter.on_message(f"{len(unknown)} corpus token(s) are not in {self.init_from.name}'s vocabulary and "
                                 f"become <unk>: {' '.join(unknown[:10])}")

@@ -155,3 +155,15 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, uspto_tiny):
     assert any("checkpoint at step 4 is damaged" in m and "truncated" in m for m in reporter.messages)
     assert any("resuming from step_2" in m for m in reporter.messages)
     assert result.last_step == 6 and not result.cancelled
+
+
+def test_init_from_names_corpus_tokens_the_model_does_not_know(tmp_path, tiny_model):
+    from tests.reaction.conftest import REACTIONS, write_uspto50k
+
+    with_selenium = [*REACTIONS, ("[SeH]c1ccccc1.CI", "C[Se]c1ccccc1", 1)]
+    data = write_uspto50k(tmp_path / "data", with_selenium)
+    cfg = ReactionConfig(**{**TINY, "steps": 1, "save_every": 1, "valid_every": 1})
+    reporter = RecordingReporter()
+    ReactionTrainer(cfg, data, tmp_path / "m", runtime=RuntimeConfig(device="cpu"), init_from=tiny_model).run(reporter)
+    unknown = [m for m in reporter.messages if "not in tiny's vocabulary" in m]
+    assert len(unknown) == 1 and "[SeH]" in unknown[0] and "[Se]" in unknown[0]
