@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("CHEMACCEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-from chemaccel.checkpoint import load_training_state, save_training_state  # noqa: E402
+from chemaccel.checkpoint import load_training_state, previous_state_path, save_training_state  # noqa: E402
 from chemaccel.nas import NasRetrain, NasSearch, RetrainConfig, SearchConfig  # noqa: E402
 from chemaccel.nas.data import accuracy, load_images  # noqa: E402
 from chemaccel.nas.evaluate import evaluate  # noqa: E402
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         genotype = found.genotype
         search_summary = {**found.summary(), "config": search_cfg.to_dict(), "normalization": list(norm)}
         save_genotype(genotype_file, genotype, search_summary)
-        shutil.rmtree(args.work / SEARCH_STATE, ignore_errors=True)  # the genotype file is what resumes now
+        for state in (args.work / SEARCH_STATE, previous_state_path(args.work / SEARCH_STATE)):
+            shutil.rmtree(state, ignore_errors=True)  # the genotype file is what resumes now
     logging.info("genotype (skips per cell %s):\n%s", genotype.skip_counts(), genotype.describe())
 
     test, _ = load_images(args.data, "test", 1000 if args.quick else None, norm)
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{stats['max_skip_per_cell']} <= 2 {'met' if ok_skip else 'NOT met'}; "
           f"teacher test accuracy {teacher_stats['teacher_test_accuracy_for_reference']:.4f}; "
           f"{time.perf_counter() - t_all:.0f} s in all on {describe_device(device)}")
-    shutil.rmtree(args.work / RETRAIN_STATE, ignore_errors=True)
+    for state in (args.work / RETRAIN_STATE, previous_state_path(args.work / RETRAIN_STATE)):
+        shutil.rmtree(state, ignore_errors=True)
     print(f"saved {args.out}")
     return 0
 
