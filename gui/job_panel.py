@@ -9,6 +9,7 @@ extends for its own buttons).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any, Callable, Iterable
 
@@ -106,6 +107,22 @@ class JobPanel(QWidget):
         QVBoxLayout(self).addWidget(splitter)
 
     # ---------------------------------------------------------------------------------------- jobs
+
+    def claim_spec(self, spec: Any, make: Callable[[], Any]) -> Any:
+        """The job spec a Start begins with: ``spec``, or ``make()`` (the form's; None when invalid). None
+        too while a job runs. The spec is kept for :meth:`resume_spec` and the last outcome is dropped."""
+        if self.job is not None:
+            return None
+        spec = spec or make()
+        if spec is not None:
+            self._last_spec = spec
+            self.outcome = None
+        return spec
+
+    def resume_spec(self) -> Any:
+        """The last started spec, marked to resume from its checkpoint folder (None when there is none)."""
+        spec = getattr(self, "_last_spec", None)
+        return None if spec is None else dataclasses.replace(spec, resume=True)
 
     def run_job(self, task: Callable[[Any], Any], title: str, finished: Callable[[Any], None],
                 follow: Callable[[Job], None] | None = None) -> Job:

@@ -214,13 +214,9 @@ class NasPanel(JobPanel):
 
     def start(self, spec: NasSearchSpec | None = None) -> Job | None:
         """Start a search (default: the one the form describes); None when the form is invalid or one runs."""
-        if self.job is not None:
-            return None
-        spec = spec or self.spec()
+        spec = self.claim_spec(spec, self.spec)
         if spec is None:
             return None
-        self._last_spec = spec
-        self.outcome = None
         self.losses.clear()
         self.epochs.clear()
         self.epochs.plot_item.getAxis("bottom").setTicks(None)
@@ -233,10 +229,10 @@ class NasPanel(JobPanel):
 
     def resume(self) -> Job | None:
         """Continue the last cancelled search from its checkpoint folder."""
-        spec = self._last_spec
+        spec = self.resume_spec()
         if spec is None or self.outcome is None or self.outcome.checkpoint is None:
             return None
-        return self.start(NasSearchSpec(spec.data, spec.config, spec.work, resume=True))
+        return self.start(spec)
 
     def save_genotype(self, path: str | Path | None = None) -> Path | None:
         """Write the finished search's genotype as JSON (``path`` None: ask for one)."""

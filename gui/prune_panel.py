@@ -129,13 +129,9 @@ class PrunePanel(JobPanel):
 
     def start(self, spec: PruneJobSpec | None = None) -> Job | None:
         """Start a job (default: the one the form describes); None when the form is invalid or one runs."""
-        if self.job is not None:
-            return None
-        spec = spec or self.spec()
+        spec = self.claim_spec(spec, self.spec)
         if spec is None:
             return None
-        self._last_spec = spec
-        self.outcome = None
         self.plots.clear()
         self.run_job(lambda reporter: run_prune(reporter, spec), "Train / prune", self._finished, self._follow)
         self.status.setText(f"{'Resuming' if spec.resume else 'Starting'}... checkpoints in {spec.work}")
@@ -149,11 +145,8 @@ class PrunePanel(JobPanel):
 
     def resume(self) -> Job | None:
         """Continue the last cancelled job from its checkpoint folder."""
-        if self._last_spec is None:
-            return None
-        spec = self._last_spec
-        return self.start(PruneJobSpec(spec.model, spec.data, spec.config, spec.work, spec.limit,
-                                       spec.pretrain_epochs, resume=True))
+        spec = self.resume_spec()
+        return None if spec is None else self.start(spec)
 
     def save_model(self, path: str | Path | None = None) -> Path | None:
         """Write the finished model as a model folder (``path`` None: ask for one)."""
