@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every", type=int, default=1000)
     p.add_argument("--curve-n", type=int, default=200, help="validation reactions scored per checkpoint")
     p.add_argument("--warmup", type=int, default=2000, help="Noam warm-up steps")
+    p.add_argument("--lr", type=float, default=2.0,
+                   help="Noam scale factor (2.0 as the Molecular Transformer; lower it to anneal a warm start)")
     p.add_argument("--augment", type=int, default=0, help="randomized-reactant copies of each training pair")
     p.add_argument("--device", default="auto")
     p.add_argument("--init-from", metavar="MODEL",
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("train_reaction")
     cfg = ReactionConfig.from_preset(args.preset, steps=args.steps, batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,
-                                     warmup_steps=args.warmup, augment=args.augment,
+                                     warmup_steps=args.warmup, learning_rate=args.lr, augment=args.augment,
                                      keep_checkpoints=5, average_last=5)
     work = Path(args.work)
     trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device),

@@ -2,8 +2,10 @@
 
 A prediction is correct at rank n when the canonical SMILES of one of the first n candidates equals the
 canonical SMILES of the recorded product (rdkit canonical form, atom maps removed; the molecules of a
-multi-component product in canonical order). ``invalid_rate`` is the share of top-1 candidates that
-rdkit cannot parse; ``invalid_rate_all`` counts every candidate. USPTO-50K results are also split by
+multi-component product in canonical order). Candidates are ranked as
+:meth:`~chemaccel.reaction.model.ReactionModel.predict` returns them (valid products first, each once).
+``invalid_rate`` is the share of top-1 candidates that rdkit cannot parse (rows whose whole beam is
+invalid); ``invalid_rate_all`` counts every candidate. USPTO-50K results are also split by
 reaction class.
 """
 

@@ -7,6 +7,7 @@ from chemaccel.checkpoint import read_model_info
 from chemaccel.errors import ConfigError, ModelFileError
 from chemaccel.reaction import ReactionConfig, ReactionModel, ReactionTrainer, load_model
 from chemaccel.reaction.eole_bridge import complete_checkpoints
+from chemaccel.reaction.model import Candidate, rank_candidates
 from chemaccel.reporting import RecordingReporter
 from chemaccel.runtime import RuntimeConfig
 from tests.reaction.conftest import TINY
@@ -20,14 +21,35 @@ def test_train_predict_through_the_public_api(tiny_model):
     rows = model.predict(INPUTS, k=3)
     assert [r.input for r in rows] == INPUTS
     for row in rows:
-        assert row.ok and len(row.candidates) == 3
+        assert row.ok and 1 <= len(row.candidates) <= 3
         assert all(math.isfinite(c.score) for c in row.candidates)
+        assert all(isinstance(c.valid, bool) for c in row.candidates)
+        # valid products first, each once; within each group the beam's order (best score first)
+        flags = [c.valid for c in row.candidates]
+        assert flags == sorted(flags, reverse=True)
+        valid = [c for c in row.candidates if c.valid]
+        assert len({c.smiles for c in valid}) == len(valid)
+        for group in (valid, [c for c in row.candidates if not c.valid]):
+            scores = [c.score for c in group]
+            assert scores == sorted(scores, reverse=True)
+    raw = model.predict(INPUTS, k=3, rank=False)  # the beam as decoded: k candidates, best score first
+    for row, ranked in zip(raw, rows):
+        assert len(row.candidates) == 3
         scores = [c.score for c in row.candidates]
         assert scores == sorted(scores, reverse=True)
-        assert all(isinstance(c.valid, bool) for c in row.candidates)
+        assert rank_candidates(row.candidates) == ranked.candidates
     info = read_model_info(tiny_model)
     assert info.engine == "reaction" and "vocab" in info.architecture
     assert not any(p.suffix in (".pt", ".pkl") for p in tiny_model.iterdir())
+
+
+def test_rank_candidates_puts_valid_distinct_products_first():
+    beam = [Candidate("C1CC", False, -0.1), Candidate("CCO", True, -0.2), Candidate("CC(", False, -0.3),
+            Candidate("CCO", True, -0.4), Candidate("CCN", True, -0.5)]
+    assert rank_candidates(beam) == [beam[1], beam[4], beam[0], beam[2]]
+    assert rank_candidates([]) == []
+    only_invalid = [Candidate("C1CC", False, -0.1), Candidate("CC(", False, -0.3)]
+    assert rank_candidates(only_invalid) == only_invalid
 
 
 def test_save_load_round_trip_gives_the_same_predictions(tiny_model):
