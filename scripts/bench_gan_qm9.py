@@ -4,7 +4,9 @@
     OMP_NUM_THREADS=1 python scripts/bench_gan_qm9.py --store /tmp/qm9.h5 --steps 2000 --k 32 \\
         --seeds 0 1 2 --set private_layers=2
 
-Settings are ``QM9`` in scripts/train_shipped_gan.py (``--set NAME=VALUE`` changes one for both K).
+Settings are ``QM9`` in scripts/train_shipped_gan.py (``--set NAME=VALUE`` changes one for both K;
+``--kset NAME=VALUE`` for the K-generator model only, so that K = 1 stays a plain GAN; ``--ablate`` adds
+a K = 1 model with the ``--kset`` settings, to show what they do without K generators).
 Each trained model is decoded two ways: ``argmax`` (each atom and bond its most likely type: what
 ``chemaccel gan sample`` writes) and ``sample`` (each atom and bond type drawn from the generator's
 probabilities, the way the discriminator saw the graphs in training through the Gumbel-softmax). Prints
@@ -55,6 +57,15 @@ def parse_value(text: str):
         return text
 
 
+def parse_settings(items: list[str]) -> dict:
+    """``["name=value", ...]`` -> ``{name: value}`` (values parsed as JSON where they are JSON)."""
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        out[name.strip()] = parse_value(value.strip())
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", type=Path, required=True, help="molecule store (chemaccel data qm9 -o qm9.h5)")
@@ -62,17 +73,22 @@ def main() -> int:
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--samples", type=int, default=10000)
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="change a QM9 setting")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="change a QM9 setting of every model")
+    p.add_argument("--kset", action="append", default=[], metavar="NAME=VALUE",
+                   help="change a setting of the K-generator model only (the K = 1 baseline stays a plain GAN)")
+    p.add_argument("--ablate", action="store_true",
+                   help="also train K = 1 with the --kset settings (shows what they do without K generators)")
     args = p.parse_args()
     torch.set_num_threads(1)
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        overrides[name.strip()] = parse_value(value.strip())
+    overrides, k_overrides = parse_settings(args.set), parse_settings(args.kset)
+    arms = [(1, "", {}), (args.k, "", k_overrides)]
+    if args.ablate and k_overrides:
+        arms.insert(1, (1, "+kset", k_overrides))
     rows = []
     for seed in args.seeds:
-        for k in (1, args.k):
-            cfg = GanConfig.from_dict({**QM9, **overrides, "n_generators": k, "steps": args.steps})
+        for k, tag, extra in arms:
+            cfg = GanConfig.from_dict({**QM9, **overrides, **extra, "n_generators": k, "steps": args.steps})
             t0 = time.perf_counter()
             r = GanTrainer(cfg, RuntimeConfig(device="cpu", seed=seed)).run(None, data=args.store)
             model = r.model
@@ -80,21 +96,22 @@ def main() -> int:
             graphs = {"argmax": probs, "sample": sampled_graphs(probs, model.spec.max_atoms, seed)}
             for decode, vectors in graphs.items():
                 stats = molecule_metrics(decode_all(vectors.numpy(), model.spec.max_atoms), model.train_hashes)
-                rows.append({"k": k, "seed": seed, "decode": decode, "steps": args.steps, "status": r.status,
+                rows.append({"k": k, "arm": f"{k}{tag}", "seed": seed, "decode": decode, "steps": args.steps, "status": r.status,
                              "wall_s": round(time.perf_counter() - t0, 1), "kept": r.data_report.kept,
                              "skipped": r.data_report.skipped, **stats})
                 print(json.dumps(rows[-1]), flush=True)
     print(f"\nQM9, {args.steps} steps, seeds {args.seeds}, {args.samples:,} samples per model, settings "
-          f"{json.dumps({**QM9, **overrides})}\n")
+          f"{json.dumps({**QM9, **overrides})}" + (f", K-model (+kset) settings {json.dumps(k_overrides)}"
+                                                   if k_overrides else "") + "\n")
     print("| K | decode | validity | uniqueness | novelty | uniqueness / K=1's | per seed (validity, uniqueness, novelty) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for decode in ("argmax", "sample"):
-        base = statistics.fmean(r["uniqueness"] for r in rows if r["k"] == 1 and r["decode"] == decode)
-        for k in (1, args.k):
-            sel = [r for r in rows if r["k"] == k and r["decode"] == decode]
+        base = statistics.fmean(r["uniqueness"] for r in rows if r["arm"] == "1" and r["decode"] == decode)
+        for k, tag, _ in arms:
+            sel = [r for r in rows if r["arm"] == f"{k}{tag}" and r["decode"] == decode]
             mean = {m: statistics.fmean(r[m] for r in sel) for m in METRICS}
             seeds = "; ".join(f"{r['validity']:.3f}, {r['uniqueness']:.4f}, {r['novelty']:.3f}" for r in sel)
-            print(f"| {k} | {decode} | {mean['validity']:.3f} | {mean['uniqueness']:.4f} | {mean['novelty']:.3f} | "
+            print(f"| {k}{' ' + tag if tag else ''} | {decode} | {mean['validity']:.3f} | {mean['uniqueness']:.4f} | {mean['novelty']:.3f} | "
                   f"{mean['uniqueness'] / base if base else float('nan'):.1f}x | {seeds} |")
     return 0
 

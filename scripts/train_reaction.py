@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from this model folder's weights (e.g. the shipped model, to train it longer)")
+    p.add_argument("--export-from", type=int, metavar="STEP",
+                   help="do not train: write --out as the mean of the newest 5 checkpoints in --work at or "
+                        "after STEP (to choose an average on the validation split afterwards)")
     args = p.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -100,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         log.info("step %d: valid top1 %.3f top5 %.3f invalid %.3f (%.0f s); exported %s", step, scores["top1"],
                  scores["top5"], scores["invalid_rate"], time.time() - t0, args.out)
 
+    if args.export_from is not None:
+        curve = json.loads(curve_path.read_text()) if curve_path.is_file() else []
+        path = trainer.export({"valid_curve": curve}, min_step=args.export_from)
+        log.info("exported %s from the checkpoints at step %d or later", path, args.export_from)
+        return 0
     resume = bool(complete_checkpoints(work))
     log.info("threads %d, device %s, resume %s, config %s", torch.get_num_threads(), args.device, resume,
              cfg.to_dict())

@@ -30,6 +30,7 @@ _FLAGS = {  # flag dest -> GanConfig field
     "disc_hidden": "disc_hidden", "disc_layers": "disc_layers", "classifier_weight": "classifier_weight",
     "ortho_weight": "ortho_weight", "ortho_on": "ortho_on", "max_atoms": "max_atoms", "n_train": "n_train",
     "eval_samples": "eval_samples", "checkpoint_every": "checkpoint_every",
+    "diversity_weight": "diversity_weight", "graph_sampling": "graph_sampling",
 }
 
 
@@ -47,9 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for flag, typ in (("steps", int), ("batch-size", int), ("lr", float), ("beta1", float), ("noise-dim", int),
                       ("gen-hidden", int), ("gen-layers", int), ("disc-hidden", int), ("disc-layers", int),
                       ("classifier-weight", float), ("ortho-weight", float), ("max-atoms", int), ("n-train", int),
-                      ("eval-samples", int), ("checkpoint-every", int)):
+                      ("eval-samples", int), ("checkpoint-every", int), ("diversity-weight", float)):
         t.add_argument(f"--{flag}", type=typ)
     t.add_argument("--ortho-on", choices=["features", "outputs", "weights"])
+    t.add_argument("--graph-sampling", choices=["gumbel", "argmax"],
+                   help="qm9: how training makes one-hot graphs (straight-through Gumbel draw or argmax)")
     t.add_argument("--placement", help="model parallelism: devices for generator groups, e.g. cuda:0,cuda:1")
     t.add_argument("--config", help="JSON file with further GanConfig fields (flags win)")
     t.add_argument("-o", "--out", required=True, help="model folder to write")

@@ -25,6 +25,7 @@ from chemaccel.errors import ConfigError
 DATA_KINDS = ("ring8", "grid25", "vectors", "qm9")
 TOY_KINDS = ("ring8", "grid25")
 ORTHO_ON = ("features", "outputs", "weights")
+GRAPH_SAMPLING = ("gumbel", "argmax")
 _DEVICE_RE = re.compile(r"^(cpu|cuda)(?::\d+)?$")
 
 
@@ -69,6 +70,12 @@ class GanConfig:
         divergence_limit: a loss above this (or NaN/inf) stops training as diverged.
         max_atoms: heavy-atom limit for ``qm9``; larger molecules are skipped and counted.
         gumbel_tau: temperature of the straight-through Gumbel-softmax for molecular graphs.
+        graph_sampling: how training turns a generator's atom and bond scores into the one-hot graph the
+            discriminator sees: ``gumbel`` (straight-through Gumbel-softmax: a random draw) or ``argmax``
+            (straight-through argmax: exactly the graph ``sample`` decodes, so diversity has to come from z).
+        diversity_weight: weight of a mode-seeking term (Mao et al. 2019, MSGAN) on each generator's
+            outputs (atom and bond probabilities for graphs): the inverse of how far two samples of one
+            generator are apart per unit of distance between their noise vectors. 0 disables it.
         placement: devices for generator groups (model parallelism), e.g. ``("cuda:0", "cuda:1")``; the K
             generators are split into that many contiguous groups. Empty: all on the run's device, batched.
         shared_device: device of the shared layers and discriminator when ``placement`` is set ("" = the
@@ -105,6 +112,8 @@ class GanConfig:
     divergence_limit: float = 1e3
     max_atoms: int = 9
     gumbel_tau: float = 1.0
+    graph_sampling: str = "gumbel"
+    diversity_weight: float = 0.0
     placement: tuple[str, ...] = ()
     shared_device: str = ""
 
@@ -127,7 +136,10 @@ class GanConfig:
             raise ConfigError(f"unknown bn_stats {self.bn_stats!r}: choose per_generator or joint")
         if self.ortho_on not in ORTHO_ON:
             raise ConfigError(f"unknown ortho_on {self.ortho_on!r}: choose one of {', '.join(ORTHO_ON)}")
-        for name in ("classifier_weight", "ortho_weight", "private_shift_std"):
+        if self.graph_sampling not in GRAPH_SAMPLING:
+            raise ConfigError(f"unknown graph_sampling {self.graph_sampling!r}: choose one of "
+                              f"{', '.join(GRAPH_SAMPLING)}")
+        for name in ("classifier_weight", "ortho_weight", "private_shift_std", "diversity_weight"):
             _float(self, name, 0.0)
         for name in ("lr", "init_std", "gumbel_tau", "divergence_limit"):
             _float(self, name, 0.0, strict=True)

@@ -39,21 +39,32 @@ class DataSpec:
     def from_dict(cls, values: dict[str, Any]) -> DataSpec:
         return cls(kind=str(values["kind"]), dim=int(values["dim"]), max_atoms=int(values.get("max_atoms", 0)))
 
-    def postprocess(self, raw: torch.Tensor, training: bool, tau: float = 1.0) -> torch.Tensor:
-        """Generator output -> sample. Graphs: straight-through Gumbel-softmax (training) or softmax per
-        atom and per bond; other kinds unchanged."""
+    def postprocess(self, raw: torch.Tensor, training: bool, tau: float = 1.0,
+                    sampling: str = "gumbel") -> torch.Tensor:
+        """Generator output -> sample. Graphs: in training a straight-through one-hot per atom and per
+        bond (``sampling``: ``gumbel`` draws it with Gumbel-softmax, ``argmax`` takes the most likely type),
+        else the softmax probabilities; other kinds unchanged."""
         if self.kind != "qm9":
             return raw
         a_size, _, _ = graph_dims(self.max_atoms)
         n = raw.shape[0]
         atoms = raw[:, :a_size].reshape(n, self.max_atoms, len(ATOM_TYPES))
         bonds = raw[:, a_size:].reshape(n, -1, len(BOND_TYPES))
-        if training:
+        if training and sampling == "argmax":
+            atoms, bonds = _straight_through_argmax(atoms, tau), _straight_through_argmax(bonds, tau)
+        elif training:
             atoms = F.gumbel_softmax(atoms, tau=tau, hard=True, dim=-1)
             bonds = F.gumbel_softmax(bonds, tau=tau, hard=True, dim=-1)
         else:
             atoms, bonds = atoms.softmax(-1), bonds.softmax(-1)
         return torch.cat([atoms.reshape(n, -1), bonds.reshape(n, -1)], dim=1)
+
+
+def _straight_through_argmax(logits: torch.Tensor, tau: float) -> torch.Tensor:
+    """One-hot of the most likely type forward; the gradient of ``softmax(logits / tau)`` backward."""
+    soft = (logits / tau).softmax(-1)
+    hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
+    return hard - soft.detach() + soft  # torch's gumbel_softmax(hard=True) order; equal to hard up to rounding
 
 
 @dataclass

@@ -28,6 +28,7 @@ from chemaccel.checkpoint import has_training_state, load_resumable_state, save_
 from chemaccel.errors import ConfigError
 from chemaccel.gan.config import GanConfig
 from chemaccel.gan.data import TrainingData, load_training_data
+from chemaccel.gan.diversity import mode_seeking
 from chemaccel.gan.model import GanModel
 from chemaccel.gan.molgraph import EncodeReport
 from chemaccel.gan.orthogonality import orthogonality
@@ -177,7 +178,7 @@ class GanTrainer:
         # discriminator (and classifier)
         with torch.no_grad():
             fake = spec.postprocess(gen(torch.randn(k, b, cfg.noise_dim, device=device)).reshape(k * b, -1),
-                                    training=True, tau=cfg.gumbel_tau)
+                                    training=True, tau=cfg.gumbel_tau, sampling=cfg.graph_sampling)
         d_real, _ = disc(real)
         d_fake, c_fake = disc(fake)
         loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
@@ -189,8 +190,10 @@ class GanTrainer:
         opt_d.step()
 
         # generators
-        raw, feats = gen(torch.randn(k, b, cfg.noise_dim, device=device), return_features=True)
-        fake = spec.postprocess(raw.reshape(k * b, -1), training=True, tau=cfg.gumbel_tau)
+        z = torch.randn(k, b, cfg.noise_dim, device=device)
+        raw, feats = gen(z, return_features=True)
+        fake = spec.postprocess(raw.reshape(k * b, -1), training=True, tau=cfg.gumbel_tau,
+                                sampling=cfg.graph_sampling)
         d_fake, c_fake = disc(fake)
         adv = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
         loss_g = adv
@@ -202,11 +205,17 @@ class GanTrainer:
                 weights = model.generator.first_private_weights() if cfg.ortho_on == "weights" else raw
                 ortho = orthogonality(cfg.ortho_on, feats, raw, weights)
                 loss_g = loss_g + cfg.ortho_weight * ortho
+        diversity = torch.zeros((), device=device)
+        if cfg.diversity_weight > 0 and b >= 2:
+            outputs = spec.postprocess(raw.reshape(k * b, -1), training=False).reshape(k, b, -1)
+            diversity = mode_seeking(outputs, z.to(outputs.device))
+            loss_g = loss_g + cfg.diversity_weight * diversity
         opt_g.zero_grad(set_to_none=True)
         self._backward(fabric, loss_g, model)
         opt_g.step()
         return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "adv_g": float(adv.detach()),
                 "classifier": float(cls.detach()), "ortho": float(ortho.detach()),
+                "diversity": float(diversity.detach()),
                 "d_real": float(torch.sigmoid(d_real.detach()).mean())}
 
     def _quick_eval(self, model: GanModel) -> dict[str, float]:

@@ -23,6 +23,8 @@ from chemaccel.gan.data import load_training_data
     ({"n_generators": 2, "placement": ("cpu", "cpu", "cpu")}, "only 2"),
     ({"shared_device": "cpu"}, "needs placement"),
     ({"lr_final": 2.0}, "lr_final"),
+    ({"graph_sampling": "softmax"}, "graph_sampling"),
+    ({"diversity_weight": -0.1}, "diversity_weight"),
 ])
 def test_bad_values_raise_one_line(changes, match):
     with pytest.raises(ConfigError, match=match) as exc:

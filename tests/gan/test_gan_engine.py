@@ -94,6 +94,17 @@ def test_molecules_train_and_evaluate(tiny_config, smiles20, tmp_path):
     assert len(loaded.sample_smiles(10)) == 10
 
 
+@pytest.mark.parametrize("sampling", ["gumbel", "argmax"])
+def test_molecules_train_with_each_graph_sampling_and_the_diversity_term(tiny_config, smiles20, sampling):
+    cfg = tiny_config.replace(data="qm9", noise_dim=4, steps=3, batch_size=12, eval_samples=20, log_every=1,
+                              graph_sampling=sampling, diversity_weight=0.1)
+    result = GanTrainer(cfg, CPU).run(None, data=smiles20)
+    assert result.status == "completed"
+    assert all(math.isfinite(h["diversity"]) and h["diversity"] > 0 for h in result.history)
+    plain = GanTrainer(cfg.replace(diversity_weight=0.0), CPU).run(None, data=smiles20, evaluate=False)
+    assert all(h["diversity"] == 0.0 for h in plain.history)
+
+
 def test_api_train_gan_writes_a_model_folder(tiny_config, tmp_path):
     result = api.train_gan({**tiny_config.to_dict(), "steps": 3}, out=tmp_path / "g", runtime=CPU)
     assert result.status == "completed"

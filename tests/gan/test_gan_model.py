@@ -5,6 +5,8 @@ import math
 import pytest
 import torch
 
+from chemaccel.gan.data import DataSpec
+from chemaccel.gan.diversity import mode_seeking
 from chemaccel.gan.generator import MultiGenerator
 from chemaccel.gan.orthogonality import orthogonality, pairwise_cos2
 from chemaccel.gan.placement import GeneratorGroup, Placement, plan_placement
@@ -120,3 +122,34 @@ def test_joint_batchnorm_statistics_use_all_generators_and_match_the_loop_in_eva
     g.eval()
     z = torch.randn(3, 5, 2)
     assert torch.allclose(g(z), g.forward_sequential(z), atol=1e-5)
+
+
+def test_mode_seeking_hand_example_and_collapse():
+    noise = torch.tensor([[[0.0, 0.0], [2.0, 0.0]]])            # K=1, B=2: |z1 - z2| averages to 1
+    spread = torch.tensor([[[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]]])  # |G1 - G2| averages to 0.5
+    assert mode_seeking(spread, noise).item() == pytest.approx(2.0, rel=1e-4)
+    collapsed = torch.zeros(1, 2, 3)
+    assert mode_seeking(collapsed, noise).item() > 1e4         # a collapsed generator pays a lot
+    outputs = spread.clone().requires_grad_(True)
+    mode_seeking(outputs, noise).backward()
+    # pushing the two samples apart lowers the term
+    assert outputs.grad[0, 1].sum() < 0 and outputs.grad[0, 0].sum() > 0
+    with pytest.raises(ValueError, match="at least 2"):
+        mode_seeking(torch.zeros(2, 1, 3), torch.zeros(2, 1, 2))
+    with pytest.raises(ValueError, match="must agree"):
+        mode_seeking(torch.zeros(2, 4, 3), torch.zeros(3, 4, 2))
+
+
+def test_straight_through_argmax_is_the_decoded_graph_forward_and_softmax_backward():
+    spec = DataSpec(kind="qm9", dim=0, max_atoms=2)
+    torch.manual_seed(0)
+    raw = torch.randn(3, 2 * 5 + 1 * 4, requires_grad=True)   # 2 atoms x 5 types, 1 bond x 4 types
+    hard = spec.postprocess(raw, training=True, sampling="argmax")
+    probs = spec.postprocess(raw, training=False)
+    assert torch.allclose(hard.detach(), hard.detach().round(), atol=1e-6)  # one-hot up to rounding
+    assert torch.allclose(hard.detach()[:, :10].reshape(3, 2, 5).sum(-1), torch.ones(3, 2))
+    atoms_h, atoms_p = hard[:, :10].reshape(3, 2, 5), probs[:, :10].reshape(3, 2, 5)
+    assert torch.equal(atoms_h.round().argmax(-1), atoms_p.argmax(-1))  # the same types the argmax decoding picks
+    assert torch.equal(spec.postprocess(raw, training=True, sampling="argmax"), hard)  # no randomness
+    (hard * torch.arange(hard.shape[1], dtype=hard.dtype)).sum().backward()
+    assert raw.grad is not None and raw.grad.abs().sum() > 0    # gradients flow through the softmax
