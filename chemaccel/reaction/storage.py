@@ -45,6 +45,21 @@ def average_checkpoints(folders: Sequence[Path]) -> dict[str, torch.Tensor]:
     return {name: (t / len(folders)).contiguous() for name, t in total.items()}
 
 
+def scrub_training_paths(eole_config: dict[str, Any]) -> dict[str, Any]:
+    """Drop the training machine's paths from eole's config, in place (they are never opened to load a
+    model, and a shared model folder should not carry them): the corpus files, the checkpoint folder,
+    the warm-start folder; the vocabulary path (required by eole's schema) becomes a bare name."""
+    eole_config.pop("data", None)
+    if "src_vocab" in eole_config:
+        eole_config["src_vocab"] = "vocab.txt"
+    eole_config.pop("tgt_vocab", None)
+    training = eole_config.get("training")
+    if isinstance(training, dict):
+        for key in ("model_path", "train_from"):
+            training.pop(key, None)
+    return eole_config
+
+
 def export_model(
     out: str | Path,
     config: ReactionConfig,
@@ -63,7 +78,7 @@ def export_model(
     """
     checkpoints = list(checkpoints)
     eole_config, vocab = read_eole_checkpoint(checkpoints[-1])
-    eole_config.pop("data", None)  # paths of the training files on the training machine
+    scrub_training_paths(eole_config)
     # eole stores its sinusoidal position tables (5000 x width, twice) as tensors; they are rebuilt
     # from the config when the model is built, so the folder leaves them out (half the file size).
     weights = {k: v for k, v in average_checkpoints(checkpoints).items() if not k.endswith(".pe.pe")}

@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -41,6 +42,14 @@ def test_train_predict_through_the_public_api(tiny_model):
     info = read_model_info(tiny_model)
     assert info.engine == "reaction" and "vocab" in info.architecture
     assert not any(p.suffix in (".pt", ".pkl") for p in tiny_model.iterdir())
+
+
+def test_the_model_folder_carries_no_path_of_the_training_machine(tiny_model):
+    text = (tiny_model / "config.json").read_text()
+    work = tiny_model.with_name(tiny_model.name + ".work")  # the trainer's default work folder
+    assert work.is_dir() and str(work) not in text and str(tiny_model.parent) not in text
+    eole = json.loads(text)["architecture"]["eole_config"]
+    assert "data" not in eole and "model_path" not in eole["training"] and eole["src_vocab"] == "vocab.txt"
 
 
 def test_rank_candidates_puts_valid_distinct_products_first():
