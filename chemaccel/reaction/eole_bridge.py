@@ -144,6 +144,9 @@ def eole_train_config(
         raise ConfigError("resume_from and init_from exclude each other")
     if resume_from is not None:
         training["train_from"] = str(resume_from)
+        # eole takes options the new config leaves out from the checkpoint's config: a checkpoint of a
+        # warm-started run says reset_optim "all", which would restart the step count and the schedule
+        training["reset_optim"] = "none"
     elif init_from is not None:
         training["train_from"] = str(init_from)
         training["reset_optim"] = "all"

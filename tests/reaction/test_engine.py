@@ -164,6 +164,20 @@ def test_init_from_starts_a_new_training_at_the_models_weights(tmp_path, uspto_t
     assert load_model(warm.model_dir).predict(["CCO.CC(=O)O"], k=2)[0].candidates  # loads and predicts
 
 
+def test_a_warm_started_training_resumes_at_its_step(tmp_path, uspto_tiny, tiny_model):
+    # eole keeps the first run's reset_optim "all" in its checkpoints: a resume must not start the
+    # step count and the learning-rate schedule again
+    cfg = ReactionConfig(**{**TINY, "steps": 6, "save_every": 2, "valid_every": 100})
+    out = tmp_path / "warm"
+    first = ReactionTrainer(cfg, uspto_tiny, out, runtime=RuntimeConfig(device="cpu"), init_from=tiny_model)
+    assert first.run(RecordingReporter(stop_after=2)).last_step == 2
+    reporter = RecordingReporter()
+    resumed = ReactionTrainer(cfg, uspto_tiny, out, runtime=RuntimeConfig(device="cpu"),
+                              init_from=tiny_model).run(reporter, resume=True)
+    assert resumed.last_step == 6 and not resumed.cancelled
+    assert [step for step, _, _ in reporter.progress] == [3, 4, 5, 6]
+
+
 def test_init_from_a_model_of_another_architecture_is_refused(tmp_path, uspto_tiny, tiny_model):
     wider = ReactionConfig(**{**TINY, "hidden_size": 64})
     with pytest.raises(ConfigError, match="different architecture.*hidden_size 32 vs 64"):
