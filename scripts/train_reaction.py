@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from chemaccel.checkpoint import atomic_write_json  # noqa: E402
+from chemaccel.errors import ChemAccelError  # noqa: E402
 from chemaccel.reaction.config import ReactionConfig  # noqa: E402
 from chemaccel.reaction.data import load_pairs  # noqa: E402
 from chemaccel.reaction.eole_bridge import complete_checkpoints, read_eole_checkpoint  # noqa: E402
@@ -105,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.export_from is not None:
         curve = json.loads(curve_path.read_text()) if curve_path.is_file() else []
-        path = trainer.export({"valid_curve": curve}, min_step=args.export_from)
+        try:
+            path = trainer.export({"valid_curve": curve}, min_step=args.export_from)
+        except ChemAccelError as exc:
+            print(f"train_reaction: {exc}", file=sys.stderr)
+            return 1
         log.info("exported %s from the checkpoints at step %d or later", path, args.export_from)
         return 0
     resume = bool(complete_checkpoints(work))
