@@ -79,6 +79,17 @@ class NullReporter(BaseReporter):
     """Reports nothing; cancellable."""
 
 
+class SilentReporter(BaseReporter):
+    """Says nothing but stops when ``inner`` asks to (the torchrun processes other than 0)."""
+
+    def __init__(self, inner: Reporter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def should_stop(self) -> bool:
+        return self.stop_flag.is_set() or self.inner.should_stop()
+
+
 class TqdmReporter(BaseReporter):
     """A tqdm progress bar per phase on stderr, metrics in the bar's postfix."""
 

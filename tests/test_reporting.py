@@ -1,4 +1,5 @@
 import io
+import sys
 import logging
 
 from chemaccel.reporting import LoggingReporter, NullReporter, RecordingReporter, Reporter, StopFlag, TqdmReporter
@@ -47,3 +48,20 @@ def test_logging_reporter_every_n(caplog):
             r.on_progress(step, 4, {"mse": 0.5})
     steps = [m for m in caplog.messages if m.startswith("step")]
     assert steps == ["step 2/4 mse=0.5", "step 4/4 mse=0.5"]
+
+
+def test_silent_reporter_stops_with_the_reporter_it_wraps_and_says_nothing(capsys):
+    from chemaccel.reporting import SilentReporter, TqdmReporter
+
+    inner = TqdmReporter(file=sys.stderr)
+    quiet = SilentReporter(inner)
+    quiet.on_start("train", 3)
+    quiet.on_progress(1, 3, {"loss": 1.0})
+    quiet.on_message("hello")
+    assert capsys.readouterr().err == ""
+    assert not quiet.should_stop()
+    inner.cancel()
+    assert quiet.should_stop()
+    own = SilentReporter(TqdmReporter(file=sys.stderr))
+    own.cancel()
+    assert own.should_stop()

@@ -125,13 +125,17 @@ def _train(args: argparse.Namespace) -> int:
     trainer = ReactionTrainer(config, args.data, args.out, mit_dir=args.mit_valid,
                               runtime=RuntimeConfig(device=args.device, seed=args.seed), limit=args.limit,
                               init_from=args.init_from)
-    reporter = TqdmReporter(file=sys.stderr)
+    from chemaccel.runtime import is_main_process
+
+    reporter = TqdmReporter(file=sys.stderr, disable=None if is_main_process() else True)
     previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
     try:
         result = trainer.run(reporter, resume=args.resume)
     finally:
         signal.signal(signal.SIGINT, previous)
         reporter.close()
+    if not is_main_process():
+        return 130 if result.cancelled else 0  # under torchrun, process 0 speaks for all
     print(f"saved {result.model_dir} (step {result.last_step}, {result.n_train} training reactions)")
     if result.cancelled:
         eprint(f"chemaccel: stopped at step {result.last_step} of {config.steps}; the model folder holds that "

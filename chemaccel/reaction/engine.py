@@ -25,8 +25,8 @@ from chemaccel.reaction import data as rdata
 from chemaccel.reaction import eole_bridge
 from chemaccel.reaction.config import ReactionConfig
 from chemaccel.reaction.storage import export_model
-from chemaccel.reporting import NullReporter, Reporter
-from chemaccel.runtime import RuntimeConfig, resolve_device, seed_everything
+from chemaccel.reporting import NullReporter, Reporter, SilentReporter
+from chemaccel.runtime import RuntimeConfig, distributed_env, make_fabric, resolve_device, seed_everything
 
 VALID_LIMIT = 1000  # validation pairs used for the loss / token accuracy during training
 
@@ -86,6 +86,9 @@ class ReactionTrainer:
         self.runtime = runtime or RuntimeConfig()
         self.limit = limit
         self.init_from = Path(init_from) if init_from is not None else None
+        #: the eole module trained by the last :meth:`run` in this process (under torchrun, every
+        #: process's copy; they are identical), for inspection; the product is the model folder
+        self.trained_module: Any = None
 
     # ------------------------------------------------------------------------------------------ data
     def prepare(self, reporter: Reporter) -> tuple[int, int]:
@@ -136,7 +139,15 @@ class ReactionTrainer:
                 (e.g. to score it on validation reactions, or to export the model so far).
         """
         reporter = reporter or NullReporter()
-        device = resolve_device(self.runtime.device)
+        parallel = None
+        if distributed_env() is not None:  # under torchrun: one process of a data-parallel group
+            parallel = eole_bridge.DataParallel(make_fabric(self.runtime))
+            device = parallel.fabric.device
+        else:
+            device = resolve_device(self.runtime.device)
+        main = parallel is None or parallel.is_main
+        if not main:
+            reporter = SilentReporter(reporter)
         seed_everything(self.config.seed)
         checkpoints = eole_bridge.complete_checkpoints(self.work)
         if checkpoints and not resume:
@@ -144,23 +155,33 @@ class ReactionTrainer:
                               f"resume with --resume, or choose another output")
         if resume and checkpoints:
             self._check_same_config()
+        if not main:  # process 0 writes the corpus (and the warm-start folder); the others read them
+            parallel.barrier()
         n_train, skipped = self.prepare(reporter)
         resume_from = self._newest_readable(checkpoints, reporter) if (resume and checkpoints) else None
         init = None
         if resume_from is not None:
             reporter.on_message(f"resuming from {resume_from.name}")
         elif self.init_from is not None:
-            init = self._init_folder(reporter)
+            init = self._init_folder(reporter) if main else self.work / "init"
+        if main and parallel is not None:
+            parallel.barrier()
         outcome = eole_bridge.train(self.config, self.work, device, reporter, resume_from=resume_from,
                                     on_saved=lambda step, folder: self._saved(step, folder, on_checkpoint),
-                                    precision=self.runtime.precision, init_from=init)
-        self._append_history(outcome["history"])
-        checkpoints = eole_bridge.complete_checkpoints(self.work)
-        last = checkpoints[-1][0]
-        chosen = [folder for _, folder in checkpoints[-self.config.average_last:]]
-        export_model(self.out, self.config, chosen, metrics={"steps": last, "train_pairs": n_train,
-                                                              "history": self.history()})
-        reporter.on_message(f"model written to {self.out} (step {last}, mean of {len(chosen)} checkpoint(s))")
+                                    precision=self.runtime.precision, init_from=init, parallel=parallel)
+        self.trained_module = outcome["model"]
+        if main:
+            self._append_history(outcome["history"])
+            checkpoints = eole_bridge.complete_checkpoints(self.work)
+            last = checkpoints[-1][0]
+            chosen = [folder for _, folder in checkpoints[-self.config.average_last:]]
+            export_model(self.out, self.config, chosen, metrics={"steps": last, "train_pairs": n_train,
+                                                                  "history": self.history()})
+            reporter.on_message(f"model written to {self.out} (step {last}, mean of {len(chosen)} checkpoint(s))")
+        else:
+            last = outcome["last_step"]
+        if parallel is not None:
+            parallel.barrier()  # the model folder is there when any process returns
         return TrainResult(self.out, last, last < self.config.steps, outcome["history"], n_train, skipped)
 
     @staticmethod

@@ -53,12 +53,16 @@ def quiet_eole() -> Iterator[None]:
         yield
 
 
-def eole_device(device: torch.device) -> int:
-    """eole's device id: -1 for the CPU, 0 for the first GPU (eole trains on ``cuda:0`` only)."""
+def eole_device(device: torch.device, parallel: DataParallel | None = None) -> int:
+    """eole's device id: -1 for the CPU, the GPU's index on a GPU.
+
+    A single process trains on ``cuda:0`` only (pick another GPU with CUDA_VISIBLE_DEVICES); under
+    torchrun each process takes its local rank's GPU.
+    """
     if device.type == "cpu":
         return -1
-    if device.type == "cuda" and (device.index or 0) == 0:
-        return 0
+    if device.type == "cuda" and ((device.index or 0) == 0 or parallel is not None):
+        return device.index or 0
     raise DeviceError(
         f"the reaction engine runs on cpu or cuda:0 (eole's single-process mode), not {device}; "
         f"pick another GPU with CUDA_VISIBLE_DEVICES"
@@ -207,7 +211,9 @@ def _make_saver_class():
             return None
 
         def _save(self, step: int) -> None:
-            super()._save(step)
+            super()._save(step)  # under torchrun: process 0 writes, then every process meets at a barrier
+            if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+                return
             folder = Path(self.model_path) / self.step_dir
             atomic_write_json(folder / DONE_MARK, {"step": step})
             if self.on_saved is not None:
@@ -249,12 +255,74 @@ def _make_report_class():
     return ReporterBridge
 
 
-def _stoppable(batches: Iterator[Any], reporter: Reporter) -> Iterator[Any]:
-    """Yield eole's batches until the reporter asks to stop (never before the first step)."""
+class DataParallel:
+    """Data parallelism across torchrun processes around eole's single-process training loop.
+
+    eole's own multi-GPU mode spawns its processes itself and gathers with CUDA buffers; under torchrun
+    (GPUs with NCCL, or CPUs with gloo) this class does the three things data parallelism needs instead:
+    every process starts from process 0's weights (:meth:`broadcast`), reads every ``world_size``-th block
+    of the corpus (eole's stride and offset), and replaces its gradients by their mean over the processes
+    before each optimizer step (:meth:`synchronize`, installed as eole's gradient synchronizer). A stop
+    asked for in any process (Ctrl-C, Cancel, a time budget) stops all of them at the same step
+    (:meth:`any_true`). Process 0 alone validates, reports and writes checkpoints.
+
+    Args:
+        fabric: a launched Lightning Fabric (:func:`chemaccel.runtime.make_fabric`); its process group is
+            the one used.
+    """
+
+    def __init__(self, fabric: Any) -> None:
+        self.fabric = fabric
+        self.world_size = int(fabric.world_size)
+        self.rank = int(fabric.global_rank)
+        self.model: torch.nn.Module | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        self.fabric.barrier()
+
+    def broadcast(self, model: torch.nn.Module) -> None:
+        """Copy process 0's parameters and buffers into every process."""
+        import torch.distributed as dist
+
+        with torch.no_grad():
+            for tensor in [*model.parameters(), *model.buffers()]:
+                dist.broadcast(tensor.data, src=0)
+
+    def synchronize(self) -> None:
+        """Every gradient becomes its mean over the processes (eole calls this before each step)."""
+        from chemaccel.runtime import average_gradients
+
+        assert self.model is not None, "attach the model first"
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for p in params:  # a parameter without a gradient here may have one elsewhere: count it as zero
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        average_gradients(self.fabric, params)
+
+    def any_true(self, flag: bool) -> bool:
+        """True in every process when ``flag`` is True in any of them."""
+        device = self.fabric.device
+        total = self.fabric.all_reduce(torch.tensor([1.0 if flag else 0.0], device=device), reduce_op="sum")
+        return bool(total.item() > 0)
+
+
+def _stoppable(batches: Iterator[Any], reporter: Reporter, parallel: DataParallel | None = None) -> Iterator[Any]:
+    """Yield eole's batches until the reporter asks to stop (never before the first step).
+
+    Under torchrun every process asks every other one before each batch, so all stop at the same step.
+    """
     first = True
     for item in batches:
-        if not first and reporter.should_stop():
-            return
+        if not first:
+            stop = reporter.should_stop()
+            if parallel is not None:
+                stop = parallel.any_true(stop)
+            if stop:
+                return
         first = False
         yield item
 
@@ -279,27 +347,31 @@ def train(
     on_saved: Callable[[int, Path], None] | None = None,
     precision: str = "32-true",
     init_from: Path | None = None,
+    parallel: DataParallel | None = None,
 ) -> dict[str, Any]:
     """Train with eole in this process on the corpus in ``work``; checkpoints go to ``work/eole``.
 
     ``resume_from`` continues a checkpoint (optimizer and step included); ``init_from`` (an eole model folder)
-    starts a new training from its weights.
+    starts a new training from its weights. ``parallel`` (under torchrun) makes this process one of a
+    data-parallel group (:class:`DataParallel`); process 0 alone writes checkpoints.
 
     Returns:
-        ``{"last_step": int, "history": [validation rows]}``.
+        ``{"last_step": int, "history": [validation rows], "model": the trained eole module}``.
     """
-    device_id = eole_device(device)
+    device_id = eole_device(device, parallel)
     with quiet_eole():
         from eole.train_single import configure_process
 
     work.mkdir(parents=True, exist_ok=True)
-    with eole_log(work / "eole-train.log"):
+    log = "eole-train.log" if parallel is None or parallel.is_main else f"eole-train.rank{parallel.rank}.log"
+    with eole_log(work / log):
         config = eole_train_config(cfg, work, device_id, resume_from, valid, precision, init_from)
         configure_process(config, device_id)
-        return _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from)
+        return _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from, parallel)
 
 
-def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from=None) -> dict[str, Any]:
+def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from=None,
+           parallel: DataParallel | None = None) -> dict[str, Any]:
     with quiet_eole():
         from eole.constants import CorpusTask
         from eole.inputters.dynamic_iterator import build_dynamic_dataset_iter
@@ -318,39 +390,49 @@ def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved,
     model = get_model_class(context.config.model).for_training(
         context.config.model, context.vocabs, context.config.training, metadata=context.metadata, device_id=device_id
     )
+    if parallel is not None:
+        parallel.broadcast(model)  # the same start everywhere, whatever each process's random state
     optim = Optimizer.from_config(model, context.config, metadata=context.metadata)
+    main = parallel is None or parallel.is_main
+    # every process has a saver: eole's meets the others at a barrier after process 0 has written
     saver_cls = _make_saver_class()
     saver = saver_cls(context.config.training.model_path, model, context.config, context.vocabs, optim,
                       context.config.training.keep_checkpoint, context.config.training.save_format, device_id,
                       context.transforms)
-    saver.on_saved = on_saved
-    trainer = build_trainer(context.config, device_id, model, context.vocabs, optim, model_saver=saver)
+    saver.on_saved = on_saved if main else None
+    # eole's trainer looks up its rank in gpu_ranks by device id; each torchrun process is eole's rank 0
+    trainer = build_trainer(context.config, min(device_id, 0), model, context.vocabs, optim, model_saver=saver)
     history: list[dict[str, float]] = []
+    if parallel is not None:
+        parallel.model = model
+        trainer.gradient_synchronizer = parallel
     trainer.report_manager = _make_report_class()(reporter, cfg.steps, history)
+    stride, offset = (1, 0) if parallel is None else (parallel.world_size, parallel.rank)
     train_iter = build_dynamic_dataset_iter(context.config, context.transforms, context.vocabs,
-                                            task=CorpusTask.TRAIN, stride=1, offset=0, device_id=device_id)
+                                            task=CorpusTask.TRAIN, stride=stride, offset=offset, device_id=device_id)
     valid_iter = None
-    if valid:
+    if valid and main:
         valid_iter = build_dynamic_dataset_iter(context.config, context.transforms, context.vocabs,
                                                 task=CorpusTask.VALID, device_id=device_id)
     start = optim.training_step
     if start > cfg.steps:
-        return {"last_step": start - 1, "history": history}
+        return {"last_step": start - 1, "history": history, "model": model}
     reporter.on_start("train reaction model", cfg.steps)
-    trainer.train(_StopWrapper(train_iter, reporter), cfg.steps, save_checkpoint_steps=cfg.save_every,
+    trainer.train(_StopWrapper(train_iter, reporter, parallel), cfg.steps, save_checkpoint_steps=cfg.save_every,
                   valid_iter=valid_iter, valid_steps=cfg.valid_every)
-    return {"last_step": optim.training_step - 1, "history": history}
+    return {"last_step": optim.training_step - 1, "history": history, "model": model}
 
 
 class _StopWrapper:
     """An iterable over eole's batch iterator that honours ``reporter.should_stop()``."""
 
-    def __init__(self, inner: Any, reporter: Reporter) -> None:
+    def __init__(self, inner: Any, reporter: Reporter, parallel: DataParallel | None = None) -> None:
         self.inner = inner
         self.reporter = reporter
+        self.parallel = parallel
 
     def __iter__(self) -> Iterator[Any]:
-        return _stoppable(iter(self.inner), self.reporter)
+        return _stoppable(iter(self.inner), self.reporter, self.parallel)
 
 
 class _LogRouter(logging.Filter):
