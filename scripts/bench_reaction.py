@@ -26,7 +26,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from chemaccel.chem.reactions import tokenize  # noqa: E402
 from chemaccel.reaction import ReactionConfig, ReactionTrainer, evaluate, load_model  # noqa: E402
+from chemaccel.reaction.data import load_pairs  # noqa: E402
 from chemaccel.reporting import BaseReporter  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
 
@@ -75,13 +77,63 @@ def bench_preset(name: str, args: argparse.Namespace) -> dict:
     row.update({"params": stats["params"], "n_test": stats["n"], "top1": stats["top1"], "top5": stats["top5"],
                 "invalid_rate": stats["invalid_rate"]})
     # ... and inference speed on the CPU, beam 5, on the first --speed-n of the same reactions
-    cpu_model = load_model(out, device="cpu")
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        speed = evaluate(cpu_model, args.data, "test", limit=args.speed_n or args.limit_test, k=5)
-        row[f"reactions_per_s_{threads}t"] = speed["reactions_per_s"]
+    if not args.no_speed:
+        row.update(speed_rows([name], args)[0])
     row["cpu"] = cpu_name()
     return row
+
+
+def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -> list[dict]:
+    """CPU reactions/s (beam 5) of each preset's trained model in ``--work``, at 1 and 2 threads.
+
+    With several presets the timings interleave (low, mt, low, mt, ...) so that a change of machine load
+    falls on both; each figure is the best of ``repeats``. ``mean_top1_tokens`` is the mean length of the
+    top-ranked predictions: an undertrained model that babbles long outputs decodes more steps per reaction.
+    """
+    models = {name: load_model(Path(args.work) / f"{name}-model", device="cpu") for name in presets}
+    n = args.speed_n or args.limit_test
+    best: dict[str, dict] = {name: {"preset": name} for name in presets}
+    for _ in range(repeats):
+        for threads in (1, 2):
+            for name, model in models.items():
+                torch.set_num_threads(threads)
+                speed = evaluate(model, args.data, "test", limit=n, k=5)
+                key = f"reactions_per_s_{threads}t"
+                best[name][key] = max(best[name].get(key, 0.0), speed["reactions_per_s"])
+    pairs, _ = load_pairs(args.data, "test", n)
+    if args.fixed_length:
+        for _ in range(repeats):
+            for threads in (1, 2):
+                for name, model in models.items():
+                    torch.set_num_threads(threads)
+                    key = f"reactions_per_s_{threads}t_len{args.fixed_length}"
+                    rate = fixed_length_rate(model, [p.src for p in pairs], args.fixed_length)
+                    best[name][key] = max(best[name].get(key, 0.0), rate)
+    for name, model in models.items():
+        preds = model.predict([p.src for p in pairs[:64]], k=1, rank=False)
+        lengths = [len(tokenize(pr.candidates[0].smiles)) for pr in preds if pr.candidates]
+        best[name]["mean_top1_tokens"] = sum(lengths) / max(1, len(lengths))
+        best[name]["speed_n"] = n
+    return [best[name] for name in presets]
+
+
+def fixed_length_rate(model, reactions: list[str], length: int, k: int = 5, batch_size: int = 32) -> float:
+    """Reactions/s of beam ``k`` when every beam decodes exactly ``length`` tokens (eole's min_length =
+    max_length): equal decoding work for both models, whatever lengths their training taught them."""
+    from chemaccel.reaction.eole_bridge import eole_log
+
+    sources = [" ".join(tokens) for status, tokens in map(model._check, reactions) if status == "ok"]
+    settings = {"beam_size": k, "n_best": k, "batch_size": batch_size, "min_length": length, "max_length": length}
+    predictor = model._engine.predictor
+    before = {"min_length": predictor.min_length, "max_length": predictor.max_length}
+    t0 = time.perf_counter()
+    try:
+        with eole_log(None), torch.inference_mode():
+            for start in range(0, len(sources), batch_size):
+                model._engine.infer_list(sources[start:start + batch_size], settings=settings)
+    finally:
+        predictor.update_settings(**before)  # eole keeps per-call settings: put the model's own back
+    return len(sources) / (time.perf_counter() - t0)
 
 
 def cpu_name() -> str:
@@ -110,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="test reactions timed on the CPU at 1 and 2 threads (default: --limit-test)")
     p.add_argument("--presets", default="low,mt")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-speed", action="store_true",
+                   help="skip the CPU timing after training (time the models later with --speed-only)")
+    p.add_argument("--speed-only", action="store_true",
+                   help="only time the trained models in --work for --presets, interleaved, best of --repeats")
+    p.add_argument("--repeats", type=int, default=2, help="timing repeats for --speed-only")
+    p.add_argument("--fixed-length", type=int, default=0, metavar="L",
+                   help="with --speed-only, also time beams forced to decode exactly L tokens (equal work)")
     p.add_argument("--resume", action="store_true", help="continue earlier runs (the budget is per run)")
     p.add_argument("--final", metavar="MODEL", help="evaluate MODEL once on the USPTO-MIT test split")
     p.add_argument("--mit", default=str(DATA / "uspto_mit"))
@@ -118,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.final:
         rows = [evaluate(load_model(args.final), args.mit, "test", k=5)]
+    elif args.speed_only:
+        rows = speed_rows(args.presets.split(","), args, repeats=args.repeats)
+        for row in rows:
+            row["cpu"] = cpu_name()
     else:
         rows = [bench_preset(name, args) for name in args.presets.split(",")]
     text = json.dumps(rows, indent=2)
