@@ -157,6 +157,7 @@ def save_model_folder(
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         save_file(state, str(tmp_dir / WEIGHTS_NAME), metadata={"format": FORMAT, "engine": info.engine})
+        _usual_permissions(tmp_dir / WEIGHTS_NAME)  # (safetensors creates its file 0600)
         atomic_write_json(tmp_dir / CONFIG_NAME, info.to_json())
         _usual_permissions(tmp_dir)
         _replace_dir(tmp_dir, final)

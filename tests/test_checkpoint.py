@@ -129,6 +129,7 @@ def test_model_folder_has_usual_permissions(tmp_path):
     os.umask(mask)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~mask
     assert stat.S_IMODE((folder / CONFIG_NAME).stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE((folder / WEIGHTS_NAME).stat().st_mode) == 0o666 & ~mask
 
 
 def test_links_out_of_the_model_folder_are_refused(tmp_path):

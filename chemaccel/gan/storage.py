@@ -4,6 +4,8 @@ The folder keeps what sampling needs: the generators (private stacks merged into
 they were trained with), the :class:`~chemaccel.gan.data.DataSpec`, and for molecular graphs the 63-bit
 hashes of the training SMILES (``train_smiles_hash``) for novelty. The discriminator is left out unless
 asked for (it is not needed to sample, and halves the file); training checkpoints always hold it.
+``storage_dtype="float16"`` stores the floating-point weights at half precision (half the file; loading
+casts them back to float32), for shipped models.
 """
 
 from __future__ import annotations
@@ -23,14 +25,23 @@ from chemaccel.gan.placement import plan_placement
 
 ENGINE = "gan"
 HASH_KEY = "train_smiles_hash"
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def save_gan(path: str | Path, model: GanModel, metrics: dict[str, Any] | None = None, notes: str = "",
-             with_discriminator: bool = False) -> Path:
-    """Write ``model`` as a model folder at ``path`` (atomically)."""
+             with_discriminator: bool = False, storage_dtype: str = "float32") -> Path:
+    """Write ``model`` as a model folder at ``path`` (atomically).
+
+    ``storage_dtype``: ``float32`` (exact) or ``float16`` (floating-point weights and statistics rounded to
+    half precision: half the file; :func:`load_gan` casts them back to float32).
+    """
+    if storage_dtype not in STORAGE_DTYPES:
+        raise ConfigError(f"storage_dtype must be one of {', '.join(STORAGE_DTYPES)}, got {storage_dtype!r}")
     tensors = {f"generator.{k}": v for k, v in model.generator.canonical_state_dict().items()}
     if with_discriminator and model.discriminator is not None:
         tensors.update({f"discriminator.{k}": v for k, v in model.discriminator.state_dict().items()})
+    dtype = STORAGE_DTYPES[storage_dtype]
+    tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     if model.train_hashes is not None:
         tensors[HASH_KEY] = torch.from_numpy(np.asarray(model.train_hashes, dtype=np.int64))
     counts = model.parameter_counts()
@@ -39,7 +50,8 @@ def save_gan(path: str | Path, model: GanModel, metrics: dict[str, Any] | None =
         config=model.config.to_dict(),
         architecture={"data": model.spec.to_dict(), "n_generators": model.config.n_generators,
                       "private_layers": model.config.private_layers, "parameters": counts,
-                      "with_discriminator": bool(with_discriminator and model.discriminator is not None)},
+                      "with_discriminator": bool(with_discriminator and model.discriminator is not None),
+                      "storage_dtype": storage_dtype},
         units={},
         metrics=_plain(metrics or {}),
         notes=notes,
