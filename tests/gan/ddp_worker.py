@@ -1,13 +1,13 @@
 """Run by tests/gan/test_ddp.py under ``torchrun --nproc_per_node=2``: a tiny ring GAN trained data-parallel;
-every process prints a checksum of its generator and discriminator (equal when DDP averages gradients)."""
+every process reports a checksum of its generator and discriminator (equal when DDP averages gradients)."""
 
-import json
 import sys
 
 import torch
 
 from chemaccel.gan import GanConfig, GanTrainer
 from chemaccel.runtime import RuntimeConfig
+from tests.torchrun import emit  # noqa: E402  (PYTHONPATH set by tests/torchrun.py)
 
 
 def main(ckpt: str) -> None:
@@ -18,7 +18,7 @@ def main(ckpt: str) -> None:
     checksum = float(sum(p.double().sum() for p in result.model.parameters()))
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
-    print(json.dumps({"rank": rank, "world_size": world, "checksum": checksum, "status": result.status}), flush=True)
+    emit({"rank": rank, "world_size": world, "checksum": checksum, "status": result.status})
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 """Run by tests/nas/test_ddp.py under ``torchrun --nproc_per_node=2``: a tiny distilled DARTS search (second
-order) and a tiny distilled retraining; every process prints checksums of its architecture weights and of
+order) and a tiny distilled retraining; every process reports checksums of its architecture weights and of
 its retrained network (equal on both processes when the gradients are averaged)."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import torch
 
 from chemaccel.nas import NasRetrain, NasSearch, RetrainConfig, SearchConfig
 from chemaccel.runtime import RuntimeConfig
+from tests.torchrun import emit  # noqa: E402  (PYTHONPATH set by tests/torchrun.py)
 
 
 def main(work: str) -> None:
@@ -29,8 +29,8 @@ def main(work: str) -> None:
     weights = float(sum(p.double().sum() for p in done.model.parameters()))
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
-    print(json.dumps({"rank": rank, "world_size": world, "alphas": alphas, "checksum": weights,
-                      "genotype": found.genotype.to_dict(), "folder": str(done.folder)}), flush=True)
+    emit({"rank": rank, "world_size": world, "alphas": alphas, "checksum": weights,
+                      "genotype": found.genotype.to_dict(), "folder": str(done.folder)})
 
 
 if __name__ == "__main__":

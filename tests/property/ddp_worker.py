@@ -1,13 +1,13 @@
 """Run by tests/property/test_ddp.py under ``torchrun --nproc_per_node=2``: a tiny training, then every
-process prints the sum of its weights (they must agree when the gradients are averaged)."""
+process reports the sum of its weights (they must agree when the gradients are averaged)."""
 
-import json
 import sys
 
 import torch
 
 from chemaccel.property import PropertyConfig, PropertyTrainer
 from chemaccel.runtime import RuntimeConfig
+from tests.torchrun import emit  # noqa: E402  (PYTHONPATH set by tests/torchrun.py)
 
 
 def main(store: str, out: str) -> None:
@@ -19,8 +19,8 @@ def main(store: str, out: str) -> None:
     checksum = float(sum(p.double().sum() for p in result.model.parameters()))
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
-    print(json.dumps({"rank": rank, "world_size": world, "checksum": checksum, "status": result.status,
-                      "dense_epochs": sum(1 for row in result.history if row["phase"] == 0)}), flush=True)
+    emit({"rank": rank, "world_size": world, "checksum": checksum, "status": result.status,
+                      "dense_epochs": sum(1 for row in result.history if row["phase"] == 0)})
 
 
 if __name__ == "__main__":

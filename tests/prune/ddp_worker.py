@@ -1,7 +1,6 @@
 """Run by tests/prune/test_ddp.py under ``torchrun --nproc_per_node=2``: AutoPrune on a tiny synthetic
-problem; every process prints a checksum of its pruned weights and gates (equal when gradients are averaged)."""
+problem; every process reports a checksum of its pruned weights and gates (equal when gradients are averaged)."""
 
-import json
 import sys
 
 import torch
@@ -10,6 +9,7 @@ from torch import nn
 from chemaccel.prune.config import PruneConfig
 from chemaccel.prune.engine import AutoPrune
 from chemaccel.runtime import RuntimeConfig
+from tests.torchrun import emit  # noqa: E402  (PYTHONPATH set by tests/torchrun.py)
 
 
 def main(ckpt: str) -> None:
@@ -24,7 +24,7 @@ def main(ckpt: str) -> None:
     checksum = float(sum(p.double().sum() for p in result.model.parameters()))
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
-    print(json.dumps({"rank": rank, "world_size": world, "checksum": checksum}), flush=True)
+    emit({"rank": rank, "world_size": world, "checksum": checksum})
 
 
 if __name__ == "__main__":

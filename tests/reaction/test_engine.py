@@ -71,6 +71,10 @@ def test_save_load_round_trip_gives_the_same_predictions(tiny_model):
     assert [[c.smiles for c in r.candidates] for r in backwards[::-1]] == [[c.smiles for c in r.candidates]
                                                                           for r in first]
     assert all(math.isfinite(c.score) for r in again for c in r.candidates)
+    # decoding one at a time gives the same beams as the default batch (padding does not leak in)
+    alone = load_model(tiny_model).predict(INPUTS, k=2, batch_size=1)
+    assert [[c.smiles for c in r.candidates] for r in alone] == [[c.smiles for c in r.candidates] for r in first]
+    assert all(abs(a.score - b.score) < 1e-4 for x, y in zip(alone, first) for a, b in zip(x.candidates, y.candidates))
 
 
 def test_bad_rows_are_reported_and_the_rest_predicted(tiny_model):
