@@ -14,6 +14,7 @@ Inputs, made in ``--workdir`` when missing:
 
     OMP_NUM_THREADS=1 python scripts/bench_predict_scale.py                 # 100k, 1M; 2k, 20k
     OMP_NUM_THREADS=1 python scripts/bench_predict_scale.py --property-sizes 1000,10000 --reaction-sizes 50,200
+    python scripts/bench_predict_scale.py --device cuda --property-sizes "" --reaction-sizes 100000,1000000 --reaction-chunk 1024
 """
 
 from __future__ import annotations
@@ -43,25 +44,27 @@ def main() -> int:
     ap.add_argument("--property-chunk", type=int, default=1000)
     ap.add_argument("--reaction-chunk", type=int, default=256)
     ap.add_argument("-k", type=int, default=5, help="reaction beam size")
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N, for both engines")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}, python {platform.python_version()}", flush=True)
+          f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}, python {platform.python_version()}, "
+          f"device {args.device}", flush=True)
 
     results = []
     for n in _sizes(args.property_sizes):
         src = property_input(work, args.store, n)
         out = work / f"property_{n}.csv"
-        cmd = ["property", "predict", str(src), "-m", str(PROPERTY_MODEL), "-o", str(out),
+        cmd = ["--device", args.device, "property", "predict", str(src), "-m", str(PROPERTY_MODEL), "-o", str(out),
                "--chunk", str(args.property_chunk)]
         results.append(("property", n, args.property_chunk, *run(cmd, env, out)))
         _show(results[-1])
     for n in _sizes(args.reaction_sizes):
         src = reaction_input(work, n)
         out = work / f"reaction_{n}.csv"
-        cmd = ["--device", "cpu", "reaction", "predict", str(src), "-m", str(REACTION_MODEL), "-k", str(args.k),
+        cmd = ["--device", args.device, "reaction", "predict", str(src), "-m", str(REACTION_MODEL), "-k", str(args.k),
                "-o", str(out), "--chunk", str(args.reaction_chunk)]
         results.append((f"reaction (beam {args.k})", n, args.reaction_chunk, *run(cmd, env, out)))
         _show(results[-1])
