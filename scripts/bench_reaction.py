@@ -88,7 +88,7 @@ def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -
 
     With several presets the timings interleave (low, mt, low, mt, ...) so that a change of machine load
     falls on both; each figure is the best of ``repeats``. ``mean_top1_tokens`` is the mean length of the
-    top-ranked predictions: an undertrained model that babbles long outputs decodes more steps per reaction.
+    greedy (k = 1) predictions for the first 64 reactions: an undertrained model that babbles long outputs decodes more steps per reaction.
     """
     models = {name: load_model(Path(args.work) / f"{name}-model", device="cpu") for name in presets}
     n = args.speed_n or args.limit_test
