@@ -43,6 +43,7 @@ from chemaccel.reaction.eole_bridge import complete_checkpoints, read_eole_check
 from chemaccel.reaction.engine import ReactionTrainer  # noqa: E402
 from chemaccel.reaction.evaluate import evaluate_pairs  # noqa: E402
 from chemaccel.reaction.model import ReactionModel  # noqa: E402
+from chemaccel.reaction.storage import drop_decoder_layers, parse_kept_layers  # noqa: E402
 from chemaccel.reporting import LoggingReporter  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
 
@@ -64,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from this model folder's weights (e.g. the shipped model, to train it longer)")
+    p.add_argument("--decoder-layers", type=int, default=0,
+                   help="decoder layers (0: as many as the encoder); must match --init-from's model")
+    p.add_argument("--keep-decoder-layers", metavar="I,J",
+                   help="with --init-from: keep only these decoder layers of it (numbered from 0) and fine-tune "
+                        "the shallower model (faster beam search); e.g. 0,2 of the 3-layer decoder")
     p.add_argument("--export-from", type=int, metavar="STEP",
                    help="do not train: write --out as the mean of the newest 5 checkpoints in --work at or "
                         "after STEP (to choose an average on the validation split afterwards)")
@@ -71,13 +77,26 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     log = logging.getLogger("train_reaction")
-    cfg = ReactionConfig.from_preset(args.preset, steps=args.steps, batch_tokens=args.batch_tokens,
+    work = Path(args.work)
+    init_from, decoder_layers = args.init_from, args.decoder_layers
+    if args.keep_decoder_layers:
+        if not args.init_from:
+            p.error("--keep-decoder-layers needs --init-from")
+        try:
+            keep = parse_kept_layers(args.keep_decoder_layers)
+        except ChemAccelError as exc:
+            p.error(str(exc))
+        init_from = work / "init-model"
+        if not complete_checkpoints(work):  # a resumed run keeps the copy it started from
+            drop_decoder_layers(args.init_from, init_from, keep)
+        decoder_layers = len(keep)
+    cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps,
+                                     batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,
                                      warmup_steps=args.warmup, learning_rate=args.lr, augment=args.augment,
                                      keep_checkpoints=5, average_last=5)
-    work = Path(args.work)
     trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device),
-                              init_from=args.init_from)
+                              init_from=init_from)
     reporter = LoggingReporter(log, every=100)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: reporter.cancel())

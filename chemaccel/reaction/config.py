@@ -13,6 +13,9 @@ Presets (:data:`PRESETS`):
   8 heads, feed-forward 2048: 11.6M parameters with the same vocabulary.
 
 Both train with Adam and the Noam schedule on token batches, as the Molecular Transformer did.
+``decoder_layers`` gives the decoder its own depth: beam search runs the decoder once per token and beam,
+so the decoder is where inference time goes (see
+:func:`chemaccel.reaction.storage.drop_decoder_layers` for pruning decoder layers of a trained model).
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ class ReactionConfig:
 
     Attributes:
         preset: the preset these values started from ("low", "mt" or "custom"); informational.
-        layers: encoder layers (the decoder has as many).
+        layers: encoder layers (and decoder layers unless ``decoder_layers`` says otherwise).
+        decoder_layers: decoder layers (0: as many as ``layers``). Beam search runs the decoder once per
+            token and beam, so a shallower decoder is where inference time is saved.
         hidden_size: model width (embeddings and attention).
         heads: attention heads; must divide ``hidden_size``.
         ff_size: hidden size of each feed-forward block.
@@ -63,6 +68,7 @@ class ReactionConfig:
 
     preset: str = "low"
     layers: int = 3
+    decoder_layers: int = 0
     hidden_size: int = 192
     heads: int = 4
     ff_size: int = 384
@@ -91,7 +97,7 @@ class ReactionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"reaction config: {name} must be a positive integer, got {value!r}")
-        for name in ("augment", "seed"):
+        for name in ("augment", "seed", "decoder_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"reaction config: {name} must be a non-negative integer, got {value!r}")
@@ -118,6 +124,11 @@ class ReactionConfig:
             raise ConfigError(f"reaction config: extra_mit_valid must be true or false, got {self.extra_mit_valid!r}")
         if not isinstance(self.preset, str) or not self.preset:
             raise ConfigError(f"reaction config: preset must be a name, got {self.preset!r}")
+
+    @property
+    def n_decoder_layers(self) -> int:
+        """Decoder layers of this configuration (``decoder_layers``, or ``layers`` when it is 0)."""
+        return self.decoder_layers or self.layers
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "ReactionConfig":

@@ -204,7 +204,7 @@ class ReactionTrainer:
         if info.engine != "reaction":
             raise ModelFileError(f"{self.init_from}: a model of engine {info.engine!r}, not a reaction model")
         before = ReactionConfig.from_dict(info.config)
-        arch = ("layers", "hidden_size", "heads", "ff_size")
+        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "ff_size")
         changed = [f"{n} {getattr(before, n)} vs {getattr(self.config, n)}" for n in arch
                    if getattr(before, n) != getattr(self.config, n)]
         if changed:
@@ -227,7 +227,8 @@ class ReactionTrainer:
         if not marker.is_file():
             return
         before = ReactionConfig.from_dict(json.loads(marker.read_text(encoding="utf-8"))["config"])
-        arch = ("layers", "hidden_size", "heads", "ff_size", "max_tokens", "augment", "extra_mit_valid")
+        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "ff_size", "max_tokens", "augment",
+                "extra_mit_valid")
         changed = [name for name in arch if getattr(before, name) != getattr(self.config, name)]
         if changed:
             raise ConfigError(f"cannot resume {self.work} with a different {', '.join(changed)}")

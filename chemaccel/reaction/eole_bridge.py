@@ -71,9 +71,14 @@ def eole_device(device: torch.device, parallel: DataParallel | None = None) -> i
 
 def model_section(cfg: ReactionConfig) -> dict[str, Any]:
     """eole's ``model`` section for ``cfg``."""
+    if cfg.n_decoder_layers == cfg.layers:
+        depth: dict[str, Any] = {"layers": cfg.layers}
+    else:  # eole's top-level ``layers`` would overwrite both, so each side gets its own
+        depth = {"encoder": {"encoder_type": "transformer", "layers": cfg.layers},
+                 "decoder": {"decoder_type": "transformer", "layers": cfg.n_decoder_layers}}
     return {
         "architecture": "transformer",
-        "layers": cfg.layers,
+        **depth,
         "hidden_size": cfg.hidden_size,
         "heads": cfg.heads,
         "transformer_ff": cfg.ff_size,

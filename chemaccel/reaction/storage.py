@@ -118,3 +118,60 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Any:
     eole_config["data"] = {}
     return ReactionModel(ReactionConfig.from_dict(info.config), eole_config, arch["vocab"], weights,
                          device=device, info=info)
+
+
+def drop_decoder_layers(src: str | Path, out: str | Path, keep: Sequence[int]) -> Path:
+    """Write a copy of the reaction model ``src`` whose decoder keeps only the layers ``keep``.
+
+    The structured-pruning step before a fine-tune: beam search runs the decoder once per token and beam,
+    so each decoder layer removed saves inference time in proportion, while the encoder (run once per
+    input), the embeddings and the generator are kept whole. Layers are renumbered in the order given.
+
+    Raises:
+        ConfigError: ``keep`` is empty, repeats a layer or names one the model does not have.
+        ModelFileError: ``src`` is not a reaction model folder.
+    """
+    from chemaccel.errors import ConfigError
+
+    src = Path(src)
+    info = read_model_info(src)
+    if info.engine != ENGINE:
+        raise ModelFileError(f"{src}: a model of engine {info.engine!r}, not a reaction model")
+    config = ReactionConfig.from_dict(info.config)
+    keep = list(keep)
+    have = config.n_decoder_layers
+    if not keep or len(set(keep)) != len(keep) or any(not 0 <= i < have for i in keep):
+        raise ConfigError(f"keep decoder layers {keep}: give distinct layer numbers from 0 to {have - 1}")
+    prefix = "decoder.transformer_layers."
+    weights: dict[str, torch.Tensor] = {}
+    for name, tensor in load_safetensors(src / WEIGHTS_NAME).items():
+        if name.startswith(prefix):
+            index, rest = name[len(prefix):].split(".", 1)
+            if int(index) not in keep:
+                continue
+            name = f"{prefix}{keep.index(int(index))}.{rest}"
+        weights[name] = tensor
+    eole_config = dict(info.architecture["eole_config"])
+    model = dict(eole_config["model"])
+    model["encoder"] = {**model.get("encoder", {}), "layers": config.layers}
+    model["decoder"] = {**model.get("decoder", {}), "layers": len(keep)}
+    model.pop("layers", None)  # eole's top-level layers would overwrite both sides
+    eole_config["model"] = model
+    new_config = config.replace(decoder_layers=0 if len(keep) == config.layers else len(keep))
+    pruned = ModelInfo(
+        engine=ENGINE, config=new_config.to_dict(),
+        architecture={**info.architecture, "eole_config": eole_config},
+        units=dict(info.units), metrics={},
+        notes=f"decoder layers {keep} of {src.name} ({info.notes})",
+    )
+    return save_model_folder(out, pruned, weights)
+
+
+def parse_kept_layers(text: str) -> list[int]:
+    """``"0,2"`` -> ``[0, 2]`` (the ``--keep-decoder-layers`` flag); anything else is a :class:`ConfigError`."""
+    from chemaccel.errors import ConfigError
+
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--keep-decoder-layers: layer numbers separated by commas, not {text!r}") from None

@@ -74,3 +74,31 @@ def test_train_cli_small_run(tmp_path, uspto_tiny, capsys):
     assert main(["reaction", "train", "--data", str(uspto_tiny), "--steps", "2", "-o", str(out),
                  "--config", str(cfg)]) == 1
     assert "--resume" in capsys.readouterr().err
+
+
+def test_train_cli_fine_tunes_a_shallower_decoder(tmp_path, uspto_tiny, capsys):
+    from chemaccel.reaction import load_model
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"layers": 2, "hidden_size": 32, "heads": 2, "ff_size": 64, "batch_tokens": 512,
+                               "keep_checkpoints": 1, "average_last": 1, "max_tokens": 100}))
+    two = tmp_path / "two"
+    assert main(["--device", "cpu", "reaction", "train", "--data", str(uspto_tiny), "--steps", "1",
+                 "--config", str(cfg), "-o", str(two)]) == 0
+    one = tmp_path / "one"
+    assert main(["--device", "cpu", "reaction", "train", "--data", str(uspto_tiny), "--steps", "1",
+                 "--config", str(cfg), "--init-from", str(two), "--keep-decoder-layers", "1", "-o", str(one)]) == 0
+    model = load_model(one)
+    assert (model.config.layers, model.config.n_decoder_layers) == (2, 1)
+    assert (tmp_path / "one.work" / "init-model" / "model.safetensors").is_file()
+    capsys.readouterr()
+    assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--keep-decoder-layers",
+                 "0", "-o", str(tmp_path / "x")]) == 1
+    assert "needs --init-from" in capsys.readouterr().err
+    assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--init-from", str(two),
+                 "--keep-decoder-layers", "0,5", "-o", str(tmp_path / "y")]) == 1
+    err = capsys.readouterr().err
+    assert "keep decoder layers [0, 5]" in err and "Traceback" not in err
+    assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--init-from", str(two),
+                 "--keep-decoder-layers", "first", "-o", str(tmp_path / "z")]) == 1
+    assert "layer numbers separated by commas, not 'first'" in capsys.readouterr().err

@@ -2,6 +2,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from chemaccel import api
 from chemaccel.checkpoint import read_model_info
@@ -216,3 +217,42 @@ def test_init_from_names_corpus_tokens_the_model_does_not_know(tmp_path, tiny_mo
     ReactionTrainer(cfg, data, tmp_path / "m", runtime=RuntimeConfig(device="cpu"), init_from=tiny_model).run(reporter)
     unknown = [m for m in reporter.messages if "not in tiny's vocabulary" in m]
     assert len(unknown) == 1 and "[SeH]" in unknown[0] and "[Se]" in unknown[0]
+
+
+def test_a_shallower_decoder_trains_loads_and_reports_its_depth(tmp_path, uspto_tiny):
+    cfg = ReactionConfig(**{**TINY, "layers": 2, "decoder_layers": 1, "steps": 2})
+    result = ReactionTrainer(cfg, uspto_tiny, tmp_path / "m", runtime=RuntimeConfig(device="cpu")).run()
+    model = load_model(result.model_dir)
+    module = model._engine.predictor.model
+    assert (len(module.encoder.transformer_layers), len(module.decoder.transformer_layers)) == (2, 1)
+    assert model.config.n_decoder_layers == 1 and "2 + 1 layers" in repr(model)
+    assert model.predict(["CCO.CC(=O)O"], k=2)[0].candidates
+
+
+def test_drop_decoder_layers_keeps_the_chosen_layers_and_fine_tunes(tmp_path, uspto_tiny):
+    from chemaccel.reaction.storage import drop_decoder_layers
+
+    two = ReactionTrainer(ReactionConfig(**{**TINY, "layers": 2, "steps": 2}), uspto_tiny, tmp_path / "two",
+                          runtime=RuntimeConfig(device="cpu")).run().model_dir
+    pruned = drop_decoder_layers(two, tmp_path / "pruned", [1])
+    source, kept = _weights(two), _weights(pruned)
+    layer1 = {k: v for k, v in source.items() if k.startswith("decoder.transformer_layers.1.")}
+    assert layer1 and all(torch.equal(kept[k.replace(".1.", ".0.", 1)], v) for k, v in layer1.items())
+    assert not any(k.startswith("decoder.transformer_layers.1.") for k in kept)
+    assert all(torch.equal(kept[k], v) for k, v in source.items() if not k.startswith("decoder."))
+    model = load_model(pruned)
+    assert model.config.n_decoder_layers == 1 and model.config.layers == 2
+    assert model.num_parameters < load_model(two).num_parameters
+    assert model.predict(["CCO.CC(=O)O"], k=2)[0].candidates
+    # a fine-tune of the shallower model starts at the kept weights
+    tune = ReactionConfig(**{**TINY, "layers": 2, "decoder_layers": 1, "steps": 1, "save_every": 1,
+                             "valid_every": 1, "learning_rate": 1e-6})
+    tuned = ReactionTrainer(tune, uspto_tiny, tmp_path / "tuned", runtime=RuntimeConfig(device="cpu"),
+                            init_from=pruned).run()
+    assert _max_difference(_weights(tuned.model_dir), kept) < 1e-4
+    with pytest.raises(ConfigError, match="different architecture.*n_decoder_layers 1 vs 2"):
+        ReactionTrainer(ReactionConfig(**{**TINY, "layers": 2}), uspto_tiny, tmp_path / "x",
+                        runtime=RuntimeConfig(device="cpu"), init_from=pruned).run()
+    for keep in ([], [2], [0, 0]):
+        with pytest.raises(ConfigError, match="keep decoder layers"):
+            drop_decoder_layers(two, tmp_path / "bad", keep)
