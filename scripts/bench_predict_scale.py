@@ -1,7 +1,8 @@
 """Batch prediction at scale: records/s and peak memory of ``chemaccel property|reaction predict``.
 
 Each run is one child process (``python -m chemaccel.cli ... predict``); its peak resident memory is
-its own ``ru_maxrss`` from ``os.wait4``, its time the wall time of the whole command (start-up and model
+its own ``ru_maxrss`` from ``os.wait4`` (and its RSS sampled every second, reported as the highest value
+up to each quarter of the output), its time the wall time of the whole command (start-up and model
 loading included). Memory that does not grow with the input shows as the same peak for 10x the records.
 
 Inputs, made in ``--workdir`` when missing:
@@ -69,28 +70,54 @@ def main() -> int:
         results.append((f"reaction (beam {args.k})", n, args.reaction_chunk, *run(cmd, env, out)))
         _show(results[-1])
 
-    print("\n| engine | records | chunk | rows written | wall s | records/s | peak RSS MiB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for engine, n, chunk, rows, wall, rss in results:
-        print(f"| {engine} | {n:,} | {chunk} | {rows:,} | {wall:.0f} | {n / wall:.1f} | {rss:.0f} |")
+    print("\n| engine | records | chunk | rows written | wall s | records/s | peak RSS MiB | "
+          "RSS MiB up to 25 / 50 / 75 / 100 % of the rows |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for engine, n, chunk, rows, wall, rss, profile in results:
+        print(f"| {engine} | {n:,} | {chunk} | {rows:,} | {wall:.0f} | {n / wall:.1f} | {rss:.0f} | "
+              f"{' / '.join(f'{r:.0f}' for r in profile)} |")
     return 0
 
 
-def run(cli_args: list[str], env: dict[str, str], out: Path) -> tuple[int, float, float]:
-    """(rows in the output, wall seconds, peak RSS in MiB) of one child process."""
+def run(cli_args: list[str], env: dict[str, str], out: Path) -> tuple[int, float, float, list[float]]:
+    """(rows in the output, wall seconds, peak RSS in MiB, RSS in MiB when 25/50/75/100 % of the output was
+    written) of one child process. The RSS is sampled every second from /proc during the run, so a
+    memory that grows with the rows read shows as a rising profile, not only as a larger peak."""
     out.unlink(missing_ok=True)
+    err_path = out.with_suffix(".stderr")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "chemaccel.cli", *cli_args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
+    with open(err_path, "wb") as err_file:
+        proc = subprocess.Popen([sys.executable, "-m", "chemaccel.cli", *cli_args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err_file)
+        samples: list[tuple[int, float]] = []  # (output bytes, RSS MiB)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            rss = _rss_mib(proc.pid)
+            if rss is not None:
+                samples.append((out.stat().st_size if out.exists() else 0, rss))
+            time.sleep(1.0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
+        err = err_path.read_text(errors="replace")
         sys.exit(f"failed ({proc.returncode}): {' '.join(cli_args)}\n{err[-2000:]}")
     with open(out, "rb") as fh:
         rows = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b"")) - 1
-    return rows, wall, usage.ru_maxrss / 1024  # Linux: KiB
+    size = max(1, out.stat().st_size)
+    profile = [max((r for b, r in samples if b <= q * size), default=float("nan")) for q in (0.25, 0.5, 0.75, 1.0)]
+    return rows, wall, usage.ru_maxrss / 1024, profile  # ru_maxrss: KiB on Linux
+
+
+def _rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def property_input(work: Path, store_path: str, n: int) -> Path:
@@ -140,9 +167,10 @@ def _sizes(text: str) -> list[int]:
 
 
 def _show(row: tuple) -> None:
-    engine, n, chunk, rows, wall, rss = row
+    engine, n, chunk, rows, wall, rss, profile = row
     print(f"{engine}: {n:,} records, chunk {chunk}: {rows:,} rows in {wall:.1f} s = {n / wall:.1f} records/s, "
-          f"peak RSS {rss:.0f} MiB", flush=True)
+          f"peak RSS {rss:.0f} MiB (highest sampled up to 25/50/75/100 % of the rows: "
+          f"{' / '.join(f'{r:.0f}' for r in profile)})", flush=True)
 
 
 if __name__ == "__main__":

@@ -84,13 +84,18 @@ def bench_preset(name: str, args: argparse.Namespace) -> dict:
 
 
 def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -> list[dict]:
-    """CPU reactions/s (beam 5) of each preset's trained model in ``--work``, at 1 and 2 threads.
+    """CPU reactions/s (beam 5) of each preset's trained model in ``--work`` (and each ``--model``), at 1 and
+    2 threads.
 
     With several presets the timings interleave (low, mt, low, mt, ...) so that a change of machine load
     falls on both; each figure is the best of ``repeats``. ``mean_top1_tokens`` is the mean length of the
     greedy (k = 1) predictions for the first 64 reactions: an undertrained model that babbles long outputs decodes more steps per reaction.
     """
     models = {name: load_model(Path(args.work) / f"{name}-model", device="cpu") for name in presets}
+    for spec in args.model or []:  # NAME=PATH: another model folder timed with them (e.g. the shipped one)
+        name, _, path = spec.partition("=")
+        models[name] = load_model(path, device="cpu")
+    presets = list(models)
     n = args.speed_n or args.limit_test
     best: dict[str, dict] = {name: {"preset": name} for name in presets}
     for _ in range(repeats):
@@ -169,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2, help="timing repeats for --speed-only")
     p.add_argument("--fixed-length", type=int, default=0, metavar="L",
                    help="with --speed-only, also time beams forced to decode exactly L tokens (equal work)")
+    p.add_argument("--model", action="append", metavar="NAME=PATH",
+                   help="with --speed-only, also time this model folder (repeatable), e.g. "
+                        "shipped=resources/models/uspto-forward-small")
     p.add_argument("--resume", action="store_true", help="continue earlier runs (the budget is per run)")
     p.add_argument("--final", metavar="MODEL", help="evaluate MODEL once on the USPTO-MIT test split")
     p.add_argument("--mit", default=str(DATA / "uspto_mit"))
