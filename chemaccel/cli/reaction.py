@@ -74,10 +74,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="start from this reaction model folder's weights (same architecture; new optimizer and "
                         "schedule; its vocabulary is kept), e.g. to train a shipped model longer")
     t.add_argument("--decoder-layers", type=int,
-                   help="decoder layers (default: as many as the encoder); beam search time is mostly the decoder's")
+                   help="decoder layers (default: as many as the encoder); beam search time is mostly "
+                        "the decoder's")
     t.add_argument("--keep-decoder-layers", metavar="I,J",
-                   help="with --init-from: keep only these decoder layers of that model (numbered from 0) and "
-                        "fine-tune the shallower model, e.g. 0,2 of a 3-layer decoder")
+                   help="with --init-from: keep only these decoder layers of that model (numbered from "
+                        "0) and fine-tune the shallower model, e.g. 0,2 of a 3-layer decoder")
     t.set_defaults(func=_train)
 
     r = verbs.add_parser("predict", help="top-k products for each reaction of a file",
@@ -120,18 +121,20 @@ def _train(args: argparse.Namespace) -> int:
     from chemaccel.reporting import TqdmReporter
     from chemaccel.runtime import RuntimeConfig
 
-    extra = read_config_file(args.config)
     from chemaccel.errors import ConfigError
+    from chemaccel.reaction.storage import drop_decoder_layers, parse_kept_layers
 
+    extra = read_config_file(args.config)
     flags = {"steps": args.steps, "batch_tokens": args.batch_tokens, "save_every": args.save_every,
              "augment": args.augment, "decoder_layers": args.decoder_layers}
     init_from = args.init_from
     if args.keep_decoder_layers:
         if not args.init_from:
             raise ConfigError("--keep-decoder-layers needs --init-from (the model whose layers are kept)")
-        from chemaccel.reaction.storage import parse_kept_layers
-
         keep = parse_kept_layers(args.keep_decoder_layers)
+        if args.decoder_layers not in (None, len(keep)):
+            raise ConfigError(f"--decoder-layers {args.decoder_layers} but --keep-decoder-layers keeps "
+                              f"{len(keep)} layers")
         flags["decoder_layers"] = len(keep)
     fields = {**extra, **{k: v for k, v in flags.items() if v is not None}, "seed": args.seed}
     if args.mit_valid:
@@ -140,8 +143,6 @@ def _train(args: argparse.Namespace) -> int:
     if config.save_every > config.steps:
         config = config.replace(save_every=config.steps, valid_every=min(config.valid_every, config.steps))
     if args.keep_decoder_layers:
-        from chemaccel.reaction.storage import drop_decoder_layers
-
         init_from = Path(args.out).with_name(Path(args.out).name + ".work") / "init-model"
         if not (args.resume and init_from.is_dir()):  # a resumed run keeps the copy it started from
             drop_decoder_layers(args.init_from, init_from, keep)

@@ -244,5 +244,5 @@ class ReactionModel:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"ReactionModel({c.layers} + {c.n_decoder_layers} layers, width {c.hidden_size}, {c.heads} heads, ff {c.ff_size}, "
-                f"{self.num_parameters:,} parameters, {self.device})")
+        return (f"ReactionModel({c.layers} + {c.n_decoder_layers} layers, width {c.hidden_size}, "
+                f"{c.heads} heads, ff {c.ff_size}, {self.num_parameters:,} parameters, {self.device})")

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import torch
 
 from chemaccel.checkpoint import ModelInfo, WEIGHTS_NAME, load_safetensors, read_model_info, save_model_folder
-from chemaccel.errors import ModelFileError
+from chemaccel.errors import ConfigError, ModelFileError
 from chemaccel.reaction.config import ReactionConfig
 from chemaccel.reaction.eole_bridge import read_eole_checkpoint
 
@@ -131,8 +131,6 @@ def drop_decoder_layers(src: str | Path, out: str | Path, keep: Sequence[int]) -
         ConfigError: ``keep`` is empty, repeats a layer or names one the model does not have.
         ModelFileError: ``src`` is not a reaction model folder.
     """
-    from chemaccel.errors import ConfigError
-
     src = Path(src)
     info = read_model_info(src)
     if info.engine != ENGINE:
@@ -168,9 +166,7 @@ def drop_decoder_layers(src: str | Path, out: str | Path, keep: Sequence[int]) -
 
 
 def parse_kept_layers(text: str) -> list[int]:
-    """``"0,2"`` -> ``[0, 2]`` (the ``--keep-decoder-layers`` flag); anything else is a :class:`ConfigError`."""
-    from chemaccel.errors import ConfigError
-
+    """``"0,2"`` -> ``[0, 2]`` (``--keep-decoder-layers``); anything else is a :class:`ConfigError`."""
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:

@@ -102,3 +102,6 @@ def test_train_cli_fine_tunes_a_shallower_decoder(tmp_path, uspto_tiny, capsys):
     assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--init-from", str(two),
                  "--keep-decoder-layers", "first", "-o", str(tmp_path / "z")]) == 1
     assert "layer numbers separated by commas, not 'first'" in capsys.readouterr().err
+    assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--init-from", str(two),
+                 "--keep-decoder-layers", "0", "--decoder-layers", "2", "-o", str(tmp_path / "w")]) == 1
+    assert "--decoder-layers 2 but --keep-decoder-layers keeps 1 layers" in capsys.readouterr().err
