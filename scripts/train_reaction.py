@@ -82,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep_decoder_layers:
         if not args.init_from:
             p.error("--keep-decoder-layers needs --init-from")
+        init_from = work / "init-model"
         try:
             keep = parse_kept_layers(args.keep_decoder_layers)
+            if not complete_checkpoints(work):  # a resumed run keeps the copy it started from
+                drop_decoder_layers(args.init_from, init_from, keep)
         except ChemAccelError as exc:
             p.error(str(exc))
-        init_from = work / "init-model"
-        if not complete_checkpoints(work):  # a resumed run keeps the copy it started from
-            drop_decoder_layers(args.init_from, init_from, keep)
         decoder_layers = len(keep)
     cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps,
                                      batch_tokens=args.batch_tokens,
