@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from chemaccel import api
+from chemaccel_gui import main_thread_gc
 
 log = logging.getLogger("chemaccel_gui")
 
@@ -142,6 +143,7 @@ class Job(QObject):
         self.error: str | None = None
         self.unexpected = False
         self.ended = False
+        self._holds_gc = False
         self._thread = _Worker(self)
         self._thread.finished.connect(self._thread_finished)
 
@@ -150,6 +152,9 @@ class Job(QObject):
         return self.reporter.should_stop()
 
     def start(self) -> Job:
+        if not self._holds_gc:
+            main_thread_gc.hold()  # until the thread is over, only this (the GUI) thread collects garbage
+            self._holds_gc = True
         self._thread.start()
         return self
 
@@ -191,6 +196,9 @@ class Job(QObject):
 
     def _thread_finished(self) -> None:
         self._thread.wait()  # run() has returned; let the thread wind down before anyone drops it
+        if self._holds_gc:
+            self._holds_gc = False
+            main_thread_gc.release()
         self.ended = True
         self.done.emit()
 

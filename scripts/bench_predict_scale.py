@@ -16,11 +16,22 @@ Inputs, made in ``--workdir`` when missing:
     OMP_NUM_THREADS=1 python scripts/bench_predict_scale.py                 # 100k, 1M; 2k, 20k
     OMP_NUM_THREADS=1 python scripts/bench_predict_scale.py --property-sizes 1000,10000 --reaction-sizes 50,200
     python scripts/bench_predict_scale.py --device cuda --property-sizes "" --reaction-sizes 100000,1000000 --reaction-chunk 1024
+
+A run too long for one sitting (1M reactions at beam 5 is about 7 hours on two CPU cores) can be spread
+over several: with ``--resume`` each child is started with ``predict --resume``, so it keeps the rows an
+earlier, interrupted run wrote and appends the rest. Every run appends one segment (rows before and after,
+wall time, peak RSS, the RSS samples) to ``OUTPUT.segments.json``; the figures printed are over all the
+segments of that output: records/s = rows / summed wall time, peak RSS = the highest of any segment.
+An output that is already complete is not run again.
+
+    OMP_NUM_THREADS=1 python scripts/bench_predict_scale.py --property-sizes "" \
+        --reaction-sizes 100000,1000000 -k 1 --resume
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -46,6 +57,8 @@ def main() -> int:
     ap.add_argument("--reaction-chunk", type=int, default=256)
     ap.add_argument("-k", type=int, default=5, help="reaction beam size")
     ap.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N, for both engines")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue interrupted outputs (predict --resume); figures over all their segments")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -60,30 +73,70 @@ def main() -> int:
         out = work / f"property_{n}.csv"
         cmd = ["--device", args.device, "property", "predict", str(src), "-m", str(PROPERTY_MODEL), "-o", str(out),
                "--chunk", str(args.property_chunk)]
-        results.append(("property", n, args.property_chunk, *run(cmd, env, out)))
+        results.append(("property", n, args.property_chunk, *run(cmd, env, out, n, args.resume)))
         _show(results[-1])
     for n in _sizes(args.reaction_sizes):
         src = reaction_input(work, n)
         out = work / f"reaction_{n}.csv"
         cmd = ["--device", args.device, "reaction", "predict", str(src), "-m", str(REACTION_MODEL), "-k", str(args.k),
                "-o", str(out), "--chunk", str(args.reaction_chunk)]
-        results.append((f"reaction (beam {args.k})", n, args.reaction_chunk, *run(cmd, env, out)))
+        figures = run(cmd, env, out, n, args.resume)
+        results.append((f"reaction (beam {args.k})", n, args.reaction_chunk, *figures))
         _show(results[-1])
 
     print("\n| engine | records | chunk | rows written | wall s | records/s | peak RSS MiB | "
           "RSS MiB up to 25 / 50 / 75 / 100 % of the rows |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for engine, n, chunk, rows, wall, rss, profile in results:
-        print(f"| {engine} | {n:,} | {chunk} | {rows:,} | {wall:.0f} | {n / wall:.1f} | {rss:.0f} | "
+        print(f"| {engine} | {n:,} | {chunk} | {rows:,} | {wall:.0f} | {rows / wall:.1f} | {rss:.0f} | "
               f"{' / '.join(f'{r:.0f}' for r in profile)} |")
     return 0
 
 
-def run(cli_args: list[str], env: dict[str, str], out: Path) -> tuple[int, float, float, list[float]]:
+def run(cli_args: list[str], env: dict[str, str], out: Path, n: int,
+        resume: bool = False) -> tuple[int, float, float, list[float]]:
     """(rows in the output, wall seconds, peak RSS in MiB, RSS in MiB when 25/50/75/100 % of the output was
-    written) of one child process. The RSS is sampled every second from /proc during the run, so a
-    memory that grows with the rows read shows as a rising profile, not only as a larger peak."""
-    out.unlink(missing_ok=True)
+    written) of one child process, or with ``resume`` of all the segments that wrote ``out``. The RSS is
+    sampled every second from /proc during the run, so a memory that grows with the rows read shows as a
+    rising profile, not only as a larger peak."""
+    log_path = out.with_name(out.name + ".segments.json")
+    segments = json.loads(log_path.read_text()) if resume and log_path.is_file() and out.exists() else []
+    if not resume:
+        out.unlink(missing_ok=True)
+    before = count_rows(out)
+    if before < n:
+        if resume:
+            cli_args = [*cli_args, "--resume"]
+        segments.append({"rows_before": before, "rows_after": before, "wall": 0.0, "peak": 0.0,
+                         "samples": []})
+
+        def save(segment: dict) -> None:  # also every 30 s, so a killed benchmark keeps its figures so far
+            segments[-1] = segment
+            tmp = log_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(segments))
+            tmp.replace(log_path)
+
+        save(run_segment(cli_args, env, out, before, save))
+    rows = count_rows(out)
+    done = sum(seg["rows_after"] - seg["rows_before"] for seg in segments)
+    # rows written after a killed segment's last save count at the recorded rate
+    wall = sum(seg["wall"] for seg in segments) * rows / max(1, done)
+    peak = max((seg["peak"] for seg in segments), default=float("nan"))
+    samples = [tuple(x) for seg in segments for x in seg["samples"]]
+    size = max(1, out.stat().st_size)
+    profile = [max((r for b, r in samples if b <= q * size), default=float("nan"))
+               for q in (0.25, 0.5, 0.75, 1.0)]
+    if len(segments) > 1:
+        print(f"# {out.name}: {len(segments)} segments, rows " +
+              ", ".join(f"{seg['rows_before']:,}-{seg['rows_after']:,} in {seg['wall']:.0f} s"
+                        for seg in segments),
+              flush=True)
+    return rows, wall, peak, profile
+
+
+def run_segment(cli_args: list[str], env: dict[str, str], out: Path, before: int, save) -> dict:
+    """One child process: its wall time, peak RSS (``ru_maxrss``) and RSS samples (output bytes, MiB);
+    ``save(figures so far)`` every 30 s (the peak is then the highest sample)."""
     err_path = out.with_suffix(".stderr")
     t0 = time.perf_counter()
     with open(err_path, "wb") as err_file:
@@ -97,17 +150,26 @@ def run(cli_args: list[str], env: dict[str, str], out: Path) -> tuple[int, float
             rss = _rss_mib(proc.pid)
             if rss is not None:
                 samples.append((out.stat().st_size if out.exists() else 0, rss))
+            if len(samples) % 30 == 29:
+                save({"rows_before": before, "rows_after": count_rows(out), "wall": time.perf_counter() - t0,
+                      "peak": max(r for _, r in samples), "samples": samples})
             time.sleep(1.0)
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
         err = err_path.read_text(errors="replace")
-        sys.exit(f"failed ({proc.returncode}): {' '.join(cli_args)}\n{err[-2000:]}")
+        sys.exit(f"failed ({code}): {' '.join(cli_args)}\n{err[-2000:]}")
+    return {"rows_before": before, "rows_after": count_rows(out), "wall": wall,
+            "peak": usage.ru_maxrss / 1024, "samples": samples}  # ru_maxrss: KiB on Linux
+
+
+def count_rows(out: Path) -> int:
+    """Data rows of a CSV output (its lines less the header); 0 when it does not exist."""
+    if not out.exists():
+        return 0
     with open(out, "rb") as fh:
-        rows = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b"")) - 1
-    size = max(1, out.stat().st_size)
-    profile = [max((r for b, r in samples if b <= q * size), default=float("nan")) for q in (0.25, 0.5, 0.75, 1.0)]
-    return rows, wall, usage.ru_maxrss / 1024, profile  # ru_maxrss: KiB on Linux
+        lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
+    return max(0, lines - 1)
 
 
 def _rss_mib(pid: int) -> float | None:
@@ -168,7 +230,8 @@ def _sizes(text: str) -> list[int]:
 
 def _show(row: tuple) -> None:
     engine, n, chunk, rows, wall, rss, profile = row
-    print(f"{engine}: {n:,} records, chunk {chunk}: {rows:,} rows in {wall:.1f} s = {n / wall:.1f} records/s, "
+    print(f"{engine}: {n:,} records, chunk {chunk}: {rows:,} rows in {wall:.1f} s = "
+          f"{rows / wall:.1f} records/s, "
           f"peak RSS {rss:.0f} MiB (highest sampled up to 25/50/75/100 % of the rows: "
           f"{' / '.join(f'{r:.0f}' for r in profile)})", flush=True)
 

@@ -196,3 +196,60 @@ def test_on_created_connects_before_the_thread_starts(window, wait_job):
         lambda name, _total: seen.append(name)))
     wait_job(job)
     assert seen == ["at once"]
+
+
+class _Cycle:
+    """Garbage that can only be freed by the cyclic collector; records the thread that freed it."""
+
+    freed_on: list[str] = []
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        _Cycle.freed_on.append(threading.current_thread().name)
+
+
+def test_while_a_job_runs_only_the_gui_thread_collects_garbage(qtbot, wait_job):
+    # A worker thread that frees a Qt wrapper makes shiboken delete it later inside some other Qt call
+    # on the GUI thread; inside a destructor that deadlocked the window (see chemaccel_gui.main_thread_gc).
+    import gc
+
+    from chemaccel_gui import main_thread_gc
+
+    assert gc.isenabled() and main_thread_gc.holders() == 0
+    _Cycle.freed_on.clear()
+    seen = {}
+
+    def task(reporter):
+        seen["enabled"] = gc.isenabled()
+        seen["holders"] = main_thread_gc.holders()
+        for _ in range(200):
+            _Cycle()
+            [[] for _ in range(2_000)]  # allocations that would trigger the automatic collector here
+        return "done"
+
+    job = Job(task, "garbage").start()
+    wait_job(job)
+    assert job.result == "done" and seen == {"enabled": False, "holders": 1}
+    assert gc.isenabled() and main_thread_gc.holders() == 0  # restored when the last job ended
+    assert len(_Cycle.freed_on) == 200  # everything was collected, at the latest when the job ended
+    assert set(_Cycle.freed_on) == {threading.main_thread().name}
+
+
+def test_the_collector_is_held_and_released_on_the_gui_thread_only(qtbot):
+    from chemaccel_gui import main_thread_gc
+
+    errors = []
+
+    def other():
+        try:
+            main_thread_gc.hold()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert errors == ["main_thread_gc.hold() must be called on the GUI thread"]
+    assert main_thread_gc.holders() == 0
