@@ -255,7 +255,8 @@ def reaction_demo(reactions_file: Path, model_dir: Path, k: int = 3) -> list[str
             lines.append(f"    {row.status}")
         for rank, c in enumerate(row.candidates, 1):
             lines.append(f"    {rank}. {c.smiles:<40} score {c.score:6.3f}  {'valid' if c.valid else 'INVALID SMILES'}")
-    return lines + ["  (USPTO-50K forward model; its top-1 accuracy on the test split is 0.37, see docs/benchmarks.md)"]
+    return lines + ["  (USPTO-50K forward model: top-1 0.54 / top-5 0.71 on the first 500 test reactions, "
+                    "see docs/benchmarks.md)"]
 
 
 def nas_demo(model_dir: Path) -> list[str]:
