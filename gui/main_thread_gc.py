@@ -77,6 +77,7 @@ def collect_due() -> int:
         due = generation
     return gc.collect(due) if due >= 0 else 0
 
+
 def _check_thread(what: str) -> None:
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError(f"main_thread_gc.{what}() must be called on the GUI thread")

@@ -119,8 +119,9 @@ def run(cli_args: list[str], env: dict[str, str], out: Path, n: int,
         save(run_segment(cli_args, env, out, before, save))
     rows = count_rows(out)
     done = sum(seg["rows_after"] - seg["rows_before"] for seg in segments)
-    # rows written after a killed segment's last save count at the recorded rate
-    wall = sum(seg["wall"] for seg in segments) * rows / max(1, done)
+    # rows written after a killed segment's last save count at the recorded rate; no segments (an output
+    # completed without --resume): no time to report
+    wall = sum(seg["wall"] for seg in segments) * rows / done if done else float("nan")
     peak = max((seg["peak"] for seg in segments), default=float("nan"))
     samples = [tuple(x) for seg in segments for x in seg["samples"]]
     size = max(1, out.stat().st_size)
