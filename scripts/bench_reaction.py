@@ -95,11 +95,11 @@ def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -
     for spec in args.model or []:  # NAME=PATH: another model folder timed with them (e.g. the shipped one)
         name, _, path = spec.partition("=")
         models[name] = load_model(path, device="cpu")
-    if args.attention:  # each model also with eole's own attention code (the fused kernel is the default)
+    if args.eole_decoding:  # each model also with eole's own decoding code (chemaccel's is the CPU default)
         for name, path in [(n, Path(args.work) / f"{n}-model") for n in presets] + \
                 [tuple(spec.partition("=")[::2]) for spec in args.model or []]:
-            models[f"{name} (eole attention)"] = plain = load_model(path, device="cpu")
-            plain.use_fused_attention(False)
+            models[f"{name} (eole decoding)"] = plain = load_model(path, device="cpu")
+            plain.use_fast_beam_search(False)
     presets = list(models)
     n = args.speed_n or args.limit_test
     best: dict[str, dict] = {name: {"preset": name} for name in presets}
@@ -177,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed-only", action="store_true",
                    help="only time the trained models in --work for --presets, interleaved, best of --repeats")
     p.add_argument("--repeats", type=int, default=2, help="timing repeats for --speed-only")
-    p.add_argument("--attention", action="store_true",
-                   help="with --speed-only: also time every model with eole's own attention code instead "
-                        "of the fused kernel chemaccel uses on the CPU (same beams: the speed-up alone)")
+    p.add_argument("--eole-decoding", action="store_true",
+                   help="with --speed-only: also time every model with eole's own beam-search code instead "
+                        "of chemaccel's faster one (the CPU default; same beams: the speed-up alone)")
     p.add_argument("--fixed-length", type=int, default=0, metavar="L",
                    help="with --speed-only, also time beams forced to decode exactly L tokens (equal work)")
     p.add_argument("--model", action="append", metavar="NAME=PATH",

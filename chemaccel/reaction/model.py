@@ -25,7 +25,7 @@ import torch
 from chemaccel.chem.reactions import canonicalize_smiles, detokenize, split_reaction, tokenize
 from chemaccel.chem.records import shown
 from chemaccel.errors import ConfigError
-from chemaccel.reaction import eole_bridge, fused_attention
+from chemaccel.reaction import eole_bridge, fast_beam_search
 from chemaccel.reaction.config import ReactionConfig
 
 OK = "ok"
@@ -152,22 +152,21 @@ class ReactionModel:
         self.device = torch.device(device)
         self._engine = self._build_engine(eole_config, vocab, weights)
         self.num_parameters = sum(p.numel() for p in self._engine.predictor.model.parameters())
-        self.use_fused_attention(self.device.type == "cpu")
+        self.use_fast_beam_search(self.device.type == "cpu")
 
-    def use_fused_attention(self, on: bool = True) -> None:
-        """Beam search through PyTorch's fused attention kernel (``on``, the default on the CPU: the same
-        beams and scores, 13-19 % faster) or eole's own attention code (see
-        :mod:`chemaccel.reaction.fused_attention`). On a GPU eole already uses a fused kernel."""
+    def use_fast_beam_search(self, on: bool = True) -> None:
+        """Decode with chemaccel's faster beam search (``on``, the default on the CPU: the same beams and
+        scores in less time) or eole's own code. See :mod:`chemaccel.reaction.fast_beam_search`."""
         model = self._engine.predictor.model
         if on:
-            fused_attention.enable(model)
+            fast_beam_search.enable(model)
         else:
-            fused_attention.disable(model)
+            fast_beam_search.disable(model)
 
     @property
-    def fused_attention(self) -> bool:
-        """True when beam search uses the fused attention kernel (see :meth:`use_fused_attention`)."""
-        return fused_attention.is_enabled(self._engine.predictor.model)
+    def fast_beam_search(self) -> bool:
+        """True when decoding uses chemaccel's faster beam search (see :meth:`use_fast_beam_search`)."""
+        return fast_beam_search.is_enabled(self._engine.predictor.model)
 
     def _build_engine(self, eole_config: dict[str, Any], vocab: dict[str, Any], weights: Path) -> Any:
         device_id = eole_bridge.eole_device(self.device)
