@@ -67,3 +67,36 @@ def test_training_and_attention_weights_take_eoles_path(model):
         assert fast_beam_search._eole_path(module, query, return_attn=False)
     finally:
         module.eval()
+
+
+class _Module:
+    kcache = vcache = None
+
+
+def test_the_time_major_self_attention_cache_reorders_only_its_filled_positions():
+    key, value = torch.randn(4, 6, 2, 3), torch.randn(4, 6, 2, 3)
+    module = _Module()
+    cache = fast_beam_search._TimeMajorCache(key, value)
+    module.kcache, module.vcache = cache.views()
+    assert cache.holds(module) and torch.equal(module.kcache, key) and torch.equal(module.vcache, value)
+    selected = torch.tensor([2, 2, 0, 3])
+    cache.reorder(module, selected, filled=3)
+    assert cache.holds(module)
+    assert torch.equal(module.kcache[:, :3], key[selected, :3])
+    assert torch.equal(module.vcache[:, :3], value[selected, :3])
+    module.kcache[:, 3] = 7.0  # eole writes the next step's keys into the view: they land in the cache
+    assert torch.equal(cache.key[3], torch.full((4, 2, 3), 7.0))
+    before = module.kcache[:, :4].clone()
+    cache.reorder(module, torch.tensor([3, 1]), filled=4)  # two sources finished: fewer rows
+    assert module.kcache.shape == (2, 6, 2, 3) and cache.holds(module)
+    assert torch.equal(module.kcache[:, :4], before[[3, 1]])
+    kept = module.kcache
+    cache.reorder(module, torch.arange(2), filled=4)  # nothing moves: nothing copied
+    assert module.kcache is kept
+    cache.grow(module, 9, filled=4)  # eole's cache growing by positions: the filled ones kept
+    assert module.kcache.shape == (2, 9, 2, 3) and cache.holds(module)
+    assert torch.equal(module.kcache[:, :4], before[[3, 1]])
+    module.kcache[:, 4:] = float("nan")  # unfilled positions may hold anything until eole's own attention
+    cache.clear_from(4)  # reads them: then they are zeros, and the filled ones untouched
+    assert not module.kcache[:, 4:].any() and not module.vcache[:, 4:].any()
+    assert torch.equal(module.kcache[:, :4], before[[3, 1]])
