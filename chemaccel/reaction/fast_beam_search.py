@@ -26,9 +26,13 @@ model in training, run eole's code unchanged):
 Anything the changes do not cover takes eole's code: training, attention weights requested, relative or
 ALiBi positions, grouped-query heads, tensor parallelism, gated queries, and any tensor off the CPU.
 
+Attention of a decoding step (one query per row, or the beam's queries on one source) is three plain
+batched products rather than the fused kernel, which is built for long query blocks and was measured
+slower for these shapes (1.0-1.7x on one thread, 1.4-2.6x on two).
+
 Measured (docs/benchmarks.md, beam 5, 1 and 2 threads): the beams are the same, the scores agree to 1e-6,
-and the shipped model decodes 1.6-1.9x the reactions/s of eole's code (the Molecular Transformer
-configuration 1.5-1.8x). ``scripts/bench_reaction.py --speed-only --eole-decoding`` times both in one run.
+and the shipped model decodes 2.0-2.7x the reactions/s of eole's code (the Molecular Transformer
+configuration 1.7-2.1x). ``scripts/bench_reaction.py --speed-only --eole-decoding`` times both in one run.
 """
 
 from __future__ import annotations
