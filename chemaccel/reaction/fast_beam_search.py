@@ -144,12 +144,13 @@ def _install() -> None:
                 cache.clear_from(end)  # eole's own attention reads (masked) every position
             else:
                 filled = end
-        setattr(self, _FILLED, filled)
+        state = vars(self)  # a plain attribute: skips nn.Module.__setattr__ at every step
+        state[_FILLED] = filled
         try:
             return self_forward(self, query, attn_mask, return_attn, position_embeddings, cache_seqlens,
                                 cache_slice, pos_ids_2d)
         finally:
-            setattr(self, _FILLED, None)
+            state[_FILLED] = None
 
     def _prefill_cache(self, enc_out):
         setattr(self, _GROUP, None)
