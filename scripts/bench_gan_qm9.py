@@ -11,7 +11,12 @@ Each trained model is decoded two ways: ``argmax`` (each atom and bond its most 
 ``chemaccel gan sample`` writes) and ``sample`` (each atom and bond type drawn from the generator's
 probabilities, the way the discriminator saw the graphs in training through the Gumbel-softmax). Prints
 one JSON line per model and a table of validity, uniqueness and novelty (against the training molecules),
-mean over the seeds, with K's uniqueness as a multiple of K = 1's.
+mean over the seeds, with K's uniqueness as a multiple of K = 1's and a 95 % bootstrap interval of that
+ratio over the seeds (the plain GAN's uniqueness moves several-fold between seeds).
+
+Seeds split over processes are put back together from their output:
+
+    python scripts/bench_gan_qm9.py --combine run-a.log run-b.log
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from train_shipped_gan import QM9  # noqa: E402
 
 from chemaccel.gan import GanConfig, GanTrainer  # noqa: E402
+from chemaccel.gan.metrics import ratio_interval  # noqa: E402
 from chemaccel.gan.molgraph import ATOM_TYPES, BOND_TYPES, decode_all, graph_dims, molecule_metrics  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
 
@@ -68,7 +74,7 @@ def parse_settings(items: list[str]) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--store", type=Path, required=True, help="molecule store (chemaccel data qm9 -o qm9.h5)")
+    p.add_argument("--store", type=Path, help="molecule store (chemaccel data qm9 -o qm9.h5); needed unless --combine")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -79,7 +85,13 @@ def main() -> int:
                    help="change a setting of the K-generator model only (the K = 1 baseline stays a plain GAN)")
     p.add_argument("--ablate", action="store_true",
                    help="also train K = 1 with the --kset settings (shows what they do without K generators)")
+    p.add_argument("--combine", type=Path, nargs="+", metavar="LOG",
+                   help="no training: print the table over the result lines of earlier runs' output")
     args = p.parse_args()
+    if args.combine:
+        return combine(args.combine)
+    if args.store is None:
+        p.error("--store is required (or --combine LOG ...)")
     torch.set_num_threads(1)
     overrides, k_overrides = parse_settings(args.set), parse_settings(args.kset)
     arms = [(1, "", {}), (args.k, "", k_overrides)]
@@ -103,16 +115,67 @@ def main() -> int:
     print(f"\nQM9, {args.steps} steps, seeds {args.seeds}, {args.samples:,} samples per model, settings "
           f"{json.dumps({**QM9, **overrides})}" + (f", K-model (+kset) settings {json.dumps(k_overrides)}"
                                                    if k_overrides else "") + "\n")
-    print("| K | decode | validity | uniqueness | novelty | uniqueness / K=1's | per seed (validity, uniqueness, novelty) |")
+    print_table(rows)
+    return 0
+
+
+def print_table(rows: list[dict]) -> None:
+    """The markdown table: mean validity, uniqueness and novelty per arm and decoding, uniqueness as a multiple
+    of the plain GAN's (the ratio of the means over the seeds both have, with a 95 % bootstrap interval over
+    those seeds), and the per-seed figures."""
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    print("| K | decode | validity | uniqueness | novelty | uniqueness / K=1's (95 % interval over seeds) "
+          "| per seed (validity, uniqueness, novelty) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for decode in ("argmax", "sample"):
-        base = statistics.fmean(r["uniqueness"] for r in rows if r["arm"] == "1" and r["decode"] == decode)
-        for k, tag, _ in arms:
-            sel = [r for r in rows if r["arm"] == f"{k}{tag}" and r["decode"] == decode]
+        base = {r["seed"]: r["uniqueness"] for r in rows if r["arm"] == "1" and r["decode"] == decode}
+        for arm in arms:
+            sel = [r for r in rows if r["arm"] == arm and r["decode"] == decode]
+            if not sel:
+                continue
             mean = {m: statistics.fmean(r[m] for r in sel) for m in METRICS}
-            seeds = "; ".join(f"{r['validity']:.3f}, {r['uniqueness']:.4f}, {r['novelty']:.3f}" for r in sel)
-            print(f"| {k}{' ' + tag if tag else ''} | {decode} | {mean['validity']:.3f} | {mean['uniqueness']:.4f} | {mean['novelty']:.3f} | "
-                  f"{mean['uniqueness'] / base if base else float('nan'):.1f}x | {seeds} |")
+            paired = [r for r in sel if r["seed"] in base]
+            ratio = "n/a"
+            if paired and sum(base[r["seed"]] for r in paired) > 0:
+                value, low, high = ratio_interval([r["uniqueness"] for r in paired],
+                                                  [base[r["seed"]] for r in paired])
+                ratio = f"{value:.1f}x" + (f" ({low:.1f}-{high:.1f})" if len(paired) > 1 else "")
+            seeds = "; ".join(f"{r['seed']}: {r['validity']:.3f}, {r['uniqueness']:.4f}, {r['novelty']:.3f}"
+                              for r in sel)
+            name = arm.replace("+", " +", 1)
+            print(f"| {name} | {decode} | {mean['validity']:.3f} | {mean['uniqueness']:.4f} | "
+                  f"{mean['novelty']:.3f} | {ratio} | {seeds} |")
+
+
+def combine(logs: list[Path]) -> int:
+    """The table over the JSON lines of earlier runs' output (seeds split over several processes)."""
+    rows = []
+    for log in logs:
+        try:
+            lines = log.read_text().splitlines()
+        except OSError as exc:
+            sys.exit(f"error: {log}: {exc.strerror or exc}")
+        for number, line in enumerate(lines, 1):
+            if line.startswith("{"):
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:  # the last line of a killed run
+                    print(f"skipped: {log}, line {number}: not a complete result line", file=sys.stderr)
+    if not rows:
+        sys.exit(f"error: no result lines in {', '.join(map(str, logs))}")
+    seen: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["arm"], r["seed"], r["decode"])
+        seen[key] = seen.get(key, 0) + 1
+    repeated = sorted(k for k, n in seen.items() if n > 1)
+    if repeated:
+        sys.exit(f"error: the same arm, seed and decoding in more than one line: {repeated[:3]}")
+    steps = sorted({r["steps"] for r in rows})
+    if len(steps) > 1:
+        sys.exit(f"error: the logs trained for different numbers of steps: {steps}")
+    print(f"QM9, {steps[0]} steps, {len({r['seed'] for r in rows})} seeds from {len(logs)} logs (combine only runs "
+          f"of the same command)\n")
+    print_table(rows)
     return 0
 
 

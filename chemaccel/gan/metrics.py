@@ -1,4 +1,4 @@
-"""Mode-collapse metrics of PacGAN for the 2-D mixtures.
+"""Mode-collapse metrics of PacGAN for the 2-D mixtures, and a bootstrap interval for per-seed ratios.
 
 Each generated sample is assigned to the mode centre nearest in standard-deviation units. It is *high
 quality* when that distance is below ``threshold`` (3) standard deviations. A mode is *captured* when at
@@ -61,3 +61,28 @@ def mode_metrics(samples: np.ndarray, means: np.ndarray, std: float, threshold: 
         "mode_counts": [int(c) for c in counts],
         "n_samples": n,
     }
+
+
+def ratio_interval(numerators: list[float], denominators: list[float], confidence: float = 0.95,
+                   resamples: int = 10000, seed: int = 0) -> tuple[float, float, float]:
+    """Ratio of means of paired per-seed figures (e.g. K generators' uniqueness over the plain GAN's, seed by
+    seed) and its percentile-bootstrap interval over the seeds: ``(ratio, low, high)``.
+
+    The seeds are resampled with replacement, both figures of a seed together. With one seed the interval is
+    the ratio itself; a resample whose denominators sum to 0 is skipped (inf when all are).
+    """
+    num = np.asarray(numerators, dtype=np.float64)
+    den = np.asarray(denominators, dtype=np.float64)
+    if num.shape != den.shape or num.ndim != 1 or num.size == 0:
+        raise ValueError(f"need equally many numerators and denominators, at least one: {num.shape} vs {den.shape}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    ratio = num.sum() / den.sum() if den.sum() > 0 else math.inf
+    picks = np.random.default_rng(seed).integers(0, num.size, size=(resamples, num.size))
+    top, bottom = num[picks].sum(axis=1), den[picks].sum(axis=1)
+    ratios = top[bottom > 0] / bottom[bottom > 0]
+    if ratios.size == 0:
+        return ratio, math.inf, math.inf
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(ratios, [tail, 100.0 - tail])
+    return float(ratio), float(low), float(high)

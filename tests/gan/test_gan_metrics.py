@@ -49,3 +49,22 @@ def test_true_samples_score_perfectly_and_garbage_scores_nothing():
 def test_assign_modes_distance_in_std_units():
     nearest, dist = assign_modes(np.array([[0.3, 0.4]]), np.array([[0.0, 0.0], [5.0, 5.0]]), std=0.5)
     assert nearest.tolist() == [0] and dist[0] == pytest.approx(1.0)
+
+
+def test_ratio_interval_is_the_ratio_of_means_with_a_bootstrap_interval_over_seeds():
+    from chemaccel.gan.metrics import ratio_interval
+
+    ratio, low, high = ratio_interval([0.10, 0.12, 0.08], [0.02, 0.03, 0.01])
+    assert ratio == pytest.approx(0.30 / 0.06)
+    # the extremes of any resample: every seed the one with the lowest / highest ratio
+    assert 0.12 / 0.03 - 1e-12 <= low < ratio < high <= 0.08 / 0.01 + 1e-12
+    assert ratio_interval([0.1], [0.02]) == pytest.approx((5.0, 5.0, 5.0))  # one seed: no spread
+    same = ratio_interval([0.2] * 5, [0.04] * 5)
+    assert same == pytest.approx((5.0, 5.0, 5.0))
+    wide = ratio_interval([0.10, 0.12, 0.08], [0.02, 0.03, 0.01], confidence=0.99)
+    assert wide[1] <= low and wide[2] >= high
+    assert ratio_interval([0.1, 0.1], [0.0, 0.0])[0] == float("inf")
+    with pytest.raises(ValueError, match="equally many"):
+        ratio_interval([0.1, 0.2], [0.1])
+    with pytest.raises(ValueError, match="confidence"):
+        ratio_interval([0.1], [0.1], confidence=1.0)
