@@ -37,6 +37,7 @@ configuration 1.7-2.1x). ``scripts/bench_reaction.py --speed-only --eole-decodin
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -179,13 +180,15 @@ def _install() -> None:
             return map_state(self, fn)
         contexts = [c for c in (getattr(layer, "context_attn", None) for layer in self.transformer_layers)
                     if c is not None and c.kcache is not None] if self.with_cross_attn else []
-        selves = [a for a in (getattr(layer, "self_attn", None) for layer in self.transformer_layers)
-                  if a is not None and _time_major(a) is not None]
+        selves = [(a, _time_major(a)) for a in (getattr(layer, "self_attn", None)
+                                                 for layer in self.transformer_layers) if a is not None]
+        selves = [(a, cache) for a, cache in selves if cache is not None]
         if not contexts and not selves:
             return map_state(self, fn)
         filled = int(self.cache_seqlens[0]) if self.cache_seqlens is not None else 0
-        saved = [(c, c.kcache, c.vcache) for c in contexts + selves]
-        for c in contexts + selves:
+        modules = contexts + [a for a, _ in selves]
+        saved = [(c, c.kcache, c.vcache) for c in modules]
+        for c in modules:
             c.kcache = c.vcache = None  # eole's map_state skips a layer without a cache
         try:
             map_state(self, fn)
@@ -195,11 +198,11 @@ def _install() -> None:
         for c in contexts:
             _reorder_context(c, fn)
         if selves:
-            rows = selves[0].kcache.size(0)
-            selected = fn(torch.arange(rows, device=selves[0].kcache.device))
+            rows = selves[0][0].kcache.size(0)
+            selected = fn(torch.arange(rows, device=selves[0][0].kcache.device))
             index = _flat_index(selected, rows, filled)
-            for a in selves:
-                _time_major(a).reorder(a, selected, filled, index)
+            for a, cache in selves:
+                cache.reorder(a, selected, filled, index)
 
     def _init_cache(self, emb, pad_mask, enc_out=None):
         init_cache(self, emb, pad_mask, enc_out)
@@ -406,9 +409,7 @@ def _flat_index(selected: torch.Tensor, rows: int, filled: int) -> torch.Tensor:
 def _fit(buffer: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """``buffer``'s memory viewed as ``shape`` (contiguous) when it is large enough, else a new tensor; its
     values are arbitrary."""
-    size = 1
-    for n in shape:
-        size *= n
+    size = math.prod(shape)
     if buffer.is_contiguous() and buffer.numel() >= size:
         return buffer.view(-1)[:size].view(shape)
     return buffer.new_empty(shape)
