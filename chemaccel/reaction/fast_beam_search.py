@@ -28,7 +28,7 @@ ALiBi positions, grouped-query heads, tensor parallelism, gated queries, and any
 
 Attention of a decoding step (one query per row, or the beam's queries on one source) is three plain
 batched products rather than the fused kernel, which is built for long query blocks and was measured
-slower for these shapes (1.0-1.7x on one thread, 1.4-2.6x on two).
+slower for these shapes (1.05-1.7x on one thread, 1.6-2.5x on two: scripts/bench_decode_attention.py).
 
 Measured (docs/benchmarks.md, beam 5, 1 and 2 threads): the beams are the same, the scores agree to 1e-6,
 and the shipped model decodes 2.0-2.7x the reactions/s of eole's code (the Molecular Transformer
@@ -306,8 +306,8 @@ def _attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: t
             scale: float) -> torch.Tensor:
     """Softmax attention of (batch, heads, queries, dim) on (batch, heads, keys, dim); ``mask`` True where
     a key may be attended to. A decoding step has few queries, and there three plain batched products beat
-    the fused kernel, which is built for long query blocks (measured: 1.0-1.7x on one thread, 1.4-2.6x on
-    two); longer queries (the encoder) take the fused kernel."""
+    the fused kernel, which is built for long query blocks (scripts/bench_decode_attention.py: 1.05-1.7x on one
+    thread, 1.6-2.5x on two); longer queries (the encoder) take the fused kernel."""
     if query.size(-2) > _FEW_QUERIES:
         with sdpa_kernel(_CPU_KERNELS):
             return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scale)
