@@ -74,7 +74,8 @@ def parse_settings(items: list[str]) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--store", type=Path, help="molecule store (chemaccel data qm9 -o qm9.h5); needed unless --combine")
+    p.add_argument("--store", type=Path,
+                   help="molecule store (chemaccel data qm9 -o qm9.h5); needed unless --combine")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -120,9 +121,9 @@ def main() -> int:
 
 
 def print_table(rows: list[dict]) -> None:
-    """The markdown table: mean validity, uniqueness and novelty per arm and decoding, uniqueness as a multiple
-    of the plain GAN's (the ratio of the means over the seeds both have, with a 95 % bootstrap interval over
-    those seeds), and the per-seed figures."""
+    """The markdown table: mean validity, uniqueness and novelty per arm and decoding, uniqueness as a
+    multiple of the plain GAN's (the ratio of the means over the seeds both have, with a 95 % bootstrap
+    interval over those seeds), and the per-seed figures."""
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     print("| K | decode | validity | uniqueness | novelty | uniqueness / K=1's (95 % interval over seeds) "
           "| per seed (validity, uniqueness, novelty) |")
@@ -173,8 +174,9 @@ def combine(logs: list[Path]) -> int:
     steps = sorted({r["steps"] for r in rows})
     if len(steps) > 1:
         sys.exit(f"error: the logs trained for different numbers of steps: {steps}")
-    print(f"QM9, {steps[0]} steps, {len({r['seed'] for r in rows})} seeds from {len(logs)} logs (combine only runs "
-          f"of the same command)\n")
+    seeds = len({r["seed"] for r in rows})
+    print(f"QM9, {steps[0]} steps, {seeds} seeds from {len(logs)} logs (combine only runs of the same "
+          f"command)\n")
     print_table(rows)
     return 0
 

@@ -74,7 +74,8 @@ def ratio_interval(numerators: list[float], denominators: list[float], confidenc
     num = np.asarray(numerators, dtype=np.float64)
     den = np.asarray(denominators, dtype=np.float64)
     if num.shape != den.shape or num.ndim != 1 or num.size == 0:
-        raise ValueError(f"need equally many numerators and denominators, at least one: {num.shape} vs {den.shape}")
+        raise ValueError(f"need equally many numerators and denominators, at least one: "
+                         f"{num.shape} vs {den.shape}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     ratio = num.sum() / den.sum() if den.sum() > 0 else math.inf

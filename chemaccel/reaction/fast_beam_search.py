@@ -221,7 +221,8 @@ def _install() -> None:
         for layer, cache in zip(layers, caches, strict=True):
             cache.grow(layer.self_attn, self.cache_len_tgt + addzeros, filled)
         self.cache_len_tgt += addzeros
-        self.position_indices = torch.arange(self.cache_len_tgt, device=self.cache_seqlens.device).unsqueeze(0)
+        positions = torch.arange(self.cache_len_tgt, device=self.cache_seqlens.device)
+        self.position_indices = positions.unsqueeze(0)
         extend = self.left_pad_attn_mask.new_ones(self.left_pad_attn_mask.size(0), addzeros)
         self.left_pad_attn_mask = torch.cat([self.left_pad_attn_mask, extend], dim=1)
 
@@ -306,8 +307,8 @@ def _attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: t
             scale: float) -> torch.Tensor:
     """Softmax attention of (batch, heads, queries, dim) on (batch, heads, keys, dim); ``mask`` True where
     a key may be attended to. A decoding step has few queries, and there three plain batched products beat
-    the fused kernel, which is built for long query blocks (scripts/bench_decode_attention.py: 1.05-1.7x on one
-    thread, 1.6-2.5x on two); longer queries (the encoder) take the fused kernel."""
+    the fused kernel, which is built for long query blocks (1.05-1.7x on one thread, 1.6-2.5x on two:
+    scripts/bench_decode_attention.py); longer queries (the encoder) take the fused kernel."""
     if query.size(-2) > _FEW_QUERIES:
         with sdpa_kernel(_CPU_KERNELS):
             return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scale)
