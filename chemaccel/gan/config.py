@@ -76,6 +76,9 @@ class GanConfig:
         diversity_weight: weight of a mode-seeking term (Mao et al. 2019, MSGAN) on each generator's
             outputs (atom and bond probabilities for graphs): the inverse of how far two samples of one
             generator are apart per unit of distance between their noise vectors. 0 disables it.
+        connectivity_weight: weight of a connectivity term for molecular graphs
+            (:mod:`chemaccel.gan.connectivity`): it penalizes generated graphs whose decoded molecule is in
+            several fragments, the commonest invalid graph. 0 disables it.
         placement: devices for generator groups (model parallelism), e.g. ``("cuda:0", "cuda:1")``; the K
             generators are split into that many contiguous groups. Empty: all on the run's device, batched.
         shared_device: device of the shared layers and discriminator when ``placement`` is set ("" = the
@@ -114,6 +117,7 @@ class GanConfig:
     gumbel_tau: float = 1.0
     graph_sampling: str = "gumbel"
     diversity_weight: float = 0.0
+    connectivity_weight: float = 0.0
     placement: tuple[str, ...] = ()
     shared_device: str = ""
 
@@ -139,8 +143,11 @@ class GanConfig:
         if self.graph_sampling not in GRAPH_SAMPLING:
             raise ConfigError(f"unknown graph_sampling {self.graph_sampling!r}: choose one of "
                               f"{', '.join(GRAPH_SAMPLING)}")
-        for name in ("classifier_weight", "ortho_weight", "private_shift_std", "diversity_weight"):
+        for name in ("classifier_weight", "ortho_weight", "private_shift_std", "diversity_weight",
+                     "connectivity_weight"):
             _float(self, name, 0.0)
+        if self.connectivity_weight > 0 and self.data != "qm9":
+            raise ConfigError(f"connectivity_weight applies to molecular graphs (data qm9), not {self.data!r}")
         for name in ("lr", "init_std", "gumbel_tau", "divergence_limit"):
             _float(self, name, 0.0, strict=True)
         if _float(self, "lr_final", 0.0) > 1.0:

@@ -4,7 +4,9 @@ One step = one discriminator update and one generator update (Adam each):
 
 * discriminator: ``BCE(D(real), 1) + BCE(D(fake), 0) + beta * CE(C(fake), k)`` (C = classifier head);
 * generators: ``BCE(D(fake), 1) + beta * CE(C(fake), k) + lambda * ortho`` (non-saturating loss; MGAN's
-  classifier term makes the K generators distinguishable, the orthogonality term pushes them apart).
+  classifier term makes the K generators distinguishable, the orthogonality term pushes them apart), plus
+  the mode-seeking term (``diversity_weight``) and, for molecular graphs, the connectivity term
+  (``connectivity_weight``) when they are on.
 
 Each generator makes ``ceil(batch_size / K)`` samples per step; real samples are drawn at random from the
 training set. Every ``checkpoint_every`` steps (and on cancel or at the end) the state is saved with
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 from chemaccel.checkpoint import has_training_state, load_resumable_state, save_training_state
 from chemaccel.errors import ConfigError
 from chemaccel.gan.config import GanConfig
+from chemaccel.gan.connectivity import connectivity
 from chemaccel.gan.data import TrainingData, load_training_data
 from chemaccel.gan.diversity import mode_seeking
 from chemaccel.gan.model import GanModel
@@ -210,12 +213,16 @@ class GanTrainer:
             outputs = spec.postprocess(raw.reshape(k * b, -1), training=False).reshape(k, b, -1)
             diversity = mode_seeking(outputs, z.to(outputs.device))
             loss_g = loss_g + cfg.diversity_weight * diversity
+        connected = torch.zeros((), device=device)
+        if cfg.connectivity_weight > 0 and spec.kind == "qm9":
+            connected = connectivity(raw.reshape(k * b, -1), spec.max_atoms)
+            loss_g = loss_g + cfg.connectivity_weight * connected
         opt_g.zero_grad(set_to_none=True)
         self._backward(fabric, loss_g, model)
         opt_g.step()
         return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "adv_g": float(adv.detach()),
                 "classifier": float(cls.detach()), "ortho": float(ortho.detach()),
-                "diversity": float(diversity.detach()),
+                "diversity": float(diversity.detach()), "connectivity": float(connected.detach()),
                 "d_real": float(torch.sigmoid(d_real.detach()).mean())}
 
     def _quick_eval(self, model: GanModel) -> dict[str, float]:
