@@ -31,6 +31,7 @@ _FLAGS = {  # flag dest -> GanConfig field
     "ortho_weight": "ortho_weight", "ortho_on": "ortho_on", "max_atoms": "max_atoms", "n_train": "n_train",
     "eval_samples": "eval_samples", "checkpoint_every": "checkpoint_every",
     "diversity_weight": "diversity_weight", "graph_sampling": "graph_sampling",
+    "connectivity_weight": "connectivity_weight", "gumbel_tau": "gumbel_tau",
 }
 
 
@@ -50,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       ("classifier-weight", float), ("ortho-weight", float), ("max-atoms", int), ("n-train", int),
                       ("eval-samples", int), ("checkpoint-every", int), ("diversity-weight", float)):
         t.add_argument(f"--{flag}", type=typ)
+    t.add_argument("--connectivity-weight", type=float,
+                   help="qm9: weight of the term that penalizes graphs decoding to several fragments (0 = off)")
+    t.add_argument("--gumbel-tau", type=float, help="qm9: temperature of the straight-through Gumbel-softmax")
     t.add_argument("--ortho-on", choices=["features", "outputs", "weights"])
     t.add_argument("--graph-sampling", choices=["gumbel", "argmax"],
                    help="qm9: how training makes one-hot graphs (straight-through Gumbel draw or argmax)")
