@@ -79,6 +79,10 @@ class GanConfig:
         connectivity_weight: weight of a connectivity term for molecular graphs
             (:mod:`chemaccel.gan.connectivity`): it penalizes generated graphs whose decoded molecule is in
             several fragments, the commonest invalid graph. 0 disables it.
+        novelty_weight: weight of a learnt novelty critic for molecular graphs (MolGAN's reward network
+            aimed at novelty; :class:`chemaccel.gan.discriminator.Discriminator`): the generators are
+            penalized by ``-log(1 - p)``, p the critic's probability that a decoded graph is invalid or a
+            training molecule. Costs an rdkit decode of each step's samples. 0 disables it.
         placement: devices for generator groups (model parallelism), e.g. ``("cuda:0", "cuda:1")``; the K
             generators are split into that many contiguous groups. Empty: all on the run's device, batched.
         shared_device: device of the shared layers and discriminator when ``placement`` is set ("" = the
@@ -118,6 +122,7 @@ class GanConfig:
     graph_sampling: str = "gumbel"
     diversity_weight: float = 0.0
     connectivity_weight: float = 0.0
+    novelty_weight: float = 0.0
     placement: tuple[str, ...] = ()
     shared_device: str = ""
 
@@ -144,10 +149,11 @@ class GanConfig:
             raise ConfigError(f"unknown graph_sampling {self.graph_sampling!r}: choose one of "
                               f"{', '.join(GRAPH_SAMPLING)}")
         for name in ("classifier_weight", "ortho_weight", "private_shift_std", "diversity_weight",
-                     "connectivity_weight"):
+                     "connectivity_weight", "novelty_weight"):
             _float(self, name, 0.0)
-        if self.connectivity_weight > 0 and self.data != "qm9":
-            raise ConfigError(f"connectivity_weight applies to molecular graphs (data qm9), not {self.data!r}")
+        for name in ("connectivity_weight", "novelty_weight"):
+            if getattr(self, name) > 0 and self.data != "qm9":
+                raise ConfigError(f"{name} applies to molecular graphs (data qm9), not {self.data!r}")
         for name in ("lr", "init_std", "gumbel_tau", "divergence_limit"):
             _float(self, name, 0.0, strict=True)
         if _float(self, "lr_final", 0.0) > 1.0:

@@ -21,17 +21,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from chemaccel.gan.data import straight_through_argmax
 from chemaccel.gan.molgraph import ATOM_TYPES, BOND_TYPES, graph_dims
 
 ABSENT_EIGENVALUE = 1.0
 DEFAULT_MARGIN = 0.1
-
-
-def _hard_st(logits: torch.Tensor) -> torch.Tensor:
-    """Argmax one-hot forward, the softmax's gradient backward."""
-    soft = logits.softmax(-1)
-    hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
-    return hard - soft.detach() + soft
 
 
 def algebraic_connectivity(raw: torch.Tensor, max_atoms: int) -> torch.Tensor:
@@ -49,8 +43,8 @@ def algebraic_connectivity(raw: torch.Tensor, max_atoms: int) -> torch.Tensor:
     if raw.dim() != 2 or raw.shape[1] != total:
         raise ValueError(f"graph outputs for {max_atoms} atoms have shape (n, {total}), got {tuple(raw.shape)}")
     n = raw.shape[0]
-    atoms = _hard_st(raw[:, :a_size].reshape(n, max_atoms, len(ATOM_TYPES)))
-    bonds = _hard_st(raw[:, a_size:].reshape(n, -1, len(BOND_TYPES)))
+    atoms = straight_through_argmax(raw[:, :a_size].reshape(n, max_atoms, len(ATOM_TYPES)))
+    bonds = straight_through_argmax(raw[:, a_size:].reshape(n, -1, len(BOND_TYPES)))
     present = 1.0 - atoms[..., 0]  # (n, N)
     bonded = 1.0 - bonds[..., 0]  # (n, P)
     iu = torch.triu_indices(max_atoms, max_atoms, offset=1, device=raw.device)

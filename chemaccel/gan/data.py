@@ -51,7 +51,7 @@ class DataSpec:
         atoms = raw[:, :a_size].reshape(n, self.max_atoms, len(ATOM_TYPES))
         bonds = raw[:, a_size:].reshape(n, -1, len(BOND_TYPES))
         if training and sampling == "argmax":
-            atoms, bonds = _straight_through_argmax(atoms, tau), _straight_through_argmax(bonds, tau)
+            atoms, bonds = straight_through_argmax(atoms, tau), straight_through_argmax(bonds, tau)
         elif training:
             atoms = F.gumbel_softmax(atoms, tau=tau, hard=True, dim=-1)
             bonds = F.gumbel_softmax(bonds, tau=tau, hard=True, dim=-1)
@@ -60,7 +60,7 @@ class DataSpec:
         return torch.cat([atoms.reshape(n, -1), bonds.reshape(n, -1)], dim=1)
 
 
-def _straight_through_argmax(logits: torch.Tensor, tau: float) -> torch.Tensor:
+def straight_through_argmax(logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
     """One-hot of the most likely type forward; the gradient of ``softmax(logits / tau)`` backward."""
     soft = (logits / tau).softmax(-1)
     hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)

@@ -4,6 +4,11 @@ PacGAN's discriminator: ``disc_layers`` hidden LinearMaxout layers (``maxout_pie
 real/fake output. With K > 1 a second linear head on the same last hidden layer predicts which generator
 made a fake sample (Hoang et al., "MGAN", ICLR 2018: the classifier shares all but its last layer with the
 discriminator).
+
+For molecular graphs with ``novelty_weight`` > 0 the module also holds a small novelty critic (MolGAN's
+reward network, De Cao and Kipf 2018, aimed at novelty): a separate two-layer network that reads a decoded
+graph and predicts whether it is *not* a valid, novel molecule (invalid, or one of the training molecules),
+learnt from rdkit's verdict on the generators' own samples.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ class Discriminator(nn.Module):
         pieces: maxout pieces.
         n_generators: K; the classifier head exists only when K > 1.
         init_std: standard deviation of the initial weights.
+        novelty: also build the novelty critic.
     """
 
     def __init__(self, in_dim: int, hidden: int, n_layers: int, pieces: int, n_generators: int,
-                 init_std: float = 0.02):
+                 init_std: float = 0.02, novelty: bool = False):
         super().__init__()
         self.in_dim = in_dim
         dims = [in_dim] + [hidden] * n_layers
@@ -38,9 +44,18 @@ class Discriminator(nn.Module):
             if lin is not None:
                 nn.init.normal_(lin.weight, 0.0, init_std)
                 nn.init.zeros_(lin.bias)
+        self.novelty = (nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+                        if novelty else None)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``x`` (N, in_dim) -> (real/fake logits (N,), class logits (N, K) or None)."""
+    def forward(self, x: torch.Tensor, novelty_input: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """``x`` (N, in_dim) -> (real/fake logits (N,), class logits (N, K) or None); with ``novelty_input``
+        (M, in_dim), decoded graphs, a third item: the critic's logits (M,) that a graph is not valid and novel
+        (in one call, so that DDP sees one forward)."""
         h = self.body(x)
         logits = self.out(h).squeeze(-1)
-        return logits, (self.classifier(h) if self.classifier is not None else None)
+        out = (logits, self.classifier(h) if self.classifier is not None else None)
+        if novelty_input is None:
+            return out
+        if self.novelty is None:
+            raise ValueError("this discriminator has no novelty critic (novelty_weight is 0)")
+        return (*out, self.novelty(novelty_input).squeeze(-1))

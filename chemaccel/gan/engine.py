@@ -6,7 +6,8 @@ One step = one discriminator update and one generator update (Adam each):
 * generators: ``BCE(D(fake), 1) + beta * CE(C(fake), k) + lambda * ortho`` (non-saturating loss; MGAN's
   classifier term makes the K generators distinguishable, the orthogonality term pushes them apart), plus
   the mode-seeking term (``diversity_weight``) and, for molecular graphs, the connectivity term
-  (``connectivity_weight``) when they are on.
+  (``connectivity_weight``) and the novelty critic's penalty (``novelty_weight``) when they are on. The
+  critic itself learns in the discriminator's update, from rdkit's verdict on that step's samples.
 
 Each generator makes ``ceil(batch_size / K)`` samples per step; real samples are drawn at random from the
 training set. Every ``checkpoint_every`` steps (and on cancel or at the end) the state is saved with
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -33,13 +35,24 @@ from chemaccel.gan.connectivity import connectivity
 from chemaccel.gan.data import TrainingData, load_training_data
 from chemaccel.gan.diversity import mode_seeking
 from chemaccel.gan.model import GanModel
-from chemaccel.gan.molgraph import EncodeReport
+from chemaccel.gan.molgraph import EncodeReport, decode_all, in_training_set
 from chemaccel.gan.orthogonality import orthogonality
 from chemaccel.gan.placement import check_available, plan_placement
 from chemaccel.reporting import NullReporter, Reporter
 from chemaccel.runtime import RuntimeConfig, available_devices, is_main_process, make_fabric
 
 LAST = "last"
+
+
+def not_valid_and_novel(graphs: torch.Tensor, max_atoms: int, train_hashes: Any) -> torch.Tensor:
+    """1.0 for each one-hot graph that does not decode to a valid molecule outside the training set, else 0.0."""
+    smiles = decode_all(graphs.detach().cpu().numpy(), max_atoms)
+    valid = [i for i, s in enumerate(smiles) if s]
+    known = in_training_set([smiles[i] for i in valid], train_hashes if train_hashes is not None
+                            else np.zeros(0, dtype=np.int64))
+    bad = torch.ones(len(smiles))
+    bad[[i for i, kn in zip(valid, known) if not kn]] = 0.0
+    return bad
 
 
 @dataclass
@@ -179,13 +192,22 @@ class GanTrainer:
         model.train()
 
         # discriminator (and classifier)
+        novelty_on = cfg.novelty_weight > 0 and spec.kind == "qm9"
         with torch.no_grad():
-            fake = spec.postprocess(gen(torch.randn(k, b, cfg.noise_dim, device=device)).reshape(k * b, -1),
-                                    training=True, tau=cfg.gumbel_tau, sampling=cfg.graph_sampling)
+            raw_d = gen(torch.randn(k, b, cfg.noise_dim, device=device)).reshape(k * b, -1)
+            fake = spec.postprocess(raw_d, training=True, tau=cfg.gumbel_tau, sampling=cfg.graph_sampling)
         d_real, _ = disc(real)
-        d_fake, c_fake = disc(fake)
+        critic = bad_share = torch.zeros((), device=device)
+        if novelty_on:  # the critic learns rdkit's verdict on the graphs that `sample` would decode
+            decoded = spec.postprocess(raw_d, training=True, sampling="argmax")
+            bad = not_valid_and_novel(decoded, spec.max_atoms, model.train_hashes).to(device)
+            d_fake, c_fake, n_fake = disc(fake, novelty_input=decoded)
+            critic = F.binary_cross_entropy_with_logits(n_fake, bad)
+            bad_share = bad.mean()
+        else:
+            d_fake, c_fake = disc(fake)
         loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)) + critic)
         if c_fake is not None and cfg.classifier_weight > 0:
             loss_d = loss_d + cfg.classifier_weight * F.cross_entropy(c_fake, labels)
         opt_d.zero_grad(set_to_none=True)
@@ -197,9 +219,15 @@ class GanTrainer:
         raw, feats = gen(z, return_features=True)
         fake = spec.postprocess(raw.reshape(k * b, -1), training=True, tau=cfg.gumbel_tau,
                                 sampling=cfg.graph_sampling)
-        d_fake, c_fake = disc(fake)
+        novel = torch.zeros((), device=device)
+        if novelty_on:  # -log(1 - p(invalid or a training molecule)) of the graphs `sample` would decode
+            graphs = spec.postprocess(raw.reshape(k * b, -1), training=True, sampling="argmax")
+            d_fake, c_fake, n_fake = disc(fake, novelty_input=graphs)
+            novel = F.softplus(n_fake).mean()
+        else:
+            d_fake, c_fake = disc(fake)
         adv = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-        loss_g = adv
+        loss_g = adv + cfg.novelty_weight * novel
         cls = ortho = torch.zeros((), device=device)
         if c_fake is not None:
             cls = F.cross_entropy(c_fake, labels)
@@ -223,6 +251,7 @@ class GanTrainer:
         return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "adv_g": float(adv.detach()),
                 "classifier": float(cls.detach()), "ortho": float(ortho.detach()),
                 "diversity": float(diversity.detach()), "connectivity": float(connected.detach()),
+                "novelty_critic": float(novel.detach()), "not_valid_and_novel": float(bad_share),
                 "d_real": float(torch.sigmoid(d_real.detach()).mean())}
 
     def _quick_eval(self, model: GanModel) -> dict[str, float]:

@@ -161,20 +161,22 @@ def hash_set(smiles: Sequence[str]) -> np.ndarray:
     return np.unique(np.array([smiles_hash(s) for s in smiles], dtype=np.int64))
 
 
+def in_training_set(smiles: Sequence[str], train_hashes: np.ndarray) -> np.ndarray:
+    """Boolean array: is each canonical SMILES one of the training molecules (by :func:`smiles_hash`)."""
+    if not len(smiles) or not len(train_hashes):
+        return np.zeros(len(smiles), dtype=bool)
+    hashes = np.array([smiles_hash(s) for s in smiles], dtype=np.int64)
+    pos = np.clip(np.searchsorted(train_hashes, hashes), 0, len(train_hashes) - 1)
+    return train_hashes[pos] == hashes
+
+
 def molecule_metrics(generated: Sequence[str | None], train_hashes: np.ndarray) -> dict[str, float | int]:
     """Validity, uniqueness and novelty (fractions) of decoded samples (None = invalid)."""
     n = len(generated)
     valid = [s for s in generated if s]
     n_valid = len(valid)
     unique = set(valid)
-    if n_valid:
-        hashes = np.array([smiles_hash(s) for s in valid], dtype=np.int64)
-        pos = np.searchsorted(train_hashes, hashes)
-        pos = np.clip(pos, 0, max(len(train_hashes) - 1, 0))
-        known = (train_hashes[pos] == hashes) if len(train_hashes) else np.zeros(n_valid, dtype=bool)
-        novel = int((~known).sum())
-    else:
-        novel = 0
+    novel = int((~in_training_set(valid, train_hashes)).sum())
     return {
         "n_samples": n,
         "n_valid": n_valid,
