@@ -310,6 +310,9 @@ class GanTrainer:
                       "disc_layers", "maxout_pieces", "data", "max_atoms")
         diff = [f"{k}: {getattr(saved, k)} -> {getattr(self.config, k)}" for k in shape_keys
                 if getattr(saved, k) != getattr(self.config, k)]
+        critic = (saved.novelty_weight > 0, self.config.novelty_weight > 0)
+        if critic[0] != critic[1]:
+            diff.append(f"novelty critic: {'on' if critic[0] else 'off'} -> {'on' if critic[1] else 'off'}")
         if state["spec"].get("dim") != td.spec.dim:
             diff.append(f"sample size: {state['spec'].get('dim')} -> {td.spec.dim}")
         if list(state["placement"]) != model.generator.placement.sizes():
