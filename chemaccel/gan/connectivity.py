@@ -1,7 +1,7 @@
 """A connectivity term: it penalizes generated graphs whose decoded molecule falls apart into fragments.
 
 Most invalid graphs of a MolGAN-style generator on QM9 are not bad valences but several fragments (rdkit
-sanitizes them; MolGAN's rule rejects them): in 10,000 samples of the shipped ``gan-qm9`` model, 1,576
+sanitizes them; MolGAN's rule rejects them): in 10,000 samples of session 8's ``gan-qm9`` model, 1,576
 were fragments and 61 had a bad valence. This term sees what ``sample`` decodes - the most likely atom and
 bond types, taken straight-through (one-hot forward, the softmax's gradient backward) - and measures its
 connectivity with the algebraic connectivity (the second-smallest Laplacian eigenvalue, Fiedler 1973):
