@@ -146,6 +146,16 @@ def print_table(rows: list[dict]) -> None:
             name = arm.replace("+", " +", 1)
             print(f"| {name} | {decode} | {mean['validity']:.3f} | {mean['uniqueness']:.4f} | "
                   f"{mean['novelty']:.3f} | {ratio} | {seeds} |")
+    ablation = {r["seed"]: r["uniqueness"] for r in rows if r["arm"] == "1+kset" and r["decode"] == "argmax"}
+    if ablation:  # what the K generators add on top of the --kset settings
+        print()
+        for arm in arms:
+            paired = [r for r in rows if r["arm"] == arm and r["decode"] == "argmax" and r["seed"] in ablation]
+            if arm.startswith("1") or not paired or sum(ablation[r["seed"]] for r in paired) <= 0:
+                continue
+            value, low, high = ratio_interval([r["uniqueness"] for r in paired], [ablation[r["seed"]] for r in paired])
+            print(f"K = {arm} uniqueness / (K = 1 +kset)'s, argmax, {len(paired)} seeds: {value:.1f}x"
+                  + (f" (95 % interval {low:.1f}-{high:.1f})" if len(paired) > 1 else ""))
 
 
 def combine(logs: list[Path]) -> int:

@@ -75,13 +75,19 @@ def summarize(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def speed(k: int = 8, batch: int = 100, repeats: int = 30) -> dict:
-    """Median time of one forward (and forward+backward) of K PacGAN-size generators, batched vs a loop."""
+#: generator shapes for --speed-shape: PacGAN's toy generator, and gan-qm9's (scripts/train_shipped_gan.py)
+SPEED_SHAPES = {"pacgan": dict(noise_dim=2, hidden=400, n_hidden=4, out_dim=2, private_layers=1),
+                "qm9": dict(noise_dim=32, hidden=256, n_hidden=3, out_dim=189, private_layers=2)}
+
+
+def speed(k: int = 8, batch: int = 100, repeats: int = 30, shape: str = "pacgan") -> dict:
+    """Median time of one forward (and forward+backward) of K generators of ``shape``, batched vs a loop."""
     torch.manual_seed(0)
-    gen = MultiGenerator(k, noise_dim=2, hidden=400, n_hidden=4, out_dim=2, private_layers=1)
+    dims = SPEED_SHAPES[shape]
+    gen = MultiGenerator(k, **dims)
     gen.train()
-    z = torch.randn(k, batch, 2)
-    out = {"k": k, "batch_per_generator": batch, "threads": torch.get_num_threads()}
+    z = torch.randn(k, batch, dims["noise_dim"])
+    out = {"shape": shape, "k": k, "batch_per_generator": batch, "threads": torch.get_num_threads()}
     for name, fn in (("batched", gen.forward), ("sequential", gen.forward_sequential)):
         for mode in ("forward", "forward_backward"):
             times = []
@@ -130,6 +136,10 @@ def main() -> int:
     p.add_argument("--first-seed", type=int, default=0, help="trial i uses seed first_seed + i")
     p.add_argument("--quick", action="store_true", help="2 trials of 200 steps")
     p.add_argument("--speed-only", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the speed test (training: 1 a run)")
+    p.add_argument("--speed-shape", choices=sorted(SPEED_SHAPES), default="pacgan",
+                   help="generator shape of the speed test: PacGAN's toy (K = --k; 100, 16 and 1 samples per "
+                        "generator) or gan-qm9's (K = 32; 8 samples per generator as in its training, and 64)")
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--save-dir", type=Path, help="also save the K-generator model of seed 0 as DIR/gan-<data>")
     p.add_argument("--out", type=Path, help="append one JSON line per run")
@@ -153,8 +163,10 @@ def main() -> int:
                     fh.write(json.dumps(row) + "\n")
         print(summarize(rows), flush=True)
     if not args.no_speed:
-        for batch in (100, 16, 1):
-            s = speed(args.k, batch)
+        torch.set_num_threads(args.threads)
+        k, batches = (32, (8, 64)) if args.speed_shape == "qm9" else (args.k, (100, 16, 1))
+        for batch in batches:
+            s = speed(k, batch, shape=args.speed_shape)
             print(json.dumps(s), flush=True)
             if args.out:
                 with open(args.out, "a", encoding="utf-8") as fh:
