@@ -150,10 +150,12 @@ def print_table(rows: list[dict]) -> None:
     if ablation:  # what the K generators add on top of the --kset settings
         print()
         for arm in arms:
-            paired = [r for r in rows if r["arm"] == arm and r["decode"] == "argmax" and r["seed"] in ablation]
+            paired = [r for r in rows
+                      if r["arm"] == arm and r["decode"] == "argmax" and r["seed"] in ablation]
             if arm.startswith("1") or not paired or sum(ablation[r["seed"]] for r in paired) <= 0:
                 continue
-            value, low, high = ratio_interval([r["uniqueness"] for r in paired], [ablation[r["seed"]] for r in paired])
+            value, low, high = ratio_interval([r["uniqueness"] for r in paired],
+                                              [ablation[r["seed"]] for r in paired])
             print(f"K = {arm} uniqueness / (K = 1 +kset)'s, argmax, {len(paired)} seeds: {value:.1f}x"
                   + (f" (95 % interval {low:.1f}-{high:.1f})" if len(paired) > 1 else ""))
 

@@ -136,10 +136,12 @@ def main() -> int:
     p.add_argument("--first-seed", type=int, default=0, help="trial i uses seed first_seed + i")
     p.add_argument("--quick", action="store_true", help="2 trials of 200 steps")
     p.add_argument("--speed-only", action="store_true")
-    p.add_argument("--threads", type=int, default=1, help="torch threads of the speed test (training: 1 a run)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads of the speed test (training: 1 a run)")
     p.add_argument("--speed-shape", choices=sorted(SPEED_SHAPES), default="pacgan",
-                   help="generator shape of the speed test: PacGAN's toy (K = --k; 100, 16 and 1 samples per "
-                        "generator) or gan-qm9's (K = 32; 8 samples per generator as in its training, and 64)")
+                   help="generator shape of the speed test: PacGAN's toy (K = --k; 100, 16 and 1 samples "
+                        "per generator) or gan-qm9's (K = 32; 8 samples per generator as in its training, "
+                        "and 64)")
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--save-dir", type=Path, help="also save the K-generator model of seed 0 as DIR/gan-<data>")
     p.add_argument("--out", type=Path, help="append one JSON line per run")

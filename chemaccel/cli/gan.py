@@ -32,6 +32,7 @@ _FLAGS = {  # flag dest -> GanConfig field
     "eval_samples": "eval_samples", "checkpoint_every": "checkpoint_every",
     "diversity_weight": "diversity_weight", "graph_sampling": "graph_sampling",
     "connectivity_weight": "connectivity_weight", "gumbel_tau": "gumbel_tau",
+    "novelty_weight": "novelty_weight",
 }
 
 
@@ -52,7 +53,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       ("eval-samples", int), ("checkpoint-every", int), ("diversity-weight", float)):
         t.add_argument(f"--{flag}", type=typ)
     t.add_argument("--connectivity-weight", type=float,
-                   help="qm9: weight of the term that penalizes graphs decoding to several fragments (0 = off)")
+                   help="qm9: weight of the term that penalizes graphs decoding to several fragments "
+                        "(0 = off)")
+    t.add_argument("--novelty-weight", type=float,
+                   help="qm9: weight of the learnt novelty critic's penalty on invalid or training "
+                        "molecules (0 = off; costs an rdkit decode of each step's samples)")
     t.add_argument("--gumbel-tau", type=float, help="qm9: temperature of the straight-through Gumbel-softmax")
     t.add_argument("--ortho-on", choices=["features", "outputs", "weights"])
     t.add_argument("--graph-sampling", choices=["gumbel", "argmax"],

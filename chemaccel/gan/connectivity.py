@@ -41,7 +41,8 @@ def algebraic_connectivity(raw: torch.Tensor, max_atoms: int) -> torch.Tensor:
     """
     a_size, _, total = graph_dims(max_atoms)
     if raw.dim() != 2 or raw.shape[1] != total:
-        raise ValueError(f"graph outputs for {max_atoms} atoms have shape (n, {total}), got {tuple(raw.shape)}")
+        raise ValueError(f"graph outputs for {max_atoms} atoms have shape (n, {total}), "
+                         f"got {tuple(raw.shape)}")
     n = raw.shape[0]
     atoms = straight_through_argmax(raw[:, :a_size].reshape(n, max_atoms, len(ATOM_TYPES)))
     bonds = straight_through_argmax(raw[:, a_size:].reshape(n, -1, len(BOND_TYPES)))

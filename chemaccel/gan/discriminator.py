@@ -48,9 +48,9 @@ class Discriminator(nn.Module):
                         if novelty else None)
 
     def forward(self, x: torch.Tensor, novelty_input: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        """``x`` (N, in_dim) -> (real/fake logits (N,), class logits (N, K) or None); with ``novelty_input``
-        (M, in_dim), decoded graphs, a third item: the critic's logits (M,) that a graph is not valid and novel
-        (in one call, so that DDP sees one forward)."""
+        """``x`` (N, in_dim) -> (real/fake logits (N,), class logits (N, K) or None); with
+        ``novelty_input`` (M, in_dim), decoded graphs, a third item: the critic's logits (M,) that a graph is
+        not valid and novel (in one call, so that DDP sees one forward)."""
         h = self.body(x)
         logits = self.out(h).squeeze(-1)
         out = (logits, self.classifier(h) if self.classifier is not None else None)

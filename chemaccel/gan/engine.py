@@ -45,7 +45,8 @@ LAST = "last"
 
 
 def not_valid_and_novel(graphs: torch.Tensor, max_atoms: int, train_hashes: Any) -> torch.Tensor:
-    """1.0 for each one-hot graph that does not decode to a valid molecule outside the training set, else 0.0."""
+    """1.0 for each one-hot graph that does not decode to a valid molecule outside the training set,
+    else 0.0."""
     smiles = decode_all(graphs.detach().cpu().numpy(), max_atoms)
     valid = [i for i, s in enumerate(smiles) if s]
     known = in_training_set([smiles[i] for i in valid], train_hashes if train_hashes is not None

@@ -38,7 +38,8 @@ class GanModel(nn.Module):
             config.n_generators, config.noise_dim, config.gen_hidden, config.gen_layers, spec.dim,
             config.private_layers, config.init_std, config.bn_momentum, placement, joint_bn=config.bn_stats == "joint")
         self.discriminator = (Discriminator(spec.dim, config.disc_hidden, config.disc_layers, config.maxout_pieces,
-                                            config.n_generators, config.init_std, novelty=config.novelty_weight > 0)
+                                            config.n_generators, config.init_std,
+                                            novelty=config.novelty_weight > 0)
                               if with_discriminator else None)
         if config.n_generators > 1 and config.private_shift_std > 0:
             self.generator.randomize_private_shifts(config.private_shift_std)

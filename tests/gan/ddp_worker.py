@@ -19,8 +19,9 @@ def main(ckpt: str, data: str = "ring8") -> None:
     cfg = GanConfig(data="ring8", n_generators=2, gen_hidden=16, gen_layers=2, disc_hidden=16, disc_layers=2,
                     steps=40, n_train=1000, eval_samples=200, checkpoint_every=20, batch_size=32)
     if data == "qm9":  # graphs, with the connectivity term and the novelty critic
-        cfg = cfg.replace(data="qm9", noise_dim=4, steps=6, batch_size=16, eval_samples=20, checkpoint_every=3,
-                          connectivity_weight=1.0, novelty_weight=1.0, diversity_weight=0.01)
+        cfg = cfg.replace(data="qm9", noise_dim=4, steps=6, batch_size=16, eval_samples=20,
+                          checkpoint_every=3, connectivity_weight=1.0, novelty_weight=1.0,
+                          diversity_weight=0.01)
     result = GanTrainer(cfg, RuntimeConfig(device="cpu", seed=0)).run(
         None, data=SMILES if data == "qm9" else None, checkpoint_dir=ckpt)
     checksum = float(sum(p.double().sum() for p in result.model.parameters()))

@@ -80,5 +80,5 @@ def test_resume_refuses_a_checkpoint_without_the_critic(tiny_config, smiles20, t
     cfg = tiny_config.replace(data="qm9", noise_dim=4, steps=2, batch_size=12, checkpoint_every=1)
     GanTrainer(cfg, CPU).run(None, data=smiles20, checkpoint_dir=tmp_path, evaluate=False)
     with pytest.raises(ConfigError, match="novelty critic: off -> on"):
-        GanTrainer(cfg.replace(novelty_weight=1.0, steps=4), CPU).run(None, data=smiles20, checkpoint_dir=tmp_path,
-                                                                      resume=True, evaluate=False)
+        GanTrainer(cfg.replace(novelty_weight=1.0, steps=4), CPU).run(
+            None, data=smiles20, checkpoint_dir=tmp_path, resume=True, evaluate=False)
