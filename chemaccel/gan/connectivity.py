@@ -44,6 +44,7 @@ def algebraic_connectivity(raw: torch.Tensor, max_atoms: int) -> torch.Tensor:
         raise ValueError(f"graph outputs for {max_atoms} atoms have shape (n, {total}), "
                          f"got {tuple(raw.shape)}")
     n = raw.shape[0]
+    raw = raw.float()  # eigvalsh has no half-precision kernels (bf16 / fp16 mixed precision)
     atoms = straight_through_argmax(raw[:, :a_size].reshape(n, max_atoms, len(ATOM_TYPES)))
     bonds = straight_through_argmax(raw[:, a_size:].reshape(n, -1, len(BOND_TYPES)))
     present = 1.0 - atoms[..., 0]  # (n, N)

@@ -47,7 +47,7 @@ LAST = "last"
 def not_valid_and_novel(graphs: torch.Tensor, max_atoms: int, train_hashes: Any) -> torch.Tensor:
     """1.0 for each one-hot graph that does not decode to a valid molecule outside the training set,
     else 0.0."""
-    smiles = decode_all(graphs.detach().cpu().numpy(), max_atoms)
+    smiles = decode_all(graphs.detach().float().cpu().numpy(), max_atoms)  # numpy has no bfloat16
     valid = [i for i, s in enumerate(smiles) if s]
     known = in_training_set([smiles[i] for i in valid], train_hashes if train_hashes is not None
                             else np.zeros(0, dtype=np.int64))
@@ -105,6 +105,8 @@ class GanTrainer:
             evaluate: measure the final model (``config.eval_samples`` samples).
         """
         cfg, reporter = self.config, reporter or NullReporter()
+        if self.runtime.precision != "32-true":  # the grouped layers and the noise are float32
+            raise ConfigError(f"the GAN engine trains in 32-bit precision (32-true), not {self.runtime.precision}")
         fabric = make_fabric(self.runtime)
         td = load_training_data(cfg, data, seed=self.runtime.seed)
         if td.report is not None and td.report.skipped:
@@ -203,7 +205,7 @@ class GanTrainer:
             decoded = spec.postprocess(raw_d, training=True, sampling="argmax")
             bad = not_valid_and_novel(decoded, spec.max_atoms, model.train_hashes).to(device)
             d_fake, c_fake, n_fake = disc(fake, novelty_input=decoded)
-            critic = F.binary_cross_entropy_with_logits(n_fake, bad)
+            critic = F.binary_cross_entropy_with_logits(n_fake, bad.to(n_fake.dtype))
             bad_share = bad.mean()
         else:
             d_fake, c_fake = disc(fake)

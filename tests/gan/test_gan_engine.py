@@ -130,3 +130,10 @@ def test_api_train_gan_writes_a_model_folder(tiny_config, tmp_path):
     result = api.train_gan({**tiny_config.to_dict(), "steps": 3}, out=tmp_path / "g", runtime=CPU)
     assert result.status == "completed"
     assert api.load_model(tmp_path / "g").config.n_generators == 3
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "bf16-true", "64-true"])
+def test_other_precisions_are_refused_in_one_line(tiny_config, precision):
+    with pytest.raises(ConfigError, match="32-bit precision") as exc:
+        GanTrainer(tiny_config, RuntimeConfig(device="cpu", seed=0, precision=precision)).run(None)
+    assert "\n" not in str(exc.value)

@@ -82,3 +82,8 @@ def test_resume_refuses_a_checkpoint_without_the_critic(tiny_config, smiles20, t
     with pytest.raises(ConfigError, match="novelty critic: off -> on"):
         GanTrainer(cfg.replace(novelty_weight=1.0, steps=4), CPU).run(
             None, data=smiles20, checkpoint_dir=tmp_path, resume=True, evaluate=False)
+
+
+def test_labels_of_half_precision_graphs():
+    graphs = graphs_of(["CCO", "CCCO"]).to(torch.bfloat16)
+    assert not_valid_and_novel(graphs, N, hash_set(["CCO"])).tolist() == [1.0, 0.0]
