@@ -106,7 +106,8 @@ class GanTrainer:
         """
         cfg, reporter = self.config, reporter or NullReporter()
         if self.runtime.precision != "32-true":  # the grouped layers and the noise are float32
-            raise ConfigError(f"the GAN engine trains in 32-bit precision (32-true), not {self.runtime.precision}")
+            raise ConfigError(f"the GAN engine trains in 32-bit precision (32-true), "
+                              f"not {self.runtime.precision}")
         fabric = make_fabric(self.runtime)
         td = load_training_data(cfg, data, seed=self.runtime.seed)
         if td.report is not None and td.report.skipped:
