@@ -33,7 +33,7 @@ from chemaccel.runtime import RuntimeConfig  # noqa: E402
 QM9 = {"data": "qm9", "n_generators": 32, "private_layers": 1, "noise_dim": 32, "gen_hidden": 256, "gen_layers": 3,
        "disc_hidden": 128, "disc_layers": 2, "maxout_pieces": 3, "lr": 5e-4, "beta1": 0.5, "lr_final": 0.1,
        "classifier_weight": 0.5, "ortho_weight": 0.1, "batch_size": 128, "eval_samples": 10000, "bn_stats": "joint",
-       "private_shift_std": 0.5,
+       "private_shift_std": 0.5, "n_train": 1_000_000,  # all of the store's train split (110,000 for QM9)
        "checkpoint_every": 1000, "log_every": 200}
 #: gan-qm9 on top of ``QM9``: two private layers per generator, batch 256 (8 samples per generator and
 #: step), the mode-seeking term at 0.005, a Gumbel-softmax temperature of 1.5, the connectivity term and the

@@ -54,7 +54,10 @@ class GanConfig:
         beta1, beta2: Adam betas.
         batch_size: real samples per step; the K generators make ``ceil(batch_size / K)`` samples each.
         steps: training steps (one discriminator and one generator update each).
-        n_train: size of the toy training set drawn once from the mixture.
+        n_train: toys: size of the training set drawn once from the mixture. ``qm9``: at most this many
+            molecules of the store's train split, a fixed random subset (the same for every run; the whole
+            split when it has no more). Not the first ``n_train``: a store keeps QM9's order, so a prefix
+            leaves out a structured block of molecules, which novelty would then count as new.
         eval_samples: samples drawn for evaluation (2,500 for toys, 10,000 for molecules).
         init_std: standard deviation of the initial weights.
         private_shift_std: standard deviation of the random initial shift of the private BatchNorm layers

@@ -133,8 +133,9 @@ def _load_graphs(config: GanConfig, data: Any) -> TrainingData:
         smiles = [str(s) for s in data]
     else:
         raise ConfigError(f"data 'qm9' must be a store path or a list of SMILES, got {type(data).__name__}")
-    if config.n_train < len(smiles):
-        smiles = smiles[: config.n_train]
+    if config.n_train < len(smiles):  # a fixed random subset: a prefix of QM9's order is a biased sample
+        keep = np.sort(np.random.default_rng(0).choice(len(smiles), config.n_train, replace=False))
+        smiles = [smiles[i] for i in keep]
     atoms, bonds, kept, report = encode_smiles(smiles, config.max_atoms)
     if report.kept == 0:
         raise InputError(label, f"no usable molecules (empty set, or all {report.skipped} skipped: "

@@ -59,3 +59,16 @@ def test_data_errors(tiny_config):
         load_training_data(tiny_config, np.zeros((40, 2)))
     with pytest.raises(ChemAccelError, match="no usable molecules"):
         load_training_data(tiny_config.replace(data="qm9"), ["CCCCCCCCCCCC"] * 3)
+
+
+def test_qm9_n_train_takes_a_fixed_random_subset_not_a_prefix(tiny_config):
+    chains = (["C" * n for n in range(1, 10)] + ["C" * n + "O" for n in range(1, 9)]
+              + ["C" * n + "N" for n in range(1, 9)])
+    cfg = tiny_config.replace(data="qm9", batch_size=4, n_train=10)
+    first = load_training_data(cfg, chains)
+    again = load_training_data(cfg, chains)
+    assert len(first.train_hashes) == 10 and np.array_equal(first.train_hashes, again.train_hashes)
+    prefix = load_training_data(cfg.replace(n_train=len(chains)), chains[:10])
+    assert not np.array_equal(first.train_hashes, prefix.train_hashes)  # not the first ten
+    whole = load_training_data(cfg.replace(n_train=1000), chains)
+    assert len(whole.train_hashes) == len(chains)
