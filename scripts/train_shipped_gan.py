@@ -38,7 +38,8 @@ QM9 = {"data": "qm9", "n_generators": 32, "private_layers": 1, "noise_dim": 32, 
 #: gan-qm9 on top of ``QM9``: two private layers per generator, batch 256 (8 samples per generator and
 #: step), the mode-seeking term at 0.005, a Gumbel-softmax temperature of 1.5, the connectivity term and the
 #: novelty critic at 1.0, and the generator classifier at weight 2.0 (chosen on seeds 0-2 with
-#: scripts/bench_gan_qm9.py, then measured on fresh seeds 40-54; docs/benchmarks.md, session 9).
+#: scripts/bench_gan_qm9.py, then measured on fresh seeds 55-69 after the training-set fix; docs/benchmarks.md,
+#: session 9, "Correction: ...").
 #: The K = 1 baseline of the benchmark stays a plain GAN.
 QM9_SHIPPED = {"private_layers": 2, "batch_size": 256, "diversity_weight": 0.005, "gumbel_tau": 1.5,
                "connectivity_weight": 1.0, "novelty_weight": 1.0, "classifier_weight": 2.0}
