@@ -64,9 +64,9 @@ def main() -> None:
                             init_from=args.dense).run(resume=True)
         models[f"pruned: {method}"] = out
     arrays = load_store(args.store, cfg.targets)
-    from chemaccel.datasets.qm9 import read_qm9_split
+    from chemaccel.datasets.qm9 import read_qm9_split, split_subset
 
-    test = read_qm9_split(args.store)["test"][:2000]
+    test = split_subset(read_qm9_split(args.store)["test"], 2000)  # not the first 2,000: the smallest
     collate = StoreCollate(arrays, cfg.cutoff)
     batches = [collate(test[i:i + 100]) for i in range(0, len(test), 100)]
     print("| model | test MAE gap (meV) | params | filter params | FLOPs/mol | mol/s 1 thread | mol/s 2 threads |")
@@ -105,7 +105,7 @@ def compare_from_scratch(args, cfg: PropertyConfig, sp) -> None:
 
     import numpy as np
 
-    from chemaccel.datasets.qm9 import read_qm9_split
+    from chemaccel.datasets.qm9 import read_qm9_split, split_subset
     from chemaccel.property import keys
     from chemaccel.property.data import target_statistics
     from chemaccel.property.model import PropertySchNet, dense_architecture
@@ -113,7 +113,7 @@ def compare_from_scratch(args, cfg: PropertyConfig, sp) -> None:
     torch.set_num_threads(1)
     arrays = load_store(args.store, cfg.targets)
     split = read_qm9_split(args.store)
-    train, test = split["train"][: args.limit_train], split["test"][: args.limit_test]
+    train, test = split_subset(split["train"], args.limit_train), split_subset(split["test"], args.limit_test)
     stats = target_statistics(arrays, train, ["avg"])
     mean, std = float(stats["mean"][0]), float(stats["std"][0])
     collate = StoreCollate(arrays, cfg.cutoff)

@@ -37,8 +37,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", required=True, help="QM9 store from `chemaccel data qm9`")
     ap.add_argument("--out", default="resources/models", help="parent folder of the model folders")
-    ap.add_argument("--limit-train", type=int, default=20000, help="first N training molecules (0: all)")
-    ap.add_argument("--limit-valid", type=int, default=2000, help="first N validation molecules (0: all)")
+    ap.add_argument("--limit-train", type=int, default=20000,
+                    help="N training molecules, a fixed random subset (0: all)")
+    ap.add_argument("--limit-valid", type=int, default=2000,
+                    help="N validation molecules, a fixed random subset (0: all)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--time-limit-minutes", type=float, default=0.0, help="dense-phase wall-clock budget (0: none)")
     ap.add_argument("--features", type=int, default=64)

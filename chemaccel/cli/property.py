@@ -60,8 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             t.add_argument("--targets", default="gap", help="comma-separated: homo,lumo,gap,U0")
             t.add_argument("--epochs", type=int, default=10)
         t.add_argument("--data", required=True, help="QM9 molecule store (.h5)")
-        t.add_argument("--limit-train", type=int)
-        t.add_argument("--limit-valid", type=int)
+        t.add_argument("--limit-train", type=int,
+                       help="train on N molecules, a fixed random subset of the split")
+        t.add_argument("--limit-valid", type=int, help="validate on N molecules, a fixed random subset")
         t.add_argument("--config", help="JSON file with further PropertyConfig fields (flags win)")
         t.add_argument("-o", "--out", required=True, help="model folder to write")
         t.add_argument("--resume", action="store_true", help="continue from OUT.work/")
@@ -87,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--data", help="QM9 molecule store (.h5); default: the full QM9 store in the cache "
                                   "(~/.cache/chemaccel/qm9.h5, built from qm9pack on first use)")
     e.add_argument("--split", choices=["train", "valid", "test"], default="test")
-    e.add_argument("--limit", type=int)
+    e.add_argument("--limit", type=int, help="N molecules of the split, a fixed random subset (default: all)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
 

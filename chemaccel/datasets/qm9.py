@@ -308,6 +308,19 @@ def qm9_split(n: int, seed: int = 0, n_train: int = 110_000, n_valid: int = 10_0
     return {name: np.sort(idx) for name, idx in zip(("train", "valid", "test"), parts)}
 
 
+def split_subset(indices: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
+    """At most ``limit`` of a split's ``indices``: a fixed random subset (sorted), the same for every call.
+
+    A QM9 store keeps the molecules in QM9's order (by heavy-atom count, then GDB-17's), and a split's
+    indices are sorted, so its first N molecules are the smallest ones, not a sample of the split.
+    """
+    indices = np.asarray(indices)
+    if not limit or limit >= len(indices):
+        return indices
+    keep = np.random.default_rng(seed).choice(len(indices), limit, replace=False)
+    return indices[np.sort(keep)]
+
+
 def read_qm9_split(path_or_store: str | Path | MoleculeStore) -> dict[str, np.ndarray]:
     """The ``train``/``valid``/``test`` indices stored in a QM9 store."""
     if isinstance(path_or_store, MoleculeStore):

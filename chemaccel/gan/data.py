@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from chemaccel.datasets.qm9 import split_subset
 from chemaccel.errors import ConfigError, InputError
 from chemaccel.gan.config import GanConfig
 from chemaccel.gan.molgraph import ATOM_TYPES, BOND_TYPES, EncodeReport, encode_smiles, graph_dims, hash_set, to_onehot
@@ -134,8 +135,7 @@ def _load_graphs(config: GanConfig, data: Any) -> TrainingData:
     else:
         raise ConfigError(f"data 'qm9' must be a store path or a list of SMILES, got {type(data).__name__}")
     if config.n_train < len(smiles):  # a fixed random subset: a prefix of QM9's order is a biased sample
-        keep = np.sort(np.random.default_rng(0).choice(len(smiles), config.n_train, replace=False))
-        smiles = [smiles[i] for i in keep]
+        smiles = [smiles[i] for i in split_subset(np.arange(len(smiles)), config.n_train)]
     atoms, bonds, kept, report = encode_smiles(smiles, config.max_atoms)
     if report.kept == 0:
         raise InputError(label, f"no usable molecules (empty set, or all {report.skipped} skipped: "

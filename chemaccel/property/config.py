@@ -41,8 +41,9 @@ class PropertyConfig:
             time-limited run still anneals). The pruning phase keeps ``lr``.
         time_limit_minutes: wall-clock budget of the dense phase (summed over resumed runs); when spent,
             dense training ends as on early stopping and the run goes on to pruning. 0: no limit.
-        limit_train: use only the first N molecules of the training split (None: all).
-        limit_valid: validate on only the first N molecules of the validation split.
+        limit_train: train on only N molecules of the training split, a fixed random subset (None: all;
+            not the first N: a QM9 store's splits are in QM9's order, smallest molecules first).
+        limit_valid: validate on only N molecules of the validation split, chosen the same way.
         prune: ``none``, ``attention`` (attention-driven AutoPrune gates), ``gates`` (plain AutoPrune
             gates, ablation) or ``magnitude`` (keep the kernels with the largest filter weights, ablation).
         budget: kept fraction of filter kernels (and of filter-network hidden units) after pruning.

@@ -44,9 +44,10 @@ def evaluate_model(model: Any, store: str | Path, split: str = "test", limit: in
         model: a :class:`~chemaccel.property.predict.PropertyModel` or a :class:`PropertySchNet`.
         store: QM9 molecule store with its fixed split.
         split: ``train``, ``valid`` or ``test``.
-        limit: only the first N molecules of the split.
+        limit: only N molecules of the split (a fixed random subset, not its first N: the split is in QM9's
+            order, smallest molecules first).
     """
-    from chemaccel.datasets.qm9 import read_qm9_split
+    from chemaccel.datasets.qm9 import read_qm9_split, split_subset
     from chemaccel.errors import ConfigError
 
     module: PropertySchNet = getattr(model, "module", model)
@@ -54,7 +55,7 @@ def evaluate_model(model: Any, store: str | Path, split: str = "test", limit: in
     splits = read_qm9_split(store)
     if split not in splits:
         raise ConfigError(f"unknown split {split!r}: choose train, valid or test")
-    idx = splits[split][:limit] if limit else splits[split]
+    idx = split_subset(splits[split], limit)
     arrays = load_store(store, module.targets)
     collate = StoreCollate(arrays, module.cutoff)
     device = next(module.parameters()).device

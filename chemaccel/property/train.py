@@ -79,14 +79,11 @@ class PropertyTrainer:
     # ------------------------------------------------------------------ set-up
     def _data(self) -> tuple[StoreArrays, np.ndarray, np.ndarray]:
         arrays = load_store(self.store, self.config.targets)
-        from chemaccel.datasets.qm9 import read_qm9_split
+        from chemaccel.datasets.qm9 import read_qm9_split, split_subset
 
         split = read_qm9_split(self.store)
-        train, valid = split["train"], split["valid"]
-        if self.config.limit_train:
-            train = train[: self.config.limit_train]
-        if self.config.limit_valid:
-            valid = valid[: self.config.limit_valid]
+        train = split_subset(split["train"], self.config.limit_train)
+        valid = split_subset(split["valid"], self.config.limit_valid)
         return arrays, train, valid
 
     def _build(self, arrays: StoreArrays, train: np.ndarray) -> PropertySchNet:

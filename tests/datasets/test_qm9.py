@@ -287,3 +287,17 @@ def test_cli_download_path(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "cache" / "dsgdb9nsd.xyz.tar.bz2").is_file()
     assert main(["data", "qm9", "-o", str(out), "--download", "--source", str(archive)]) == 1
     assert "not both" in capsys.readouterr().err
+
+
+def test_split_subset_is_a_fixed_spread_out_sample_not_a_prefix():
+    from chemaccel.datasets.qm9 import split_subset
+
+    indices = np.arange(0, 20000, 2)  # a sorted split, like a store's
+    sub = split_subset(indices, 1000)
+    assert len(sub) == 1000 and len(set(sub.tolist())) == 1000 and set(sub.tolist()) <= set(indices.tolist())
+    assert np.all(np.diff(sub) > 0)                                    # kept in store order
+    assert np.array_equal(sub, split_subset(indices, 1000))           # the same every call
+    assert sub.max() > 15000 and sub.min() < 1000  # drawn from the whole split, not its head
+    assert np.array_equal(split_subset(indices, None), indices)
+    assert np.array_equal(split_subset(indices, 0), indices)
+    assert np.array_equal(split_subset(indices, 50000), indices)
