@@ -33,7 +33,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from chemaccel.chem.store import MoleculeStore
-from chemaccel.errors import InputError, NotAvailableError, StoreError
+from chemaccel.errors import ConfigError, InputError, NotAvailableError, StoreError
 from chemaccel.reporting import NullReporter, Reporter
 
 HARTREE_TO_EV = 27.211386245988  # CODATA 2018, = ase.units.Hartree
@@ -314,6 +314,10 @@ def split_subset(indices: np.ndarray, limit: int | None, seed: int = 0) -> np.nd
     A QM9 store keeps the molecules in QM9's order (by heavy-atom count, then GDB-17's), and a split's
     indices are sorted, so its first N molecules are the smallest ones, not a sample of the split.
     """
+    bad_type = isinstance(limit, bool) or not isinstance(limit, (int, np.integer))
+    if limit is not None and (bad_type or limit < 0):
+        raise ConfigError(f"a limit on the number of molecules must be a non-negative integer (0: all), "
+                          f"got {limit!r}")
     indices = np.asarray(indices)
     if not limit or limit >= len(indices):
         return indices

@@ -23,7 +23,7 @@ from chemaccel.datasets.qm9 import (
     read_qm9_split,
 )
 from chemaccel.datasets.qm9_xyz import convert_qm9_archive, parse_qm9_xyz
-from chemaccel.errors import InputError
+from chemaccel.errors import ConfigError, InputError
 from chemaccel.reporting import RecordingReporter
 
 HAS_QM9PACK = importlib.util.find_spec("qm9pack") is not None
@@ -301,3 +301,5 @@ def test_split_subset_is_a_fixed_spread_out_sample_not_a_prefix():
     assert np.array_equal(split_subset(indices, None), indices)
     assert np.array_equal(split_subset(indices, 0), indices)
     assert np.array_equal(split_subset(indices, 50000), indices)
+    with pytest.raises(ConfigError, match="non-negative integer .0: all., got -5"):
+        split_subset(indices, -5)
