@@ -2,11 +2,13 @@
 
 * ``chemaccel data qm9 -o qm9.h5 [--limit N] [--source DIR|ARCHIVE] [--download] [--overwrite] [--json]``
 * ``chemaccel data info STORE [--json]``
+* ``chemaccel data embed STORE [--name mmff] [--workers N] [--seed S] [--splits valid,test] [--time-limit S]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +43,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     qm9.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     qm9.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     qm9.set_defaults(func=run_qm9)
+
+    embed = verbs.add_parser(
+        "embed",
+        help="force-field geometries (ETKDG + MMFF) for every molecule of a store, from its SMILES",
+        description="Embed each molecule's SMILES in 3D (rdkit ETKDGv3, random-coordinate retries, "
+        "MMFF94 with a UFF fall-back) and store the coordinates as a named geometry set beside the "
+        "store's own (DFT) ones. Resumable: run the same command again after a kill or Ctrl-C. "
+        "Molecules that cannot be embedded are listed with the reason in STORE.NAME.failures.csv.",
+    )
+    embed.add_argument("store", type=Path, help="an HDF5 molecule store with SMILES (chemaccel data qm9)")
+    embed.add_argument("--name", default="mmff", help="name of the geometry set (default: mmff)")
+    embed.add_argument("--workers", type=_positive, default=max(1, (os.cpu_count() or 1)),
+                       help="processes (default: all cores)")
+    embed.add_argument("--splits", default=None,
+                       help="only these splits, comma-separated (e.g. valid,test); default: every molecule")
+    embed.add_argument("--attempts", type=_positive, default=None, help="ETKDG attempts per molecule (default 10)")
+    embed.add_argument("--time-limit", type=float, default=None, help="seconds per molecule (default 10)")
+    embed.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    embed.set_defaults(func=run_embed)
 
     info = verbs.add_parser("info", help="size, properties with units and splits of a store")
     info.add_argument("store", type=Path, help="an HDF5 molecule store (.h5)")
@@ -77,6 +98,40 @@ def run_qm9(args: argparse.Namespace) -> int:
           f"in {summary.seconds:.1f} s (source: {summary.source})")  # fmt: skip
     print("properties: " + ", ".join(f"{k} [{u}]" if u else k for k, u in summary.properties.items()))
     print("splits: " + ", ".join(f"{k} {v:,}" for k, v in summary.splits.items()))
+    return 0
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    from chemaccel.chem.embed_store import EmbedSettings, embed_store
+    from chemaccel.cli.common import cancel_on_sigint
+    from chemaccel.reporting import TqdmReporter
+
+    options: dict = {"seed": getattr(args, "seed", 0)}
+    if args.splits:
+        options["splits"] = tuple(s.strip() for s in args.splits.split(",") if s.strip())
+    if args.attempts is not None:
+        options["max_attempts"] = args.attempts
+    if args.time_limit is not None:
+        options["time_limit"] = args.time_limit
+    settings = EmbedSettings(**options)
+    reporter = TqdmReporter(file=sys.stderr)
+    try:
+        with cancel_on_sigint(reporter):
+            summary = embed_store(args.store, args.name, settings, workers=args.workers, reporter=reporter)
+    finally:
+        reporter.close()
+    if summary.cancelled:
+        print(f"cancelled; the embedded chunks are kept: run the same command again to resume")
+        return 130
+    if args.json:
+        print_json(summary.to_dict())
+        return 0
+    print(f"{args.store}: geometry set {summary.name!r}: {summary.made:,} embedded, {summary.failed:,} failed "
+          f"({100 * summary.failure_rate:.3f} %), {summary.skipped:,} skipped, in {summary.seconds:.0f} s")
+    for note, count in sorted(summary.notes.items(), key=lambda kv: -kv[1]):
+        print(f"  note: {note}: {count:,}")
+    if summary.failed:
+        print(f"failures with reasons: {summary.failures_csv}")
     return 0
 
 

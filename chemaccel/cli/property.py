@@ -59,6 +59,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         else:
             t.add_argument("--targets", default="gap", help="comma-separated: homo,lumo,gap,U0")
             t.add_argument("--epochs", type=int, default=10)
+            t.add_argument("--init-from", metavar="MODEL",
+                           help="start from this trained model's weights (fine-tuning, e.g. on another geometry "
+                                "set); its targets must match")
+        t.add_argument("--geometry", default=None,
+                       help="geometry set(s) to train on: dft (the store's own), a set made by `chemaccel data "
+                            "embed` (e.g. mmff), or several joined by '+' (dft+mmff); default dft")
+        t.add_argument("--valid-geometry", default=None,
+                       help="geometry set to validate and select on (default: the last of --geometry)")
+        t.add_argument("--position-noise", type=float, default=None,
+                       help="Gaussian noise on training coordinates, Angstrom (default 0)")
         t.add_argument("--data", required=True, help="QM9 molecule store (.h5)")
         t.add_argument("--limit-train", type=int,
                        help="train on N molecules, a fixed random subset of the split")
@@ -89,6 +99,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                   "(~/.cache/chemaccel/qm9.h5, built from qm9pack on first use)")
     e.add_argument("--split", choices=["train", "valid", "test"], default="test")
     e.add_argument("--limit", type=int, help="N molecules of the split, a fixed random subset (default: all)")
+    e.add_argument("--geometry", default=None,
+                   help="what the model is given: smiles (only the SMILES, embedded in 3D as `predict` does: "
+                        "the figure a chemist with SMILES gets, failures counted), dft (the store's own "
+                        "coordinates) or a geometry set of the store (e.g. mmff); every molecule then goes "
+                        "through the prediction path (domain verdict, uncertainty coverage). Without it: the "
+                        "fast DFT-geometry figures with FLOPs and speed")
+    e.add_argument("--workers", type=int, default=1, help="processes for 3D embedding with --geometry smiles")
+    e.add_argument("--conformers", type=int, default=None,
+                   help="conformers averaged per SMILES (default: the model's own setting)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
 
@@ -107,7 +126,16 @@ def _train(args: argparse.Namespace) -> int:
         values = {**info.config, **values, "prune": args.method, "budget": args.budget}
         init = args.model
     else:
+        if args.init_from:  # the model's own settings are the base; the config file and flags win
+            from chemaccel.checkpoint import read_model_info
+
+            values = {**read_model_info(args.init_from).config, **values, "prune": "none"}
+            init = args.init_from
         values.update(targets=[t.strip() for t in args.targets.split(",") if t.strip()], max_epochs=args.epochs)
+    for flag, key in (("geometry", "geometry"), ("valid_geometry", "valid_geometry"),
+                      ("position_noise", "position_noise")):
+        if getattr(args, flag) is not None:
+            values[key] = getattr(args, flag)
     if args.limit_train:
         values["limit_train"] = args.limit_train
     if args.limit_valid:
@@ -173,7 +201,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             data = default_qm9_store(reporter)
         finally:
             reporter.close()
-    figures = evaluate_model(load_model(Path(args.model)), data, split=args.split, limit=args.limit)
+    model = load_model(Path(args.model))
+    if args.geometry is not None:
+        return _evaluate_rows(args, model, data)
+    figures = evaluate_model(model, data, split=args.split, limit=args.limit)
     if args.json:
         print_json(figures)
     else:
@@ -181,4 +212,38 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"{row['target']}: MAE {row['mae_mev']:.1f} meV on {row['n']} {args.split} molecules")
         print(f"parameters {figures['params']}, filter parameters {figures['filter_params']}, "
               f"{figures['flops']:.3g} FLOPs/molecule, {figures['molecules_per_s']:.0f} molecules/s")
+    return 0
+
+
+def _evaluate_rows(args: argparse.Namespace, model, data) -> int:
+    from chemaccel.errors import ConfigError
+    from chemaccel.property.evaluate_rows import evaluate_rows
+    from chemaccel.property.model import count_parameters
+    from chemaccel.reporting import TqdmReporter
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    reporter = TqdmReporter(file=sys.stderr)
+    try:
+        with cancel_on_sigint(reporter):
+            figures = evaluate_rows(model, data, split=args.split, geometry=args.geometry, limit=args.limit,
+                                    workers=args.workers, seed=args.seed, reporter=reporter,
+                                    conformers=args.conformers)
+    finally:
+        reporter.close()
+    figures["params"] = count_parameters(model.module)
+    if args.json:
+        print_json(figures)
+        return 0
+    print(f"{figures['n']} {args.split} molecules from {args.geometry}: {figures['ok']} predicted, "
+          f"{figures['failed']} failed ({100 * figures['failure_rate']:.2f} %), "
+          f"{figures['outside_domain']} outside the domain; {figures['molecules_per_s']:.1f} molecules/s")
+    for row in figures["results"]:
+        line = f"{row['target']}: MAE {row['mae_mev']:.1f} meV"
+        if "coverage90" in row:
+            line += (f"; 90 % interval holds {100 * row['coverage90']:.1f} % of errors; least certain 10 %: "
+                     f"{row['mae_mev_least_certain_10pct']:.1f} meV, the rest {row['mae_mev_other_90pct']:.1f} meV")
+        print(line)
+    for reason, count in figures["failure_reasons"].items():
+        print(f"  failed: {reason}: {count}")
     return 0

@@ -54,6 +54,11 @@ class PropertyConfig:
         attention_hidden: hidden width of the kernel attention module.
         checkpoint_every: training steps between checkpoints (also written at every epoch end).
         num_workers: DataLoader worker processes (0: in the main process).
+        geometry: the geometry set(s) trained on: ``dft`` (the store's own coordinates), a set made by
+            ``chemaccel data embed`` (e.g. ``mmff``: what SMILES input looks like at prediction time), or
+            several joined by ``+`` (``dft+mmff``: every training molecule once in each).
+        valid_geometry: the geometry set validated (and selected) on; empty: the last of ``geometry``.
+        position_noise: standard deviation in Angstrom of Gaussian noise on training coordinates (0: none).
     """
 
     targets: tuple[str, ...] = ("gap",)
@@ -80,6 +85,9 @@ class PropertyConfig:
     attention_hidden: int = 16
     checkpoint_every: int = 500
     num_workers: int = 0
+    geometry: str = "dft"
+    valid_geometry: str = ""
+    position_noise: float = 0.0
 
     def __post_init__(self) -> None:
         targets = tuple(self.targets) if not isinstance(self.targets, str) else (self.targets,)
@@ -114,10 +122,27 @@ class PropertyConfig:
             raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
         if not isinstance(self.time_limit_minutes, (int, float)) or not self.time_limit_minutes >= 0:
             raise ConfigError(f"time_limit_minutes must be >= 0 (0: no limit), got {self.time_limit_minutes!r}")
+        sets = self.geometry_sets
+        if not sets or any(not g or "/" in g for g in sets) or len(set(sets)) != len(sets):
+            raise ConfigError(f"geometry must name distinct geometry sets joined by '+', got {self.geometry!r}")
+        if "/" in self.valid_geometry or "+" in self.valid_geometry:
+            raise ConfigError(f"valid_geometry must name one geometry set, got {self.valid_geometry!r}")
+        if not isinstance(self.position_noise, (int, float)) or not 0 <= self.position_noise < 1:
+            raise ConfigError(f"position_noise must be in [0, 1) Angstrom, got {self.position_noise!r}")
         if self.prune not in PRUNE_METHODS:
             raise ConfigError(f"unknown prune method {self.prune!r}: choose one of {', '.join(PRUNE_METHODS)}")
         if not 0 < self.budget <= 1:
             raise ConfigError(f"budget (kept fraction of kernels) must be in (0, 1], got {self.budget!r}")
+
+    @property
+    def geometry_sets(self) -> list[str]:
+        """The training geometry sets, in order."""
+        return [g.strip() for g in str(self.geometry).split("+")]
+
+    @property
+    def valid_set(self) -> str:
+        """The geometry set validated on."""
+        return self.valid_geometry or self.geometry_sets[-1]
 
     def aggregation(self, target: str) -> str:
         """``avg`` for orbital energies, ``sum`` for extensive energies (U0)."""

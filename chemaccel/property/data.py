@@ -9,7 +9,7 @@ QM9: about 2.4 M atoms, 30 MB), so a batch is a few NumPy slices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -51,17 +51,38 @@ class StoreArrays:
     atomref: np.ndarray
     targets: list[str]
     splits: dict[str, np.ndarray]
+    copies: list[str] = field(default_factory=lambda: ["dft"])
+    available: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    @property
+    def n_molecules(self) -> int:
+        """Molecules of the store (rows are ``copies x n_molecules``: one block per geometry set)."""
+        return len(self) // max(1, len(self.copies))
+
+    def rows(self, indices: np.ndarray, geometry: str) -> np.ndarray:
+        """Rows of molecules ``indices`` in geometry set ``geometry``, dropping those the set lacks."""
+        if geometry not in self.copies:
+            from chemaccel.errors import ConfigError
+
+            raise ConfigError(f"geometry {geometry!r} was not loaded (loaded: {', '.join(self.copies)})")
+        rows = np.asarray(indices, dtype=np.int64) + self.copies.index(geometry) * self.n_molecules
+        return rows if self.available is None else rows[self.available[rows]]
 
     def molecule(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.offsets[i], self.offsets[i + 1]
         return self.numbers[a:b], self.positions[a:b]
 
 
-def load_store(path: str | Path, targets: Sequence[str], atomref_targets: Sequence[str] = ("U0",)) -> StoreArrays:
+def load_store(path: str | Path, targets: Sequence[str], atomref_targets: Sequence[str] = ("U0",),
+               geometries: Sequence[str] = ("dft",)) -> StoreArrays:
     """Read a molecule store (e.g. ``chemaccel data qm9``) into :class:`StoreArrays`.
+
+    ``geometries``: the geometry sets to load, ``dft`` for the store's own coordinates and the names of
+    sets made by ``chemaccel data embed`` (:mod:`chemaccel.chem.geometry_sets`); with several, the
+    rows are one block of all molecules per set (see :meth:`StoreArrays.rows`).
 
     Raises:
         StoreError: the store lacks a target or is not readable.
@@ -84,19 +105,54 @@ def load_store(path: str | Path, targets: Sequence[str], atomref_targets: Sequen
                 if unit != "eV":
                     raise StoreError(f"{path}: atom references of {t} are in {unit}, not eV")
                 atomref[: min(MAX_Z, len(values)), col] = values[:MAX_Z]
-        return StoreArrays(np.asarray(batch.numbers), np.asarray(batch.positions, dtype=np.float32),
-                           np.asarray(batch.offsets, dtype=np.int64), y, atomref, list(targets), store.splits())
+        arrays = StoreArrays(np.asarray(batch.numbers), np.asarray(batch.positions, dtype=np.float32),
+                             np.asarray(batch.offsets, dtype=np.int64), y, atomref, list(targets), store.splits())
+    if list(geometries) == ["dft"]:
+        return arrays
+    return _with_geometries(path, arrays, list(geometries))
+
+
+def _with_geometries(path: str | Path, arrays: StoreArrays, geometries: list[str]) -> StoreArrays:
+    from chemaccel.chem.geometry_sets import REFERENCE, read_geometry_set
+
+    if len(set(geometries)) != len(geometries) or not geometries:
+        raise StoreError(f"{path}: geometry sets must be distinct and at least one: {geometries}")
+    numbers, positions, counts, available = [], [], [], []
+    for name in geometries:
+        if name == REFERENCE:
+            numbers.append(arrays.numbers)
+            positions.append(arrays.positions)
+            counts.append(np.diff(arrays.offsets))
+            available.append(np.ones(len(arrays), dtype=bool))
+        else:
+            g = read_geometry_set(path, name)
+            numbers.append(g.numbers)
+            positions.append(g.positions.astype(np.float32))
+            counts.append(np.diff(g.offsets))
+            available.append(g.made)
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+    k = len(geometries)
+    return StoreArrays(np.concatenate(numbers), np.concatenate(positions), offsets, np.tile(arrays.y, (k, 1)),
+                       arrays.atomref, arrays.targets, arrays.splits, geometries, np.concatenate(available))
 
 
 class StoreCollate:
-    """Collate a list of molecule indices of :class:`StoreArrays` into a batch with targets (picklable)."""
+    """Collate a list of molecule indices of :class:`StoreArrays` into a batch with targets (picklable).
 
-    def __init__(self, arrays: StoreArrays, cutoff: float) -> None:
-        self.arrays, self.cutoff = arrays, float(cutoff)
+    ``noise``: standard deviation (Angstrom) of Gaussian noise added to every coordinate (training
+    augmentation: DFT minima made to look like force-field geometries), drawn from ``seed`` and the
+    indices, so a resumed run sees the same noise.
+    """
+
+    def __init__(self, arrays: StoreArrays, cutoff: float, noise: float = 0.0, seed: int = 0) -> None:
+        self.arrays, self.cutoff, self.noise, self.seed = arrays, float(cutoff), float(noise), int(seed)
 
     def __call__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         a = self.arrays
         mols = [a.molecule(int(i)) for i in indices]
+        if self.noise > 0:
+            rng = np.random.default_rng([self.seed, *[int(i) for i in indices[:4]], len(indices)])
+            mols = [(z, r + rng.normal(0.0, self.noise, r.shape).astype(np.float32)) for z, r in mols]
         batch = collate_geometries([m[0] for m in mols], [m[1] for m in mols], self.cutoff)
         batch["targets"] = torch.from_numpy(a.y[np.asarray(indices, dtype=np.int64)]).float()
         return batch

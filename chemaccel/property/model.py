@@ -131,6 +131,10 @@ class PropertySchNet(nn.Module):
         return self.representation.cutoff
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self.forward_features(inputs)[0]
+
+    def forward_features(self, inputs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(molecules, targets) in eV and the (atoms, n_atom_basis) representation they came from."""
         x = self.representation(inputs)
         y_atom = self.head({"scalar_representation": x})["y_atom"]  # (N, T), standardized
         y_atom = y_atom * self.std + self.mean + self.atomref[inputs[keys.Z]]
@@ -138,7 +142,7 @@ class PropertySchNet(nn.Module):
         y = torch.zeros(n_mol, y_atom.shape[1], dtype=y_atom.dtype, device=y_atom.device)
         y = y.index_add(0, inputs[keys.IDX_M], y_atom)
         n = inputs[keys.N_ATOMS].to(y.dtype)[:, None]
-        return torch.where(self.is_avg, y / n, y)
+        return torch.where(self.is_avg, y / n, y), x
 
     def architecture(self) -> dict[str, Any]:
         """What rebuilds this model (kept kernel widths per block included)."""

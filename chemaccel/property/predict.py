@@ -22,17 +22,22 @@ from chemaccel.checkpoint import ModelInfo
 from chemaccel.chem.conformers import embed_records
 from chemaccel.chem.molecules import read_molecules
 from chemaccel.chem.records import MoleculeRecord, parse_smiles
+from chemaccel.property import keys
 from chemaccel.property.data import collate_geometries
-from chemaccel.property.model import PropertySchNet
 from chemaccel.reporting import NullReporter, Reporter
 
-OVERLAP_ANGSTROM = 0.5
 CHUNK = 1000
 
 
 @dataclass
 class PredictionRow:
-    """One input's result: ``values`` (target -> eV) when ``status == "ok"``."""
+    """One input's result.
+
+    ``values`` (target -> eV) when ``status == "ok"``; ``uncertainty``: the calibrated standard
+    uncertainty (eV) and ``interval90`` the half-width of the 90 % interval (eV), per target, when the
+    model carries a calibration; ``domain`` is ``in`` or ``outside`` (``domain_reason`` says why), or
+    ``""`` when there is no value.
+    """
 
     index: int
     name: str = ""
@@ -41,6 +46,12 @@ class PredictionRow:
     values: dict[str, float] = field(default_factory=dict)
     status: str = "ok"
     note: str = ""
+    uncertainty: dict[str, float] = field(default_factory=dict)
+    interval90: dict[str, float] = field(default_factory=dict)
+    domain: str = ""
+    domain_reason: str = ""
+    spread: dict[str, float] = field(default_factory=dict)
+    latent: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -51,13 +62,26 @@ class PropertyModel:
     """A loaded property model: ``predict`` molecules, ``evaluate`` on a store.
 
     Attributes:
-        module: the :class:`PropertySchNet` (eval mode); info: its ``config.json``; targets: output names.
+        module: the :class:`PropertySchNet` or :class:`~chemaccel.property.ensemble.EnsembleSchNet` (eval
+            mode); info: its ``config.json``; targets: output names; rules: its applicability domain
+            (:class:`~chemaccel.property.domain.DomainRules`, None for models made before domains);
+            calibration: target -> :class:`~chemaccel.property.uncertainty.Calibration` (may be empty);
+            conformers: force-field conformers averaged per SMILES input.
     """
 
-    def __init__(self, module: PropertySchNet, info: ModelInfo, path: Path | None = None) -> None:
+    def __init__(self, module: torch.nn.Module, info: ModelInfo, path: Path | None = None) -> None:
+        from chemaccel.property.domain import DomainRules
+        from chemaccel.property.uncertainty import Calibration
+
         self.module, self.info, self.path = module.eval(), info, path
         self.targets = list(module.targets)
-        self.elements = set(info.architecture.get("elements") or [])
+        arch = info.architecture
+        self.elements = set(arch.get("elements") or [])
+        self.rules = DomainRules.from_json(arch.get("domain"))
+        if self.rules is not None and not self.elements:
+            self.elements = set(self.rules.elements)
+        self.calibration = {t: Calibration.from_json(c) for t, c in (arch.get("uncertainty") or {}).items()}
+        self.conformers = max(1, int(arch.get("conformers", 1)))
 
     def __repr__(self) -> str:
         return f"PropertyModel({str(self.path)!r}, targets={self.targets})"
@@ -83,31 +107,95 @@ class PropertyModel:
         batch = {k: v.to(device) for k, v in collate_geometries(numbers, positions, self.module.cutoff).items()}
         return self.module(batch).cpu().numpy().astype(np.float64)
 
-    def _predict_chunk(self, chunk: list[MoleculeRecord], seed: int) -> list[PredictionRow]:
+    @torch.no_grad()
+    def predict_details(self, numbers: Sequence[np.ndarray], positions: Sequence[np.ndarray]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-member values (members, molecules, targets) in eV and each molecule's latent score."""
+        from chemaccel.property.domain import latent_scores
+        from chemaccel.property.ensemble import EnsembleSchNet, predict_all
+
+        device = next(self.module.parameters()).device
+        batch = {k: v.to(device) for k, v in collate_geometries(numbers, positions, self.module.cutoff).items()}
+        members, features = predict_all(self.module, batch)
+        latent = np.zeros(len(numbers))
+        if isinstance(self.module, EnsembleSchNet) and self.rules is not None and self.rules.latent_threshold > 0:
+            latent = latent_scores(features, batch[keys.Z], batch[keys.IDX_M], len(numbers),
+                                   self.module.domain_mean, self.module.domain_precision)
+        return members.cpu().numpy().astype(np.float64), latent
+
+    def _predict_chunk(self, chunk: list[MoleculeRecord], seed: int, conformers: int | None = None) -> list[PredictionRow]:
+        from chemaccel.property.domain import geometry_reasons, graph_facts, graph_reasons, nonfinite
+
+        n_conf = self.conformers if conformers is None else max(1, int(conformers))
         rows: list[PredictionRow] = []
-        todo: list[tuple[int, MoleculeRecord]] = []
+        todo: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]] = []
+        reasons: dict[int, list[str]] = {}
         for rec in embed_records(chunk, seed=seed):
             row = PredictionRow(rec.index, rec.name, _smiles(rec), rec.geometry_source or "")
+            rows.append(row)
             if not rec.ok:
                 row.status = f"error: {rec.error}"
-            elif rec.positions is None or rec.numbers is None:
+                continue
+            if rec.positions is None or rec.numbers is None:
                 row.status = "error: no 3D geometry"
-            else:
-                unknown = sorted({int(z) for z in rec.numbers} - self.elements) if self.elements else []
-                if unknown:
-                    from ase.data import chemical_symbols
+                continue
+            if nonfinite(rec.positions):
+                row.status = f"error: non-finite coordinates (NaN or infinity) in record {rec.index}"
+                continue
+            unknown = sorted({int(z) for z in rec.numbers} - self.elements) if self.elements else []
+            if unknown:
+                from ase.data import chemical_symbols
 
-                    names = ", ".join(chemical_symbols[z] if z < len(chemical_symbols) else str(z) for z in unknown)
-                    row.status = f"error: element(s) {names} not seen in training (record {rec.index})"
-                else:
-                    row.note = _notes(rec)
-                    todo.append((len(rows), rec))
-            rows.append(row)
+                names = ", ".join(chemical_symbols[z] if z < len(chemical_symbols) else str(z) for z in unknown)
+                row.status = f"error: element(s) {names} not seen in training (record {rec.index})"
+                continue
+            row.note = _notes(rec)
+            why: list[str] = []
+            if self.rules is not None:
+                if rec.mol is not None:
+                    why += graph_reasons(graph_facts(rec.mol), self.rules)
+                elif self.rules.max_atoms and len(rec.numbers) > self.rules.max_atoms:
+                    why.append(f"{len(rec.numbers)} atoms; training molecules have at most {self.rules.max_atoms}")
+            fragments = _fragments(rec)
+            why += geometry_reasons(rec.numbers, rec.positions, fragments)
+            geoms = [(np.asarray(rec.numbers), np.asarray(rec.positions, dtype=np.float64))]
+            if n_conf > 1 and rec.geometry_source == "forcefield" and rec.mol is not None:
+                extra = rec.props.get("extra_conformers")  # embedded already (evaluate's worker pool)
+                geoms += extra if extra is not None else _more_conformers(rec, seed, n_conf - 1)
+            reasons[len(rows) - 1] = why
+            todo.append((len(rows) - 1, geoms))
         if todo:
-            values = self.predict_geometries([r.numbers for _, r in todo], [r.positions for _, r in todo])
-            for (k, _), v in zip(todo, values):
-                rows[k].values = {t: float(x) for t, x in zip(self.targets, v)}
+            flat = [g for _, geoms in todo for g in geoms]
+            members, latent = self.predict_details([g[0] for g in flat], [g[1] for g in flat])
+            start = 0
+            for k, geoms in todo:
+                part = members[:, start:start + len(geoms)]  # (members, conformers, targets)
+                lat = float(latent[start:start + len(geoms)].max())
+                start += len(geoms)
+                self._fill(rows[k], part.reshape(-1, part.shape[-1]), lat, reasons[k])
         return rows
+
+    def _fill(self, row: PredictionRow, values: np.ndarray, latent: float, why: list[str]) -> None:
+        from chemaccel.property.domain import verdict
+
+        mean, spread = values.mean(0), values.std(0)
+        row.values = {t: float(v) for t, v in zip(self.targets, mean)}
+        row.spread = {t: float(v) for t, v in zip(self.targets, spread)}
+        row.latent = latent
+        for t, s in zip(self.targets, spread):
+            cal = self.calibration.get(t)
+            if cal is not None:
+                row.uncertainty[t] = float(cal.sigma(s, latent))
+                row.interval90[t] = float(cal.half_width(s, latent))
+        if self.rules is not None and self.rules.latent_threshold > 0 and latent > self.rules.latent_threshold:
+            why = [*why, f"atom environments unlike the training set (latent distance {latent:.1f} > "
+                         f"{self.rules.latent_threshold:.1f})"]
+        if self.rules is None:
+            row.domain, row.domain_reason = verdict(why) if why else ("in", "")
+            if not why:
+                row.domain_reason = "only elements and geometry checked (the model has no domain data)"
+        else:
+            row.domain, row.domain_reason = verdict(why)
 
     def evaluate(self, store: str | Path, split: str = "test", limit: int | None = None) -> dict[str, Any]:
         from chemaccel.property.evaluate import evaluate_model
@@ -139,7 +227,9 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
     reporter = reporter or NullReporter()
     chunk = max(1, int(chunk))
     read_molecules(source)  # whole-file problems (missing, empty, binary ...) before anything is written
-    header = ["index", "name", "smiles", "geometry", *[f"{t}_eV" for t in model.targets], "status", "note"]
+    header = ["index", "name", "smiles", "geometry", *[f"{t}_eV" for t in model.targets],
+              *[f"{t}_{kind}_eV" for t in model.targets for kind in ("uncertainty", "interval90")],
+              "domain", "domain_reason", "status", "note"]
     fingerprint = {"engine": "property", "model_sha256": _model_id(model), "input": file_fingerprint(source),
                    "chunk": chunk, "seed": seed}
     writer = ResumableCsv(out, header, fingerprint, about={"model": str(model.path or "")}, resume=resume,
@@ -174,7 +264,9 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
 
 def _csv_row(row: PredictionRow, targets: Sequence[str]) -> list[object]:
     vals = [f"{row.values[t]:.6f}" if row.ok else "" for t in targets]
-    return [row.index, row.name, row.smiles, row.geometry, *vals, row.status, row.note]
+    unc = [f"{src[t]:.6f}" if row.ok and t in src else "" for t in targets for src in (row.uncertainty, row.interval90)]
+    return [row.index, row.name, row.smiles, row.geometry, *vals, *unc, row.domain, row.domain_reason,
+            row.status, row.note]
 
 
 def _model_id(model: PropertyModel) -> str:
@@ -222,10 +314,25 @@ def _notes(rec: MoleculeRecord) -> str:
         notes.append("force-field geometry (embedded from the graph)")
     if "embed_note" in rec.props:
         notes.append(str(rec.props["embed_note"]))
-    pos = np.asarray(rec.positions, dtype=np.float64)
-    if len(pos) > 1:
-        d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
-        d[np.diag_indices(len(pos))] = np.inf
-        if d.min() < OVERLAP_ANGSTROM:
-            notes.append(f"warning: overlapping atoms ({d.min():.2f} A apart)")
     return "; ".join(notes)
+
+
+def _fragments(rec: MoleculeRecord) -> int:
+    """Pieces the molecule has by its graph (1 when there is no graph to ask)."""
+    if rec.mol is None:
+        return 1
+    from rdkit import Chem
+
+    return len(Chem.GetMolFrags(rec.mol))
+
+
+def _more_conformers(rec: MoleculeRecord, seed: int, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Further force-field conformers of an embedded record (seeds after ``seed``), same atom order."""
+    from chemaccel.chem.conformers import embed_3d
+
+    out = []
+    for k in range(1, n + 1):
+        res = embed_3d(rec.mol, seed=seed + 1000 * k)
+        if res.ok and res.mol is not None and res.mol.GetNumAtoms() == len(rec.numbers):
+            out.append((np.asarray(rec.numbers), res.mol.GetConformer().GetPositions()))
+    return out

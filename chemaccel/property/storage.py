@@ -32,13 +32,15 @@ def save_property_model(path: str | Path, model: PropertySchNet, config: Propert
     return save_model_folder(path, info, model)
 
 
-def load_property_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[PropertySchNet, ModelInfo]:
-    """Rebuild the module from ``config.json`` at its stored widths and load the tensors."""
+def load_property_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Any, ModelInfo]:
+    """Rebuild the module (a :class:`PropertySchNet` or an ensemble) from ``config.json`` and load the tensors."""
     info, tensors = load_model_folder(path, device="cpu")
     if info.engine != ENGINE:
         raise ModelFileError(f"{path}: a {info.engine!r} model, not a property model")
     arch = dict(info.architecture)
-    model = rebuild_module(path, PropertySchNet, arch, tensors)
+    from chemaccel.property.ensemble import build_property_module
+
+    model = rebuild_module(path, build_property_module, arch, tensors)
     return model.to(device).eval(), info
 
 

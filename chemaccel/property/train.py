@@ -78,13 +78,19 @@ class PropertyTrainer:
 
     # ------------------------------------------------------------------ set-up
     def _data(self) -> tuple[StoreArrays, np.ndarray, np.ndarray]:
-        arrays = load_store(self.store, self.config.targets)
+        """The arrays and the training / validation ROWS (one block per geometry set, see load_store)."""
+        cfg = self.config
+        sets = list(dict.fromkeys([*cfg.geometry_sets, cfg.valid_set]))
+        arrays = load_store(self.store, cfg.targets, geometries=sets)
         from chemaccel.datasets.qm9 import read_qm9_split, split_subset
 
         split = read_qm9_split(self.store)
-        train = split_subset(split["train"], self.config.limit_train)
-        valid = split_subset(split["valid"], self.config.limit_valid)
-        return arrays, train, valid
+        train = split_subset(split["train"], cfg.limit_train)
+        valid = split_subset(split["valid"], cfg.limit_valid)
+        if sets == ["dft"]:
+            return arrays, train, valid
+        train_rows = np.concatenate([arrays.rows(train, g) for g in cfg.geometry_sets])
+        return arrays, np.sort(train_rows), arrays.rows(valid, cfg.valid_set)
 
     def _build(self, arrays: StoreArrays, train: np.ndarray) -> PropertySchNet:
         if self.init_from is not None:
@@ -131,6 +137,7 @@ class PropertyTrainer:
         else:
             best_state = None
         collate = StoreCollate(arrays, cfg.cutoff)
+        train_collate = StoreCollate(arrays, cfg.cutoff, noise=cfg.position_noise, seed=self.runtime.seed)
         model.to(fabric.device)
         result_history: list[dict[str, float]] = st["history"]
         while st["phase"] != "done":
@@ -169,7 +176,7 @@ class PropertyTrainer:
                                                    st["dense_seconds"] if phase == "dense" else None)
                         for g in opt.param_groups:
                             g["lr"] = st["lr"]
-                    batch = fabric.to_device(collate(chunks[b]))
+                    batch = fabric.to_device(train_collate(chunks[b]))
                     pred = model(batch)
                     loss = (((pred - batch["targets"]) / scale.to(pred.device)) ** 2).mean()
                     total = loss + (pruning.regularizer() if pruning is not None and phase == "prune" else 0.0)

@@ -70,6 +70,7 @@ def test_no_optimization():
 
 def test_embedding_failure(monkeypatch):
     monkeypatch.setattr(conformers.rdDistGeom, "EmbedMolecule", lambda mol, params: -1)
+    monkeypatch.setattr(conformers, "_layout_embedding", lambda mol, seed: False)
     result = embed_3d(Chem.MolFromSmiles("CCO"), seed=0, max_attempts=3)
     assert not result.ok and result.mol is None
     assert result.error == "3D embedding failed after 3 attempts" and result.attempts == 3
@@ -103,6 +104,27 @@ def test_embed_records_keeps_file_geometry_unless_asked():
 
 def test_embed_records_failure_becomes_error_record(monkeypatch):
     monkeypatch.setattr(conformers.rdDistGeom, "EmbedMolecule", lambda mol, params: -1)
+    monkeypatch.setattr(conformers, "_layout_embedding", lambda mol, seed: False)
     record = next(embed_records(read_molecules(EXAMPLES / "with_errors.smi"), seed=0, max_attempts=2))
     assert not record.ok and record.name == "ethanol"
     assert record.error_line().endswith("with_errors.smi: record 1: 3D embedding failed after 2 attempts")
+
+
+def test_strained_cage_that_etkdg_cannot_embed_gets_the_layout_fallback():
+    # a QM9 cage (rdkit's tetrahedral-centre check rejects every ETKDG attempt)
+    mol = Chem.MolFromSmiles("C1C2C1C13CC2C1CO3")
+    result = embed_3d(mol, seed=0)
+    assert result.ok and result.forcefield == "MMFF94"
+    assert result.note.startswith("ETKDG failed 3 times, so force-field relaxation from a 2D layout")
+    pos = result.mol.GetConformer().GetPositions()
+    for bond in result.mol.GetBonds():  # every bond a sensible length (C-H 1.09, C-C/C-O 1.4-1.6 A)
+        d = np.linalg.norm(pos[bond.GetBeginAtomIdx()] - pos[bond.GetEndAtomIdx()])
+        assert 1.0 < d < 1.7
+    again = embed_3d(mol, seed=0).mol.GetConformer().GetPositions()
+    assert np.array_equal(pos, again)  # seeded
+
+
+def test_time_limit_ends_a_hopeless_embedding():
+    result = embed_3d(Chem.MolFromSmiles("C" * 400), seed=0, time_limit=1)
+    assert not result.ok
+    assert result.error.startswith("3D embedding ran out of its time limit (1 s)")

@@ -1,0 +1,34 @@
+"""The calibration recovers a known noise model, and its 90 % interval covers 90 % of fresh errors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemaccel.property.uncertainty import Calibration, coverage, fit_calibration
+
+
+def _draw(n, seed):
+    rng = np.random.default_rng(seed)
+    spread = rng.uniform(0.0, 0.1, n)
+    latent = rng.uniform(0.0, 5.0, n)
+    sigma = 0.05 + 2.0 * spread + 0.01 * latent
+    return rng.normal(0.0, sigma), spread, latent
+
+
+def test_fit_recovers_the_noise_model_and_covers_fresh_errors():
+    err, spread, latent = _draw(20000, 0)
+    cal = fit_calibration(err, spread, latent)
+    assert abs(cal.a - 0.05) < 0.006 and abs(cal.b - 2.0) < 0.15 and abs(cal.c - 0.01) < 0.002
+    assert abs(cal.q90 - 1.645) < 0.05  # Gaussian errors: the 90 % factor of a normal
+    fresh, s2, l2 = _draw(20000, 1)
+    assert abs(coverage(fresh, cal.half_width(s2, l2)) - 0.9) < 0.01
+
+
+def test_coverage_counts_errors_inside():
+    assert coverage(np.array([0.1, -0.2, 0.3, 0.05]), np.array([0.2, 0.2, 0.2, 0.2])) == 0.75
+
+
+def test_calibration_json_round_trip():
+    cal = Calibration(0.01, 1.5, 0.002, 1.7, 10)
+    assert Calibration.from_json(cal.to_json()) == cal
+    np.testing.assert_allclose(cal.half_width(np.array([0.02]), np.array([3.0])), 1.7 * (0.01 + 0.03 + 0.006))
