@@ -22,6 +22,7 @@ from chemaccel.checkpoint import ModelInfo, load_model_folder, read_model_info, 
 from chemaccel.chem.conformers import embed_3d, embed_records
 from chemaccel.chem.depict import depict_png, depict_svg
 from chemaccel.chem.molecules import MoleculeRecord, canonical_smiles, read_all, read_molecules, write_csv, write_sdf
+from chemaccel.chem.readers import molecules_from_text
 from chemaccel.chem.store import MoleculeStore
 from chemaccel.errors import (
     Cancelled, ChemAccelError, ConfigError, DeviceError, InputError, ModelFileError, NotAvailableError,
@@ -229,7 +230,7 @@ __all__ = [
     "Cancelled", "ChemAccelError", "ConfigError", "DeviceError", "InputError", "ModelFileError",
     "NotAvailableError",
     "StoreError",
-    "MoleculeRecord", "read_molecules", "read_all", "write_csv", "write_sdf", "canonical_smiles",
+    "MoleculeRecord", "read_molecules", "read_all", "molecules_from_text", "write_csv", "write_sdf", "canonical_smiles",
     "embed_3d", "embed_records", "MoleculeStore",
     "depict_png", "depict_svg",
     "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "load_model", "MODEL_LOADERS",

@@ -116,3 +116,45 @@ class BarPlot(ExportablePlot):
 
     def clear(self) -> None:
         self.set_bars([], [])
+
+
+class HistogramPlot(ExportablePlot):
+    """A histogram of values (density) with a reference distribution drawn behind it.
+
+    Used by the Property panel: the predicted values of the loaded molecules in front, the model's
+    training distribution (grey, filled) behind, so a prediction far from what the model has seen shows.
+    """
+
+    def __init__(self, title: str = "", x_label: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(title, x_label, "density", parent)
+        self.setObjectName("histogramPlot")
+        self.reference = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen((150, 150, 150)),
+                                         brush=pg.mkBrush(200, 200, 200, 150), name="training")
+        self.values_item = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen(BAR_COLOR, width=2),
+                                           brush=pg.mkBrush(*BAR_COLOR, 120), name="predicted")
+        self.plot_item.addLegend(offset=(-10, 10), labelTextColor=LEGEND_TEXT)
+        self.plot_item.addItem(self.reference)
+        self.plot_item.addItem(self.values_item)
+
+    def set_data(self, values: Sequence[float], reference: dict | None = None, bins: int = 30) -> None:
+        """Show ``values`` as a density histogram, over ``reference`` (``edges``, ``density``) if given."""
+        import numpy as np
+
+        vals = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+        if reference and reference.get("edges"):
+            edges = np.asarray(reference["edges"], dtype=float)
+            self.reference.setData(edges, np.asarray(reference["density"], dtype=float))
+        else:
+            edges = None
+            self.reference.setData([], [])
+        if len(vals):
+            lo, hi = float(vals.min()), float(vals.max())
+            if edges is not None:
+                lo, hi = min(lo, edges[0]), max(hi, edges[-1])
+            counts, value_edges = np.histogram(vals, bins=bins, range=(lo, hi if hi > lo else lo + 1.0), density=True)
+            self.values_item.setData(value_edges, counts)
+        else:
+            self.values_item.setData([], [])
+
+    def clear(self) -> None:
+        self.set_data([], None)

@@ -32,6 +32,8 @@ FILTERS = ("all", "ok", "errors")
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 ERROR_COLOR = QColor(190, 20, 20)
 ERROR_BACKGROUND = QColor(255, 235, 235)
+#: Background of a prediction's applicability-domain cell: inside (green) or outside (orange).
+DOMAIN_COLORS = {"in": QColor(222, 244, 222), "outside": QColor(255, 222, 170)}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -131,6 +133,10 @@ class MoleculeTableModel(QAbstractTableModel):
             return QBrush(ERROR_COLOR)
         if role == Qt.ItemDataRole.BackgroundRole and not record.ok:
             return QBrush(ERROR_BACKGROUND)
+        if role == Qt.ItemDataRole.BackgroundRole and column >= len(FIXED_COLUMNS):
+            verdict = self._value(record, column)
+            if verdict in DOMAIN_COLORS and self.columns()[column].startswith("domain ("):
+                return QBrush(DOMAIN_COLORS[verdict])
         if role == Qt.ItemDataRole.ForegroundRole and column >= len(FIXED_COLUMNS):
             value = self._value(record, column)
             if isinstance(value, str) and value.startswith("error"):  # e.g. a prediction's status

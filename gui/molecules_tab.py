@@ -11,12 +11,17 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPlainTextEdit,
+    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from pathlib import Path
+
+from chemaccel import api
 from chemaccel_gui.molecule_details import MoleculeDetails
 from chemaccel_gui.molecule_loading import LoadedMolecules
 from chemaccel_gui.molecule_model import (
@@ -84,11 +89,25 @@ class MoleculesTab(QWidget):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setCollapsible(0, False)
 
+        self.smiles_box = QPlainTextEdit(self)
+        self.smiles_box.setObjectName("smilesBox")
+        self.smiles_box.setPlaceholderText("Type or paste SMILES: one per line (a name may follow after a space), "
+                                           "or several separated by ';'")
+        self.smiles_box.setMaximumHeight(64)
+        self.smiles_button = QPushButton("Use these SMILES", self)
+        self.smiles_button.setObjectName("smilesUse")
+        self.smiles_button.setToolTip("Replace the table with the typed molecules (bad ones show their reason)")
+        self.smiles_button.clicked.connect(self.use_typed_smiles)
+        typed = QHBoxLayout()
+        typed.addWidget(self.smiles_box, 1)
+        typed.addWidget(self.smiles_button)
+
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(QLabel("Show:", self))
         top.addWidget(self.filter_combo)
         layout = QVBoxLayout(self)
+        layout.addLayout(typed)
         layout.addLayout(top)
         layout.addWidget(self.splitter, 1)
         self._apply_column_widths()
@@ -106,6 +125,18 @@ class MoleculesTab(QWidget):
         self.summary.setToolTip(str(loaded.path))
         if count:
             self.view.selectRow(0)
+
+    def use_typed_smiles(self) -> int:
+        """Put the typed SMILES in the table (replacing what was there); returns how many records."""
+        records = api.molecules_from_text(self.smiles_box.toPlainText())
+        if not records:
+            self.summary.setText("Type or paste at least one SMILES first.")
+            return 0
+        for record in records:
+            record.smiles  # noqa: B018 - canonical SMILES cached on the record (as file loading does)
+        names = list(dict.fromkeys(key for record in records for key in record.props))
+        self.show_loaded(LoadedMolecules(Path("typed SMILES"), records, names, sum(not r.ok for r in records)))
+        return len(records)
 
     def selected_record(self):
         rows = self.view.selectionModel().selectedRows()

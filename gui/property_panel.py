@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chemaccel_gui.charts import HistogramPlot
 from chemaccel_gui.jobs import Job, JobRunner
 from chemaccel_gui.model_picker import ModelPicker
 from chemaccel_gui.molecule_model import COL_DEPICTION, COL_INDEX, COL_NAME, FIXED_COLUMNS, THUMBNAIL
@@ -96,11 +97,17 @@ class PropertyPanel(QWidget):
         self.view.verticalHeader().setDefaultSectionSize(THUMBNAIL.height() + 6)
         molecules.model.modelReset.connect(self._columns_changed)
 
+        self.histogram = HistogramPlot("Predicted values over the training distribution", "eV", self)
+        self.histogram.setObjectName("propertyHistogram")
+        self.histogram.setMinimumHeight(170)
+        self.histogram.setMaximumHeight(240)
+
         layout = QVBoxLayout(self)
         layout.addWidget(model_box)
         layout.addLayout(buttons)
         layout.addWidget(self.summary)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.histogram)
         self._columns_changed()
         self._records_changed()
         molecules.model.modelReset.connect(self._records_changed)
@@ -155,6 +162,10 @@ class PropertyPanel(QWidget):
         self.prediction_columns.update(result.columns)
         model.replace_records(result.records, names)
         self.summary.setText(result_text(result))
+        first = result.targets[0]
+        self.histogram.plot_item.setTitle(f"{first} predicted by {result.model_name} (blue) over its training "
+                                          "distribution (grey)", color="k")
+        self.histogram.set_data(result.values.get(first, []), result.train_histograms.get(first))
 
     def _failed(self, message: str) -> None:
         self.summary.setText(f"<span style='color:#be1414'>{html.escape(message)}</span>")
@@ -167,9 +178,10 @@ class PropertyPanel(QWidget):
     def _records_changed(self) -> None:
         if self.job is None and (self.last is None or self.molecules.model.records != self.last.records):
             count = len(self.molecules.model.records)
-            self.summary.setText(f"{count} molecules loaded. Predict adds a column per target (eV), the "
-                                 "status and the geometry used (file, or force field when embedded) to "
-                                 "the table.")
+            self.summary.setText(f"{count} molecules loaded. Predict adds a column per target (eV) with its "
+                                 "uncertainty and 90 % interval, the applicability-domain verdict (green: "
+                                 "in, orange: outside, with the reason), the status and the geometry used "
+                                 "(file, or force field when embedded) to the table.")
 
     def _columns_changed(self) -> None:
         model = self.molecules.model
@@ -190,6 +202,9 @@ def result_text(result: PropertyPredictions) -> str:
             f"{result.n_ok} of {len(result.records)} records")
     if result.n_forcefield:
         text += f", {result.n_forcefield} on force-field geometries embedded from the graph"
+    if result.n_outside:
+        text += (f"; <span style='color:#b35900'>{result.n_outside} outside the model's domain</span> (orange "
+                 "domain cells; the reason is in domain_reason)")
     if result.n_error:
         text += f"; <span style='color:#be1414'>{result.n_error} with errors</span> (see the status column)"
     return text + ". The columns are also in the Molecules tab and its exports."

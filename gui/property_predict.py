@@ -33,6 +33,9 @@ class PropertyPredictions:
         columns: the new column names, in order.
         n_ok, n_error: rows predicted and rows with an error status.
         n_forcefield: rows predicted on a force-field geometry (embedded from the graph).
+        n_outside: rows predicted but outside the model's applicability domain.
+        values: target -> the predicted values (eV) of the rows that got one (for the histogram).
+        train_histograms: target -> the training distribution (``edges``, ``density``), when the model has one.
     """
 
     model_name: str
@@ -43,12 +46,16 @@ class PropertyPredictions:
     n_ok: int = 0
     n_error: int = 0
     n_forcefield: int = 0
+    n_outside: int = 0
+    values: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    train_histograms: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def prediction_columns(model_name: str, targets: Sequence[str]) -> list[str]:
-    """``gap_eV (qm9-gap-schnet)``, ..., ``status (...)``, ``geometry (...)``, ``note (...)``."""
-    return [*(f"{t}_eV ({model_name})" for t in targets),
-            *(f"{what} ({model_name})" for what in ("status", "geometry", "note"))]
+    """``gap_eV (m)``, ``gap_uncertainty_eV (m)``, ``gap_interval90_eV (m)``, ..., ``domain (m)``,
+    ``domain_reason (m)``, ``status (m)``, ``geometry (m)``, ``note (m)`` for a model named ``m``."""
+    return [*(f"{t}_{kind} ({model_name})" for t in targets for kind in ("eV", "uncertainty_eV", "interval90_eV")),
+            *(f"{what} ({model_name})" for what in ("domain", "domain_reason", "status", "geometry", "note"))]
 
 
 Cache = dict[tuple[str, str], Any]  # (resolved folder, device) -> loaded model
@@ -87,7 +94,10 @@ def predict_properties(reporter: api.Reporter, path: Path, records: Sequence[api
     columns = prediction_columns(name, targets)
     total = len(source)
     reporter.on_start(f"Predicting {', '.join(targets)} with {name}", total)
-    out = PropertyPredictions(name, targets, source, [], columns)
+    out = PropertyPredictions(name, targets, source, [], columns, values={t: [] for t in targets})
+    rules = getattr(model, "rules", None)
+    if rules is not None and rules.histograms:
+        out.train_histograms = dict(rules.histograms)
     for start in range(0, total, CHUNK):
         if reporter.should_stop():
             raise api.Cancelled("prediction cancelled")
@@ -97,6 +107,9 @@ def predict_properties(reporter: api.Reporter, path: Path, records: Sequence[api
             if row.ok:
                 out.n_ok += 1
                 out.n_forcefield += row.geometry == "forcefield"
+                out.n_outside += row.domain == "outside"
+                for target in targets:
+                    out.values[target].append(float(row.values[target]))
             else:
                 out.n_error += 1
         reporter.on_progress(len(out.records), total, {"errors": float(out.n_error)})
@@ -109,6 +122,12 @@ def _with_prediction(record: api.MoleculeRecord, row: Any, name: str,
     if row.ok:
         for target in targets:
             props[f"{target}_eV ({name})"] = float(row.values[target])
+            if target in row.uncertainty:
+                props[f"{target}_uncertainty_eV ({name})"] = float(row.uncertainty[target])
+                props[f"{target}_interval90_eV ({name})"] = float(row.interval90[target])
+        props[f"domain ({name})"] = row.domain
+        if row.domain_reason:
+            props[f"domain_reason ({name})"] = row.domain_reason
     props[f"status ({name})"] = row.status
     if row.geometry:
         props[f"geometry ({name})"] = row.geometry

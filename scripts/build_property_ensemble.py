@@ -85,6 +85,9 @@ def main() -> int:
           f"charges {rules.charges}, {len(rules.atom_types)} atom types ({time.time() - t0:.0f} s)", flush=True)
 
     arrays = load_store(args.store, targets, geometries=sets)
+    for k, t in enumerate(targets):  # the training distribution, shown behind predictions in the app
+        density, edges = np.histogram(arrays.y[train, k], bins=40, density=True)
+        rules.histograms[t] = {"edges": edges.round(5).tolist(), "density": density.round(6).tolist()}
     sub = split_subset(train, args.latent_train, seed=1)
     rows = arrays.rows(sub, sets[0])
     stats = LatentStats(ens.members[0].representation.embedding.embedding_dim, MAX_Z)

@@ -25,6 +25,7 @@ from chemaccel.chem.records import MoleculeRecord, geometry_of, rdkit_log
 #: from a few starts; the lowest-energy result is kept and the note says so.
 MAX_ATTEMPTS = 3
 LAYOUT_STARTS = 4
+RETRY_ITERATIONS = 50  # ETKDG's internal tries per retry (its default is 10 x atoms)
 #: Default maximum number of force-field minimisation steps.
 MAX_ITERS = 2000
 #: Default wall-clock limit per molecule (embedding and minimisation together), seconds.
@@ -100,6 +101,8 @@ def embed_3d(
         params = rdDistGeom.ETKDGv3()
         params.randomSeed = (int(seed) + attempt) & 0x7FFFFFFF
         params.useRandomCoords = attempt > 0
+        if attempt > 0:  # retries are short: what the first full attempt cannot embed goes to the layout
+            params.maxIterations = RETRY_ITERATIONS
         params.numThreads = 1
         if left is not None:
             params.timeout = max(1, int(math.ceil(left)))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -65,21 +66,40 @@ def read_smiles(path: str | Path, skip: int = 0) -> Iterator[MoleculeRecord]:
     A first line whose first word is ``smiles`` (any case) is a header and skipped. The first ``skip``
     records are passed over without being parsed.
     """
-    source = str(path)
-    index = 0
     with open_text(path) as handle:
-        for line in handle:
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            parts = text.split(None, 1)
-            if index == 0 and parts[0].lower() == "smiles":
-                continue
-            index += 1
-            if index <= skip:
-                continue
-            name = parts[1].strip() if len(parts) > 1 else ""
-            yield smiles_record(source, index, parts[0], name)
+        yield from smiles_lines(handle, str(path), skip)
+
+
+def smiles_lines(lines: Iterable[str], source: str, skip: int = 0) -> Iterator[MoleculeRecord]:
+    """The records of SMILES text lines (the ``.smi`` rules of :func:`read_smiles`), ``source`` in errors."""
+    index = 0
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.split(None, 1)
+        if index == 0 and parts[0].lower() == "smiles":
+            continue
+        index += 1
+        if index <= skip:
+            continue
+        name = parts[1].strip() if len(parts) > 1 else ""
+        yield smiles_record(source, index, parts[0], name)
+
+
+def molecules_from_text(text: str, source: str = "typed SMILES") -> list[MoleculeRecord]:
+    """Records of typed or pasted SMILES: one per line (a name may follow after a space), or several on
+    one line separated by commas or semicolons; each bad one is an error record with its reason."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if (";" in stripped or "," in stripped) and " " not in stripped:
+            lines += [p for p in re.split(r"[;,]", stripped) if p.strip()]
+        else:
+            lines.append(stripped)
+    return list(smiles_lines(lines, source))
 
 
 def smiles_record(

@@ -63,6 +63,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     embed.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     embed.set_defaults(func=run_embed)
 
+    rx = verbs.add_parser(
+        "reactions",
+        help="a forward-reaction corpus from every USPTO set in a folder (reagents apart, held-out sets removed)",
+        description="Read USPTO-full (GLN), USPTO-MIT valid, USPTO-15K and USPTO-50K train/valid from DATA "
+        "(the layout of ../shared/data), strip atom maps, canonicalize, separate reactants from reagents "
+        "by the atom mapping, remove duplicates and every reaction whose product is a product of the "
+        "USPTO-MIT or USPTO-50K TEST split, and write OUT/train.tsv and OUT/valid.tsv "
+        "(reactants, reagents, product, source). Prints the counts per source.",
+    )
+    rx.add_argument("--data", type=Path, required=True, help="folder holding uspto_full_gln/, uspto_mit/, ...")
+    rx.add_argument("-o", "--out", type=Path, required=True, help="folder to write train.tsv and valid.tsv")
+    rx.add_argument("--valid-fraction", type=float, default=0.02, help="products held out for validation")
+    rx.add_argument("--workers", type=_positive, default=max(1, (os.cpu_count() or 1)))
+    rx.add_argument("--json", action="store_true", help="print the counts as one JSON object")
+    rx.set_defaults(func=run_reactions)
+
     info = verbs.add_parser("info", help="size, properties with units and splits of a store")
     info.add_argument("store", type=Path, help="an HDF5 molecule store (.h5)")
     info.add_argument("--json", action="store_true", help="print one JSON object")
@@ -132,6 +148,33 @@ def run_embed(args: argparse.Namespace) -> int:
         print(f"  note: {note}: {count:,}")
     if summary.failed:
         print(f"failures with reasons: {summary.failures_csv}")
+    return 0
+
+
+def run_reactions(args: argparse.Namespace) -> int:
+    from chemaccel.datasets.reaction_corpus import build_corpus
+    from chemaccel.reporting import TqdmReporter
+
+    if not 0 < args.valid_fraction < 0.5:
+        raise InputError("--valid-fraction", f"must lie in (0, 0.5), got {args.valid_fraction}")
+    reporter = TqdmReporter(file=sys.stderr)
+    try:
+        summary = build_corpus(args.data, args.out, args.valid_fraction, seed=getattr(args, "seed", 0),
+                               workers=args.workers, reporter=reporter)
+    finally:
+        reporter.close()
+    if args.json:
+        print_json(summary.to_dict())
+        return 0
+    print(f"{'source':<18}{'read':>9}{'unreadable':>12}{'trivial':>9}{'held-out':>10}{'duplicate':>11}"
+          f"{'kept':>9}{'w/ reagents':>13}")
+    for source in summary.read:
+        print(f"{source:<18}{summary.read[source]:>9,}{summary.unreadable[source]:>12,}{summary.trivial[source]:>9,}"
+              f"{summary.held_out[source]:>10,}{summary.duplicates[source]:>11,}{summary.kept[source]:>9,}"
+              f"{summary.with_reagents[source]:>13,}")
+    print(f"held-out products (USPTO-MIT test + USPTO-50K test): {summary.held_out_products:,}; removed "
+          f"{sum(summary.held_out.values()):,} reactions that make one of them")
+    print(f"wrote {args.out}/train.tsv ({summary.splits['train']:,}) and valid.tsv ({summary.splits['valid']:,})")
     return 0
 
 

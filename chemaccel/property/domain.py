@@ -67,6 +67,8 @@ class DomainRules:
         ring_sizes, charges, atom_types: what training molecules contain.
         latent_threshold: largest per-atom Mahalanobis distance still in domain (0: latent check off).
         latent_quantile: the validation quantile the threshold was set at.
+        histograms: target -> ``{"edges": [...], "density": [...]}``, the training distribution of the
+            target in eV (shown behind the predictions in the app).
     """
 
     elements: list[int] = field(default_factory=list)
@@ -77,6 +79,7 @@ class DomainRules:
     atom_types: list[str] = field(default_factory=list)
     latent_threshold: float = 0.0
     latent_quantile: float = 0.0
+    histograms: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
