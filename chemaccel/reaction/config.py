@@ -64,6 +64,9 @@ class ReactionConfig:
         augment: extra randomized-SMILES copies of each training reaction (0: canonical only).
         extra_mit_valid: also train on the USPTO-MIT validation split (never its test split).
         seed: random seed (data order, initialisation, augmentation).
+        reagents: what the model reads of a typed reaction (:mod:`chemaccel.reaction.reagents`): ``drop``
+            (trained on reactants only: known reagents, and the part after the first '>', are set aside
+            before the model sees the input) or ``mixed`` (reactants and reagents together).
     """
 
     preset: str = "low"
@@ -89,6 +92,7 @@ class ReactionConfig:
     augment: int = 0
     extra_mit_valid: bool = False
     seed: int = 0
+    reagents: str = "drop"
 
     def __post_init__(self) -> None:
         positive = ("layers", "hidden_size", "heads", "ff_size", "max_tokens", "steps", "batch_tokens",
@@ -122,6 +126,8 @@ class ReactionConfig:
             )
         if not isinstance(self.extra_mit_valid, bool):
             raise ConfigError(f"reaction config: extra_mit_valid must be true or false, got {self.extra_mit_valid!r}")
+        if self.reagents not in ("drop", "mixed"):
+            raise ConfigError(f"reaction config: reagents must be 'drop' or 'mixed', got {self.reagents!r}")
         if not isinstance(self.preset, str) or not self.preset:
             raise ConfigError(f"reaction config: preset must be a name, got {self.preset!r}")
 

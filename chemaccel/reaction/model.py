@@ -57,11 +57,13 @@ class ReactionPrediction:
             first in beam order, each molecule once (two spellings of one product are one candidate),
             then the invalid strings in beam order, so ``candidates[0]`` is a valid product whenever
             the beam found one. At most ``k``; fewer when the beam repeated a molecule.
+        note: what was done to the input, e.g. the reagents set aside for a reactants-only model.
     """
 
     input: str
     status: str
     candidates: list[Candidate] = field(default_factory=list)
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -212,40 +214,51 @@ class ReactionModel:
         rows = list(reactions)
         results: list[ReactionPrediction | None] = [None] * len(rows)
         todo: list[tuple[int, str]] = []
+        notes: dict[int, str] = {}
         for i, text in enumerate(rows):
-            status, tokens = self._check(text)
+            status, tokens, notes[i] = self._check(text)
             if status != OK:
-                results[i] = ReactionPrediction(text, status)
+                results[i] = ReactionPrediction(text, status, note=notes[i])
             else:
                 todo.append((i, " ".join(tokens)))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             for (i, _), candidates in zip(chunk, self._beam([src for _, src in chunk], k, batch_size, rank)):
-                results[i] = ReactionPrediction(rows[i], OK, candidates)
+                results[i] = ReactionPrediction(rows[i], OK, candidates, note=notes[i])
         return [r for r in results if r is not None]
 
-    def _check(self, text: str) -> tuple[str, list[str]]:
+    def _check(self, text: str) -> tuple[str, list[str], str]:
+        """(status, tokens, note) of one input: reactants and reagents told apart, canonical, tokenized."""
+        from chemaccel.reaction.reagents import split_input
+
         if not isinstance(text, str):
-            return f"not text: {type(text).__name__}", []
+            return f"not text: {type(text).__name__}", [], ""
+        note = ""
         try:
-            written = reactant_text(text)
+            parts = split_input(text)
+            if self.config.reagents == "drop":
+                written = ".".join(parts.reactants)
+                if parts.reagents:
+                    note = "reagents set aside: " + ".".join(parts.reagents)
+            else:
+                written = ".".join(parts.reactants + parts.reagents)
             tokens = tokenize(canonicalize_smiles(written))
             if any(t not in self.vocab_tokens for t in tokens):
                 # rdkit 2026 writes atoms bonded to metals as [CH2] / [c]; the training data (older
                 # rdkit) did not: the input as written is then closer to what the model knows
-                as_written = tokenize(written)
-                if all(t in self.vocab_tokens for t in as_written):
+                as_written = tokenize(reactant_text(text)) if self.config.reagents == "mixed" else []
+                if as_written and all(t in self.vocab_tokens for t in as_written):
                     tokens = as_written
         except ValueError as exc:
-            return str(exc), []
+            return str(exc), [], ""
         if len(tokens) > self.config.max_tokens:
             return (f"input too long: {len(tokens)} SMILES tokens, this model reads at most "
-                    f"{self.config.max_tokens}"), []
+                    f"{self.config.max_tokens}"), [], note
         unknown = sorted({t for t in tokens if t not in self.vocab_tokens})
         if unknown:
             listed = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            return f"tokens outside the model's vocabulary: {listed}", []
-        return OK, tokens
+            return f"tokens outside the model's vocabulary: {listed}", [], note
+        return OK, tokens, note
 
     def _beam(self, sources: Sequence[str], k: int, batch_size: int, rank: bool) -> list[list[Candidate]]:
         settings = {"beam_size": k, "n_best": k, "batch_size": batch_size}

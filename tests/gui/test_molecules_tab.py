@@ -348,3 +348,19 @@ def test_closing_the_window_stops_a_running_load(qtbot, settings, messages, tmp_
     assert not job.is_running() and job.cancelled and time.monotonic() - started < 3
     qtbot.waitUntil(lambda: job.ended, timeout=5000)
     assert messages == []
+
+
+def test_typed_smiles_fill_the_table(window, messages):
+    tab = window.molecules
+    tab.smiles_box.setPlainText("CCO ethanol\nC1CC broken\n\nc1ccccc1;CC(=O)O\n")
+    assert tab.use_typed_smiles() == 4
+    model = window.molecule_model
+    assert model.rowCount() == 4 and model.n_bad() == 1
+    assert [cell(model, r, COL_SMILES) for r in range(4)] == ["CCO", "", "c1ccccc1", "CC(=O)O"]
+    assert cell(model, 0, COL_NAME) == "ethanol"
+    assert cell(model, 1, COL_STATUS) == "cannot parse SMILES 'C1CC': unclosed ring"
+    assert "typed SMILES: 4 records" in tab.summary.text() and "1 could not be read" in tab.summary.text()
+    tab.smiles_box.setPlainText("   \n")
+    assert tab.use_typed_smiles() == 0 and "at least one SMILES" in tab.summary.text()
+    assert model.rowCount() == 4  # the table is kept
+    assert messages == []
