@@ -204,7 +204,7 @@ class ReactionPanel(QWidget):
             count = max(1, len(prediction.candidates))
             table.setRowCount(first + count)
             source = QTableWidgetItem("" if result.reactants_png else prediction.input)
-            source.setToolTip(prediction.input)
+            source.setToolTip(prediction.input + (f"\n{prediction.note}" if prediction.note else ""))
             if result.reactants_png:  # the input is written under the drawing
                 source.setIcon(_icon(result.reactants_png))
             table.setItem(first, COL_INPUT, source)

@@ -35,8 +35,9 @@ class PredictionRow:
 
     ``values`` (target -> eV) when ``status == "ok"``; ``uncertainty``: the calibrated standard
     uncertainty (eV) and ``interval90`` the half-width of the 90 % interval (eV), per target, when the
-    model carries a calibration; ``domain`` is ``in`` or ``outside`` (``domain_reason`` says why), or
-    ``""`` when there is no value.
+    model carries a calibration; ``domain`` is ``in`` or ``outside`` (``domain_reason`` says why),
+    ``unknown`` for a model without domain data whose element and geometry checks pass, or ``""`` when
+    there is no value.
     """
 
     index: int
@@ -190,10 +191,8 @@ class PropertyModel:
         if self.rules is not None and self.rules.latent_threshold > 0 and latent > self.rules.latent_threshold:
             why = [*why, f"atom environments unlike the training set (latent distance {latent:.1f} > "
                          f"{self.rules.latent_threshold:.1f})"]
-        if self.rules is None:
-            row.domain, row.domain_reason = verdict(why) if why else ("in", "")
-            if not why:
-                row.domain_reason = "only elements and geometry checked (the model has no domain data)"
+        if self.rules is None and not why:
+            row.domain, row.domain_reason = "unknown", "this model has no domain data: only elements and geometry checked"
         else:
             row.domain, row.domain_reason = verdict(why)
 

@@ -47,7 +47,7 @@ def components(smiles: str) -> list[str]:
 
     mol, reason = parse_smiles(smiles)
     if mol is None:
-        raise ValueError(reason or f"cannot parse {smiles!r}")
+        raise ValueError(f"not a valid reactant SMILES: {reason or 'cannot parse ' + repr(smiles)}")
     with rdkit_log():
         mol = rdMolStandardize.MetalDisconnector().Disconnect(mol)
     return [Chem.MolToSmiles(frag) for frag in Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)]
@@ -72,6 +72,9 @@ def split_input(text: str, known: frozenset[str] | None = None) -> SplitInput:
     line = text.strip()
     if not line:
         raise ValueError("empty input")
+    if any(ch.isspace() for ch in line):
+        shown = line if len(line) <= 60 else line[:57] + "..."
+        raise ValueError(f"{shown!r} is not a SMILES (it contains whitespace)")
     if ">" in line:
         parts = split_reaction(line)
         if not parts.reactants:

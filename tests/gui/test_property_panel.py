@@ -27,11 +27,14 @@ MODEL = "qm9-gap-schnet-pruned"
 VALUE = f"gap_eV ({MODEL})"
 STATUS = f"status ({MODEL})"
 GEOMETRY = f"geometry ({MODEL})"
+DOMAIN = f"domain ({MODEL})"
+DOMAIN_REASON = f"domain_reason ({MODEL})"
 
 
-def predict_and_wait(window, wait_job):
+def predict_and_wait(window, wait_job, model=MODEL):
     panel = window.property_panel
-    assert panel.picker.path() is not None and panel.picker.path().name == MODEL
+    panel.picker.select(model)
+    assert panel.picker.path() is not None and panel.picker.path().name == model
     job = panel.predict()
     wait_job(job)
     assert job.error is None, job.error
@@ -54,7 +57,9 @@ def test_predict_the_example_sdf_adds_columns(window, open_and_wait, wait_job, m
     open_and_wait(EXAMPLES / "molecules.sdf")
     panel = predict_and_wait(window, wait_job)
     model = window.molecule_model
-    assert [VALUE, STATUS, GEOMETRY] == model.prop_names[-3:]
+    assert [VALUE, DOMAIN, DOMAIN_REASON, STATUS, GEOMETRY] == model.prop_names[-5:]
+    # a model without domain data says so instead of claiming the molecules are inside it
+    assert {r.props.get(DOMAIN) for r in model.records if r.props[STATUS] == "ok"} == {"unknown"}
     records = model.records
     values = [r.props.get(VALUE) for r in records]
     statuses = [r.props[STATUS] for r in records]

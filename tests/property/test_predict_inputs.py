@@ -1,0 +1,56 @@
+"""Hostile and unusual input through the prediction path: errors and domain verdicts with their reasons."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from chemaccel.property.storage import load_model
+
+WATER = "3\nwater\nO 0.0 0.0 0.0\nH 0.96 0.0 0.0\nH -0.24 0.93 0.0\n"
+
+
+def _xyz(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_broken_geometries_are_errors_or_outside(trained_model, tmp_path):
+    model = load_model(trained_model)
+    nan = WATER.replace("H 0.96 0.0 0.0", "H nan 0.0 0.0")
+    far = WATER.replace("H -0.24 0.93 0.0", "H 1e30 0.0 0.0")
+    stacked = WATER.replace("H -0.24 0.93 0.0", "H 0.05 0.0 0.0")
+    path = _xyz(tmp_path, "mols.xyz", WATER + nan + far + stacked)
+    from chemaccel.property.predict import predict_file
+
+    counts = predict_file(model, path, tmp_path / "out.csv")
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert counts["ok"] + counts["error"] == 4
+    assert rows[0]["status"] == "ok" and rows[0]["domain"] == "unknown"  # the tiny model has no domain data
+    assert rows[1]["status"].startswith("error: ") and rows[1]["gap_eV"] == ""  # NaN: never a value
+    assert rows[2]["status"] == "ok" and rows[2]["domain"] == "outside"
+    assert "coordinates beyond 10000 Angstrom" in rows[2]["domain_reason"]
+    assert rows[3]["domain"] == "outside" and "on top of each other" in rows[3]["domain_reason"]
+
+
+def test_domain_model_flags_large_molecules_and_times_out_hopeless_embeddings(trained_model, qm9_store, tmp_path):
+    from chemaccel.property.domain import DomainRules
+
+    model = load_model(trained_model)
+    model.rules = DomainRules(elements=[1, 6, 7, 8, 9], max_heavy_atoms=9, max_atoms=29, ring_sizes=[3, 4, 5, 6],
+                              charges=[0], atom_types=[])
+    model.elements = {1, 6, 7, 8, 9}
+    rows = model.predict(["CCO", "CC(C)NCC(O)COc1cccc2ccccc12", "C1" + "C" * 61 + "1"])
+    assert all(r.ok for r in rows)
+    assert rows[1].domain == "outside" and rows[1].domain_reason.startswith("19 heavy atoms; training molecules have at most 9")
+    assert "ring size(s) 62 not seen in training" in rows[2].domain_reason
+    assert np.isfinite(rows[1].values["gap"])  # outside the domain still gets its value, marked
+    # a 400-carbon chain must not hold up a batch: the per-molecule time limit ends its embedding
+    from chemaccel.chem.conformers import embed_records
+    from chemaccel.chem.records import MoleculeRecord, parse_smiles
+
+    mol, _ = parse_smiles("C" * 400)
+    rec = next(embed_records([MoleculeRecord("<t>", 1, mol=mol)], time_limit=1.0))
+    assert not rec.ok and "ran out of its time limit (1 s)" in rec.error
