@@ -30,7 +30,7 @@ from chemaccel_gui.molecule_model import COL_DEPICTION, COL_INDEX, COL_NAME, FIX
 from chemaccel_gui.molecules_tab import MoleculesTab, header_width
 from chemaccel_gui.property_predict import PropertyPredictions, predict_properties
 
-PREFERRED_MODEL = "qm9-gap-schnet-pruned"
+PREFERRED_MODEL = "qm9-gap-schnet-ff"  # SMILES and non-DFT geometries; qm9-gap-schnet-pruned for DFT ones
 #: Columns of the molecule table shown here besides the predictions.
 SHOWN_FIXED = (COL_INDEX, COL_DEPICTION, COL_NAME)
 

@@ -87,6 +87,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                        "with OUT.resume.json beside it")
     pr.add_argument("--chunk", type=int, default=1000,
                     help="molecules in memory, predicted and written (fsync-ed) at a time (default 1000)")
+    pr.add_argument("--conformers", type=int, default=None,
+                    help="force-field conformers averaged per SMILES (default: the model's own setting; "
+                         "1 is the fastest)")
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: keep OUT's complete chunks, skip that many input "
                          "records, append the rest (same model, input, --chunk and --seed, else an error); "
@@ -167,12 +170,14 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.chunk < 1:
         raise ConfigError(f"--chunk must be positive, got {args.chunk}")
+    if args.conformers is not None and args.conformers < 1:
+        raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
     model = load_model(Path(args.model))
     reporter = TqdmReporter(file=sys.stderr, disable=None)
     try:
         with cancel_on_sigint(reporter):
             counts = predict_file(model, args.input, args.out, chunk=args.chunk, seed=args.seed,
-                                  reporter=reporter, resume=args.resume)
+                                  reporter=reporter, resume=args.resume, conformers=args.conformers)
     finally:
         reporter.close()
     if counts["cancelled"]:

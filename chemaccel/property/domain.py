@@ -118,7 +118,7 @@ def graph_reasons(facts: GraphFacts, rules: DomainRules) -> list[str]:
     """Why a molecule's graph lies outside ``rules`` (empty: inside)."""
     out = []
     if facts.heavy_atoms > rules.max_heavy_atoms:
-        out.append(f"{facts.heavy_atoms} heavy atoms; training molecules have at most {rules.max_heavy_atoms}")
+        out.append(f"{facts.heavy_atoms} heavy atoms (training molecules: at most {rules.max_heavy_atoms})")
     unseen_rings = sorted(facts.ring_sizes - set(rules.ring_sizes))
     if unseen_rings:
         out.append(f"ring size(s) {', '.join(map(str, unseen_rings))} not seen in training")

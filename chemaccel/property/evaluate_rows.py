@@ -171,10 +171,13 @@ def summarize(rows: list[Any], truth: np.ndarray, targets: Sequence[str]) -> dic
             failures[key] = failures.get(key, 0) + 1
     out["failure_reasons"] = failures
     good = [r for r in rows if r.ok]
-    inside = np.array([r.domain == "in" for r in good], dtype=bool)
-    out["outside_domain"] = int((~inside).sum())
+    outside = np.array([r.domain == "outside" for r in good], dtype=bool)
+    inside = ~outside  # "unknown" (a model without domain data) counts as inside: nothing flagged it
+    out["outside_domain"] = int(outside.sum())
     reasons: dict[str, int] = {}
     for r in good:
+        if r.domain != "outside":
+            continue
         for part in filter(None, r.domain_reason.split("; ")):
             key = part.split(" (")[0].split(";")[0]
             key = key if not key[:1].isdigit() else key.split(" ", 1)[-1]

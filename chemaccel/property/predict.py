@@ -156,7 +156,7 @@ class PropertyModel:
                 if rec.mol is not None:
                     why += graph_reasons(graph_facts(rec.mol), self.rules)
                 elif self.rules.max_atoms and len(rec.numbers) > self.rules.max_atoms:
-                    why.append(f"{len(rec.numbers)} atoms; training molecules have at most {self.rules.max_atoms}")
+                    why.append(f"{len(rec.numbers)} atoms (training molecules: at most {self.rules.max_atoms})")
             fragments = _fragments(rec)
             why += geometry_reasons(rec.numbers, rec.positions, fragments)
             geoms = [(np.asarray(rec.numbers), np.asarray(rec.positions, dtype=np.float64))]
@@ -203,7 +203,8 @@ class PropertyModel:
 
 
 def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chunk: int = CHUNK,
-                 reporter: Reporter | None = None, seed: int = 0, resume: bool = False) -> dict[str, int]:
+                 reporter: Reporter | None = None, seed: int = 0, resume: bool = False,
+                 conformers: int | None = None) -> dict[str, int]:
     """Stream ``source`` (SMILES/CSV/SDF/XYZ/ASE db/HDF5 store) to a CSV, ``chunk`` records in memory at once.
 
     Columns: ``index, name, smiles, geometry, <target>_eV..., status, note``; one row per record, in
@@ -231,6 +232,8 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
               "domain", "domain_reason", "status", "note"]
     fingerprint = {"engine": "property", "model_sha256": _model_id(model), "input": file_fingerprint(source),
                    "chunk": chunk, "seed": seed}
+    if conformers is not None:
+        fingerprint["conformers"] = int(conformers)
     writer = ResumableCsv(out, header, fingerprint, about={"model": str(model.path or "")}, resume=resume,
                           align=chunk)
     counts = {"ok": 0, "error": 0, "resumed": writer.rows_done, "rows": writer.rows_done, "cancelled": 0,
@@ -249,7 +252,7 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
                 writer.finish(ok=counts["ok"], error=counts["error"])
                 counts["complete"] = 1
                 break
-            rows = model._predict_chunk(batch, seed)
+            rows = model._predict_chunk(batch, seed, conformers=conformers)
             writer.write_rows([_csv_row(row, model.targets) for row in rows])
             for row in rows:
                 counts["ok" if row.ok else "error"] += 1

@@ -24,6 +24,7 @@ from chemaccel_gui.shipped import models_dir  # noqa: E402
 from .conftest import EXAMPLES  # noqa: E402
 
 MODEL = "qm9-gap-schnet-pruned"
+FF_MODEL = "qm9-gap-schnet-ff"
 VALUE = f"gap_eV ({MODEL})"
 STATUS = f"status ({MODEL})"
 GEOMETRY = f"geometry ({MODEL})"
@@ -48,8 +49,8 @@ def column_values(model, name):
 
 def test_shipped_property_models_are_listed(window):
     names = [entry.name for entry in window.property_panel.picker.entries()]
-    assert names == ["qm9-gap-schnet", "qm9-gap-schnet-pruned"]
-    assert window.property_panel.picker.path().name == MODEL  # the pruned one first
+    assert names == ["qm9-gap-schnet", "qm9-gap-schnet-ff", "qm9-gap-schnet-pruned", "qm9-u0-schnet-pruned"]
+    assert window.property_panel.picker.path().name == FF_MODEL  # the SMILES-ready model first
     assert "valid_mae_mev_gap" in window.property_panel.picker.info.toolTip()  # the label may be shortened
 
 
@@ -158,3 +159,33 @@ def test_prediction_uses_the_public_api(monkeypatch, window, open_and_wait, wait
     window.property_panel.cache.clear()
     predict_and_wait(window, wait_job)
     assert [p.name for p in calls] == [MODEL]
+
+
+
+def test_smiles_model_shows_uncertainty_domain_colours_and_histogram(window, wait_job, messages, tmp_path):
+    from chemaccel_gui.molecule_model import DOMAIN_COLORS
+
+    window.molecules.smiles_box.setPlainText("CCO ethanol\nCC(C)NCC(O)COc1cccc2ccccc12 propranolol\nc1ccccc1 benzene")
+    assert window.molecules.use_typed_smiles() == 3
+    panel = predict_and_wait(window, wait_job, FF_MODEL)
+    model = window.molecule_model
+    names = [f"{c} ({FF_MODEL})" for c in ("gap_eV", "gap_uncertainty_eV", "gap_interval90_eV", "domain")]
+    assert all(n in model.prop_names for n in names)
+    domain = column_values(model, names[3])
+    assert domain == ["in", "outside", "in"]
+    column = model.columns().index(names[3])
+    colour = model.index(1, column).data(Qt.ItemDataRole.BackgroundRole).color()
+    assert colour == DOMAIN_COLORS["outside"]
+    assert model.index(0, column).data(Qt.ItemDataRole.BackgroundRole).color() == DOMAIN_COLORS["in"]
+    reason = model.records[1].props[f"domain_reason ({FF_MODEL})"]
+    assert reason.startswith("19 heavy atoms (training molecules: at most 9)")
+    interval = [r.props[names[2]] for r in model.records]
+    assert all(0.05 < v < 2.0 for v in interval)  # eV: a stated 90 % interval, not a placeholder
+    assert "1 outside the model's domain" in panel.summary.text()
+    xs, ys = panel.histogram.values_item.getData()
+    assert len(xs) == 31 and abs(float((ys * (xs[1:] - xs[:-1])).sum()) - 1.0) < 1e-6  # a density
+    ref_x, ref_y = panel.histogram.reference.getData()
+    assert len(ref_x) == 41 and ref_y.max() > 0  # the training distribution behind it
+    panel.histogram.export(tmp_path / "hist.csv")
+    assert (tmp_path / "hist.csv").read_text().count("\n") > 30
+    assert messages == []

@@ -65,3 +65,30 @@ def test_calculator_refuses_what_it_cannot_compute(trained_model):
     bad.calc = PropertyCalculator(model)
     with pytest.raises(ConfigError, match="non-finite"):
         bad.get_potential_energy()
+
+
+SHIPPED_U0 = __import__("pathlib").Path(__file__).resolve().parents[2] / "resources" / "models" / "qm9-u0-schnet-pruned"
+
+
+def test_shipped_u0_model_relaxes_a_molecule_with_bfgs():
+    from rdkit import Chem
+
+    from chemaccel.chem.conformers import embed_3d
+
+    model = _double(SHIPPED_U0)
+    mol = embed_3d(Chem.MolFromSmiles("CCO"), seed=0).mol
+    atoms = Atoms(numbers=[a.GetAtomicNum() for a in mol.GetAtoms()], positions=mol.GetConformer().GetPositions())
+    atoms.calc = PropertyCalculator(model)
+    e0 = atoms.get_potential_energy()
+    assert abs(e0 - (-4217.02)) < 0.5  # QM9 ethanol U0 -4217.02 eV (B3LYP minimum); MMFF geometry, model MAE 0.1 eV
+    forces = atoms.get_forces()
+    h = 1e-4
+    for i, k in ((0, 0), (2, 1), (5, 2)):  # three components against central differences
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions[i, k] += h
+        minus.positions[i, k] -= h
+        plus.calc, minus.calc = PropertyCalculator(model), PropertyCalculator(model)
+        numeric = -(plus.get_potential_energy() - minus.get_potential_energy()) / (2 * h)
+        assert abs(forces[i, k] - numeric) < 1e-5
+    assert BFGS(atoms, logfile=None).run(fmax=0.05, steps=300)
+    assert atoms.get_potential_energy() < e0 and np.abs(atoms.get_forces()).max() < 0.05

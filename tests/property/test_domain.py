@@ -38,7 +38,7 @@ def test_graph_reasons_name_what_is_new():
     assert graph_reasons(graph_facts(Chem.MolFromSmiles("CCCO")), rules) == []
     propranolol = Chem.MolFromSmiles("CC(C)NCC(O)COc1cccc2ccccc12")
     reasons = graph_reasons(graph_facts(propranolol), rules)
-    assert reasons[0] == "19 heavy atoms; training molecules have at most 7"
+    assert reasons[0] == "19 heavy atoms (training molecules: at most 7)"
     big_ring = graph_reasons(graph_facts(Chem.MolFromSmiles("C1" + "C" * 5 + "1")), rules)  # 6-ring: seen
     assert big_ring == []
     ring62 = graph_reasons(graph_facts(Chem.MolFromSmiles("C1" + "C" * 61 + "1")), rules)

@@ -44,7 +44,7 @@ def test_domain_model_flags_large_molecules_and_times_out_hopeless_embeddings(tr
     model.elements = {1, 6, 7, 8, 9}
     rows = model.predict(["CCO", "CC(C)NCC(O)COc1cccc2ccccc12", "C1" + "C" * 61 + "1"])
     assert all(r.ok for r in rows)
-    assert rows[1].domain == "outside" and rows[1].domain_reason.startswith("19 heavy atoms; training molecules have at most 9")
+    assert rows[1].domain == "outside" and rows[1].domain_reason.startswith("19 heavy atoms (training molecules: at most 9)")
     assert "ring size(s) 62 not seen in training" in rows[2].domain_reason
     assert np.isfinite(rows[1].values["gap"])  # outside the domain still gets its value, marked
     # a 400-carbon chain must not hold up a batch: the per-molecule time limit ends its embedding

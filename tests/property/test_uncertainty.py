@@ -32,3 +32,28 @@ def test_calibration_json_round_trip():
     cal = Calibration(0.01, 1.5, 0.002, 1.7, 10)
     assert Calibration.from_json(cal.to_json()) == cal
     np.testing.assert_allclose(cal.half_width(np.array([0.02]), np.array([3.0])), 1.7 * (0.01 + 0.03 + 0.006))
+
+
+def test_summarize_known_answers():
+    from chemaccel.property.evaluate_rows import summarize
+    from chemaccel.property.predict import PredictionRow
+
+    def row(value, sigma, domain, reason="", status="ok"):
+        return PredictionRow(0, values={"gap": value}, uncertainty={"gap": sigma}, interval90={"gap": 2 * sigma},
+                             domain=domain, domain_reason=reason, status=status)
+
+    rows = [row(5.1, 0.1, "in"), row(6.0, 0.4, "outside", "19 heavy atoms (training molecules: at most 9)"),
+            row(7.0, 0.05, "unknown"), PredictionRow(0, status="error: 3D embedding failed after 3 attempts"),
+            row(4.9, 0.2, "in")]
+    truth = np.array([[5.0], [6.5], [7.0], [9.9], [5.0]])
+    out = summarize(rows, truth, ["gap"])
+    assert (out["n"], out["ok"], out["failed"], out["outside_domain"]) == (5, 4, 1, 1)
+    assert out["failure_rate"] == 0.2 and out["failure_reasons"] == {"error: 3D embedding failed after 3 attempts": 1}
+    assert out["outside_reasons"] == {"heavy atoms": 1}
+    r = out["results"][0]
+    np.testing.assert_allclose(r["mae_mev"], (100 + 500 + 0 + 100) / 4)
+    np.testing.assert_allclose(r["coverage90"], 1.0)  # |errors| 0.1, 0.5, 0, 0.1 within 0.2, 0.8, 0.1, 0.4
+    np.testing.assert_allclose(r["mae_mev_least_certain_10pct"], 500.0)  # the row with sigma 0.4
+    np.testing.assert_allclose(r["mae_mev_other_90pct"], 200 / 3)
+    np.testing.assert_allclose(r["mae_mev_outside_domain"], 500.0)
+    np.testing.assert_allclose(r["mae_mev_in_domain"], 200 / 3)
