@@ -121,18 +121,18 @@ class BarPlot(ExportablePlot):
 class HistogramPlot(ExportablePlot):
     """A histogram of values (density) with a reference distribution drawn behind it.
 
-    Used by the Property panel: the predicted values of the loaded molecules in front, the model's
-    training distribution (grey, filled) behind, so a prediction far from what the model has seen shows.
+    Used by the Property panel: the predicted values of the loaded molecules in front (blue), the model's
+    training distribution (thick grey) behind, so a prediction far from what the model has seen shows.
     """
 
     def __init__(self, title: str = "", x_label: str = "", parent: QWidget | None = None) -> None:
         super().__init__(title, x_label, "density", parent)
         self.setObjectName("histogramPlot")
-        self.reference = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen((150, 150, 150)),
-                                         brush=pg.mkBrush(200, 200, 200, 150), name="training")
-        self.values_item = pg.PlotDataItem(stepMode="center", fillLevel=0, pen=pg.mkPen(BAR_COLOR, width=2),
-                                           brush=pg.mkBrush(*BAR_COLOR, 120), name="predicted")
-        self.plot_item.addLegend(offset=(-10, 10), labelTextColor=LEGEND_TEXT)
+        # outlines only: pyqtgraph's filled curves (fillLevel) crash PySide6 6.12 after a few hundred paints
+        # ("deallocating None" in PlotCurveItem.paint's fillPath), so the two histograms are step lines
+        self.reference = pg.PlotDataItem(stepMode="center", pen=pg.mkPen((150, 150, 150), width=3), name="training")
+        self.values_item = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(BAR_COLOR, width=2), name="predicted")
+        # (no legend: the title names the two distributions)
         self.plot_item.addItem(self.reference)
         self.plot_item.addItem(self.values_item)
 

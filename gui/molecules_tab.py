@@ -91,23 +91,23 @@ class MoleculesTab(QWidget):
 
         self.smiles_box = QPlainTextEdit(self)
         self.smiles_box.setObjectName("smilesBox")
-        self.smiles_box.setPlaceholderText("Type or paste SMILES: one per line (a name may follow after a space), "
-                                           "or several separated by ';'")
-        self.smiles_box.setMaximumHeight(64)
+        self.smiles_box.setPlaceholderText("Type or paste SMILES...")
+        self.smiles_box.setToolTip("One SMILES per line (a name may follow after a space), or several on one "
+                                   "line separated by ';'; then 'Use these SMILES'")
+        # one line high (a pasted list scrolls inside it), so the tab needs no more height than before
+        self.smiles_box.setFixedHeight(self.smiles_box.fontMetrics().lineSpacing() + 14)
+        self.smiles_box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.smiles_button = QPushButton("Use these SMILES", self)
         self.smiles_button.setObjectName("smilesUse")
         self.smiles_button.setToolTip("Replace the table with the typed molecules (bad ones show their reason)")
         self.smiles_button.clicked.connect(self.use_typed_smiles)
-        typed = QHBoxLayout()
-        typed.addWidget(self.smiles_box, 1)
-        typed.addWidget(self.smiles_button)
-
         top = QHBoxLayout()
-        top.addWidget(self.summary, 1)
+        top.addWidget(self.summary, 3)
+        top.addWidget(self.smiles_box, 2)
+        top.addWidget(self.smiles_button)
         top.addWidget(QLabel("Show:", self))
         top.addWidget(self.filter_combo)
         layout = QVBoxLayout(self)
-        layout.addLayout(typed)
         layout.addLayout(top)
         layout.addWidget(self.splitter, 1)
         self._apply_column_widths()

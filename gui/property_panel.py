@@ -99,8 +99,7 @@ class PropertyPanel(QWidget):
 
         self.histogram = HistogramPlot("Predicted values over the training distribution", "eV", self)
         self.histogram.setObjectName("propertyHistogram")
-        self.histogram.setMinimumHeight(170)
-        self.histogram.setMaximumHeight(240)
+        self.histogram.setMaximumHeight(220)
 
         layout = QVBoxLayout(self)
         layout.addWidget(model_box)

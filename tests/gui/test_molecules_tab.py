@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6", reason="PySide6 is not installed (pip install 'chemaccel[gui]')")
 pytestmark = pytest.mark.gui
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap  # noqa: E402
 
 from chemaccel import api  # noqa: E402
@@ -305,7 +305,7 @@ def test_cancel_a_load_from_the_window(window, wait_job, tmp_path, monkeypatch):
 def test_drop_a_file_opens_it(window, wait_job, qtbot):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(EXAMPLES / "molecules.sdf"))])
-    enter = QDragEnterEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
@@ -316,7 +316,7 @@ def test_drop_a_file_opens_it(window, wait_job, qtbot):
     assert window.molecule_model.rowCount() == 10
     text_only = QMimeData()
     text_only.setText("CCO")
-    enter = QDragEnterEvent(QPointF(10, 10), Qt.DropAction.CopyAction, text_only, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, text_only, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     window.dragEnterEvent(enter)
     assert not enter.isAccepted()

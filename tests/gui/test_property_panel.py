@@ -112,7 +112,7 @@ def test_a_bad_model_folder_gives_a_one_line_reason(window, messages, tmp_path):
     assert kind == "warning" and "missing config.json" in text and "\n" not in text
     assert picker.use_folder(models_dir() / "lenet5-mnist-autoprune") is None
     assert "a 'prune' model, not a 'property' model" in messages[-1][2]
-    assert picker.path().name == MODEL  # the choice is unchanged
+    assert picker.path().name == FF_MODEL  # the choice is unchanged
 
 
 def test_damaged_weights_fail_as_a_message_box(window, open_and_wait, wait_job, messages, tmp_path):

@@ -109,7 +109,7 @@ def test_predict_file_cancel_and_resume_skips_done_records(big_xyz, reference, t
     seen = []
     real = predict_module.PropertyModel._predict_chunk
     monkeypatch.setattr(predict_module.PropertyModel, "_predict_chunk",
-                        lambda self, chunk, seed: seen.extend(r.index for r in chunk) or real(self, chunk, seed))
+                        lambda self, chunk, seed, **kw: seen.extend(r.index for r in chunk) or real(self, chunk, seed, **kw))
     reporter = RecordingReporter()
     counts = predict_module.predict_file(model, big_xyz, out, chunk=CHUNK, reporter=reporter, resume=True)
     assert counts["resumed"] == 15 and counts["rows"] == 400 and counts["complete"] == 1
