@@ -192,8 +192,8 @@ def run_demo(workdir: Path, examples: Path, runtime: RuntimeConfig, reporter: Re
     steps.append(DemoStep("4. Prune a HOMO-LUMO gap model with AutoPrune (structured, 30 % FLOPs budget)",
                           prune_demo(examples / "qm9_gap_2k.csv", runtime, reporter)))
 
-    steps.append(DemoStep("5. Predict HOMO-LUMO gaps with the shipped pruned SchNet (geometry from ETKDG + MMFF)",
-                          gap_demo(examples / "molecules.smi", examples.parent / "models" / "qm9-gap-schnet-pruned")))
+    steps.append(DemoStep("5. Predict HOMO-LUMO gaps from SMILES (pruned SchNet tuned on ETKDG + MMFF geometries)",
+                          gap_demo(examples / "molecules.smi", examples.parent / "models" / "qm9-gap-schnet-ff")))
 
     steps.append(DemoStep("6. Predict reaction products with the shipped low-capacity translator (top-3, beam search)",
                           reaction_demo(examples / "reactions.txt", examples.parent / "models" / "uspto-forward-small")))
@@ -286,9 +286,17 @@ def gap_demo(smiles_file: Path, model_dir: Path, n: int = 5) -> list[str]:
         return skipped
     records = [r for r in itertools.islice(read_molecules(smiles_file), n)]
     rows = model.predict([r.smiles for r in records])
-    lines = [f"  {rec.name or rec.smiles:<16} {rec.smiles:<30} "
-             + (f"gap {row.values['gap']:.2f} eV" if row.ok else row.status) for rec, row in zip(records, rows)]
-    return lines + ["  (trained on QM9, molecules of up to 9 heavy atoms: larger ones are outside its domain)"]
+    lines = []
+    for rec, row in zip(records, rows):
+        text = row.status
+        if row.ok:
+            text = f"gap {row.values['gap']:.2f} eV"
+            if "gap" in row.interval90:
+                text += f" +- {row.interval90['gap']:.2f} (90 %)"
+            if row.domain == "outside":
+                text += f", outside the domain: {row.domain_reason}"
+        lines.append(f"  {rec.name or rec.smiles:<16} {rec.smiles:<30} {text}")
+    return lines + ["  (from the SMILES alone: force-field geometries, trained on QM9, molecules of up to 9 heavy atoms)"]
 
 
 def prune_demo(csv_path: Path, runtime: RuntimeConfig, reporter: Reporter, n_valid: int = 400) -> list[str]:

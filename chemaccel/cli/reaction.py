@@ -180,7 +180,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--chunk must be positive, got {args.chunk}")
     if args.resume and args.output == "-":
         raise ConfigError("--resume needs an output file (-o OUT.csv), not stdout")
-    header = ["row", "input", "status", "note"]
+    header = ["row", "input", "status", "note", "confidence"]
     for i in range(1, args.k + 1):
         header += [f"product_{i}", f"valid_{i}", f"score_{i}"]
     rows = _read_inputs(args.input, args.column)
@@ -210,7 +210,8 @@ def _predict(args: argparse.Namespace) -> int:
                 for pred in model.predict(chunk, k=args.k):
                     n += 1
                     ok += pred.ok
-                    row: list[object] = [n, pred.input, pred.status, pred.note]
+                    conf = "" if pred.confidence is None else f"{pred.confidence:.4f}"
+                    row: list[object] = [n, pred.input, pred.status, pred.note, conf]
                     for c in pred.candidates:
                         row += [c.smiles, int(c.valid), f"{c.score:.4f}"]
                     lines.append(row + [""] * (len(header) - len(row)))

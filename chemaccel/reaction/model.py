@@ -58,12 +58,15 @@ class ReactionPrediction:
             then the invalid strings in beam order, so ``candidates[0]`` is a valid product whenever
             the beam found one. At most ``k``; fewer when the beam repeated a molecule.
         note: what was done to the input, e.g. the reagents set aside for a reactants-only model.
+        confidence: the calibrated probability that the top-1 product is right
+            (:mod:`chemaccel.reaction.confidence`), None when the model has no calibration or no valid product.
     """
 
     input: str
     status: str
     candidates: list[Candidate] = field(default_factory=list)
     note: str = ""
+    confidence: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -224,7 +227,8 @@ class ReactionModel:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             for (i, _), candidates in zip(chunk, self._beam([src for _, src in chunk], k, batch_size, rank)):
-                results[i] = ReactionPrediction(rows[i], OK, candidates, note=notes[i])
+                results[i] = ReactionPrediction(rows[i], OK, candidates, note=notes[i],
+                                                confidence=self._confidence(candidates))
         return [r for r in results if r is not None]
 
     def _check(self, text: str) -> tuple[str, list[str], str]:
@@ -259,6 +263,15 @@ class ReactionModel:
             listed = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             return f"tokens outside the model's vocabulary: {listed}", [], note
         return OK, tokens, note
+
+    def _confidence(self, candidates: Sequence[Candidate]) -> float | None:
+        from chemaccel.reaction.confidence import features, probability
+
+        weights = (getattr(self.info, "metrics", None) or {}).get("confidence", {}).get("weights")
+        f = features(candidates)
+        if not weights or f is None:
+            return None
+        return probability(weights, *f)
 
     def _beam(self, sources: Sequence[str], k: int, batch_size: int, rank: bool) -> list[list[Candidate]]:
         settings = {"beam_size": k, "n_best": k, "batch_size": batch_size}

@@ -1,0 +1,46 @@
+"""The top-1 confidence: features from the beam, Platt scaling recovers known weights, calibration error."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chemaccel.reaction.confidence import calibration_error, features, fit, probability
+from chemaccel.reaction.model import Candidate
+
+
+def test_features_use_the_valid_candidates():
+    cands = [Candidate("CCO", True, -0.05), Candidate("C(C", False, -0.1), Candidate("CCN", True, -0.4)]
+    assert features(cands) == (-0.05, -0.05 - (-0.4))
+    assert features([Candidate("CCO", True, -0.2)]) == (-0.2, 0.0)
+    assert features([Candidate("C(C", False, -0.1)]) is None
+
+
+def test_fit_recovers_known_weights():
+    rng = np.random.default_rng(0)
+    s1 = rng.uniform(-1.0, 0.0, 40000)
+    margin = rng.uniform(0.0, 1.0, 40000)
+    true = [0.5, 3.0, 2.0]
+    p = 1 / (1 + np.exp(-(true[0] + true[1] * s1 + true[2] * margin)))
+    y = (rng.uniform(size=len(p)) < p).astype(float)
+    w = fit(s1, margin, y)
+    np.testing.assert_allclose(w, true, atol=0.15)
+    assert abs(probability(w, -0.5, 0.5) - probability(true, -0.5, 0.5)) < 0.02
+
+
+def test_calibration_error_known_answer():
+    p = np.array([0.1, 0.1, 0.9, 0.9])
+    y = np.array([0.0, 1.0, 1.0, 1.0])
+    # bin 0.1: accuracy 0.5 vs 0.1 (2 rows); bin 0.9: accuracy 1.0 vs 0.9 (2 rows) -> (2*0.4 + 2*0.1) / 4
+    assert abs(calibration_error(p, y) - 0.25) < 1e-12
+
+
+def test_shipped_model_gives_a_confidence(tmp_path):
+    from pathlib import Path
+
+    from chemaccel import api
+
+    model = api.load_model(Path(__file__).resolve().parents[2] / "resources" / "models" / "uspto-forward-small")
+    (pred,) = model.predict(["CC(=O)Cl.Nc1ccccc1.CCN(CC)CC"], k=5)
+    w = model.info.metrics["confidence"]["weights"]
+    assert pred.confidence == probability(w, *features(pred.candidates))
+    assert 0.5 < pred.confidence < 1.0  # the textbook amide: the beam is sure, and right
