@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from pathlib import Path
 
 import numpy as np
 
 from chemaccel import api
 from chemaccel.checkpoint import atomic_write_json
-from chemaccel.chem.reactions import remove_atom_maps
-from chemaccel.datasets.reaction_corpus import _raw_edits
+from chemaccel.datasets.reaction_corpus import mit_as_given
 from chemaccel.reaction.confidence import calibration_error, features, fit, probability
 
 
@@ -34,15 +32,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--dry-run", action="store_true", help="report only; do not write config.json")
     args = ap.parse_args()
-    items = list(_raw_edits(args.mit / "valid.txt.tar.gz", "mit"))
-    random.Random(1).shuffle(items)
-    inputs, expected = [], []
-    for _, reactants, reagents, product in items[: args.n]:
-        try:
-            inputs.append(remove_atom_maps(".".join(reactants + reagents)))
-            expected.append(remove_atom_maps(product))
-        except ValueError:
-            continue
+    inputs, expected = mit_as_given(args.mit, "valid", args.n, seed=1)
     model = api.load_model(args.model)
     preds = model.predict(inputs, k=5)
     rows = []

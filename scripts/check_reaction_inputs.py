@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import random
 from pathlib import Path
 
 from chemaccel import api
-from chemaccel.chem.reactions import canonicalize_smiles, remove_atom_maps
+from chemaccel.chem.reactions import canonicalize_smiles
 
 
 def score(model, inputs: list[str], expected: list[str], k: int = 5) -> tuple[dict, list]:
@@ -59,17 +58,9 @@ def main() -> int:
             print(f"{mark} {r['name'][:44]:44s} {got if p.ok else p.status[:60]}   {p.note[:60]}")
         print(f"textbook reactions: {figures}")
     if args.mit:
-        from chemaccel.datasets.reaction_corpus import _raw_edits
+        from chemaccel.datasets.reaction_corpus import mit_as_given
 
-        items = list(_raw_edits(args.mit / f"{args.split}.txt.tar.gz", "mit"))
-        random.Random(0).shuffle(items)
-        inputs, expected = [], []
-        for _, reactants, reagents, product in items[: args.n]:
-            try:
-                inputs.append(remove_atom_maps(".".join(reactants + reagents)))
-                expected.append(remove_atom_maps(product))
-            except ValueError:
-                continue
+        inputs, expected = mit_as_given(args.mit, args.split, args.n, seed=0)
         figures, _ = score(model, inputs, expected)
         print(f"USPTO-MIT {args.split}, {len(inputs)} reactions as given (reagents mixed in): {figures}")
     return 0

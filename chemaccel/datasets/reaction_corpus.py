@@ -266,3 +266,22 @@ def build_corpus(data: str | Path, out: str | Path, valid_fraction: float = 0.02
         tmp.replace(out / f"{name}.tsv")
         summary.splits[name] = len(rows)
     return summary
+
+
+def mit_as_given(folder: str | Path, split: str, n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """``n`` USPTO-MIT reactions of ``split`` (a seeded draw) as a chemist would type them: atom maps
+    removed, reagents mixed in with the reactants; returns (inputs, expected products)."""
+    import random
+
+    from chemaccel.chem.reactions import remove_atom_maps
+
+    items = list(_raw_edits(Path(folder) / f"{split}.txt.tar.gz", f"uspto_mit_{split}"))
+    random.Random(seed).shuffle(items)
+    inputs, expected = [], []
+    for _, reactants, reagents, product in items[:n]:
+        try:
+            inputs.append(remove_atom_maps(".".join(reactants + reagents)))
+            expected.append(remove_atom_maps(product))
+        except ValueError:
+            continue
+    return inputs, expected
