@@ -71,3 +71,14 @@ def test_edit_atoms_read_both_edit_formats():
 
     assert _edit_atoms("11-14;11-13") == {11, 13, 14}
     assert _edit_atoms("29;;29-30-2.0,30-31-1.0;29-30-3.0") == {29, 30, 31}
+
+
+def test_mit_as_given_removes_maps_and_keeps_reagents(tmp_path):
+    from chemaccel.datasets.reaction_corpus import mit_as_given
+
+    (tmp_path / "uspto_mit").mkdir()
+    _tar(tmp_path / "uspto_mit" / "valid.txt.tar.gz", "valid.txt", MIT_VALID)
+    inputs, expected = mit_as_given(tmp_path / "uspto_mit", "valid", 10, seed=0)
+    assert sorted(expected) == ["CC(=O)Nc1ccccc1", "CC(=O)Nc1ccccc1", "CC(=O)O"]
+    assert "CC(=O)Cl.CCN(CC)CC.Nc1ccccc1" in inputs  # the base stays in, as a chemist types it
+    assert all(":" not in smi for smi in inputs)
