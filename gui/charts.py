@@ -132,6 +132,7 @@ class HistogramPlot(ExportablePlot):
         # ("deallocating None" in PlotCurveItem.paint's fillPath), so the two histograms are step lines
         self.reference = pg.PlotDataItem(stepMode="center", pen=pg.mkPen((150, 150, 150), width=3), name="training")
         self.values_item = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(BAR_COLOR, width=2), name="predicted")
+        self.plot_item.getAxis("left").enableAutoSIPrefix(False)
         # (no legend: the title names the two distributions)
         self.plot_item.addItem(self.reference)
         self.plot_item.addItem(self.values_item)

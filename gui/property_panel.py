@@ -99,14 +99,15 @@ class PropertyPanel(QWidget):
 
         self.histogram = HistogramPlot("Predicted values over the training distribution", "eV", self)
         self.histogram.setObjectName("propertyHistogram")
+        self.histogram.setMinimumHeight(120)
         self.histogram.setMaximumHeight(220)
 
         layout = QVBoxLayout(self)
         layout.addWidget(model_box)
         layout.addLayout(buttons)
         layout.addWidget(self.summary)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.histogram)
+        layout.addWidget(self.view, 3)
+        layout.addWidget(self.histogram, 1)
         self._columns_changed()
         self._records_changed()
         molecules.model.modelReset.connect(self._records_changed)
