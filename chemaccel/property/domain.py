@@ -137,8 +137,9 @@ def geometry_reasons(numbers: np.ndarray, positions: np.ndarray, expected_fragme
     Call only with finite positions (non-finite ones are an error, see :func:`nonfinite`).
     """
     from ase.data import covalent_radii
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
 
     pos = np.asarray(positions, dtype=np.float64)
     out = []
@@ -146,14 +147,20 @@ def geometry_reasons(numbers: np.ndarray, positions: np.ndarray, expected_fragme
         out.append(f"coordinates beyond {FAR_ANGSTROM:g} Angstrom")
     if len(pos) < 2:
         return out
-    d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
-    d[np.diag_indices(len(pos))] = np.inf
-    i, j = np.unravel_index(np.argmin(d), d.shape)
-    if d[i, j] < OVERLAP_ANGSTROM:
-        out.append(f"atoms {i + 1} and {j + 1} on top of each other ({d[i, j]:.2f} Angstrom apart)")
+    tree = cKDTree(pos)  # neighbours by a k-d tree: a 100,000-atom file needs no n x n matrix
+    dist, nearest = tree.query(pos, k=2)
+    closest = int(np.argmin(dist[:, 1]))
+    if dist[closest, 1] < OVERLAP_ANGSTROM:
+        i, j = sorted((closest, int(nearest[closest, 1])))
+        out.append(f"atoms {i + 1} and {j + 1} on top of each other ({dist[closest, 1]:.2f} Angstrom apart)")
     radii = covalent_radii[np.asarray(numbers, dtype=np.int64)]
-    bonded = d < BOND_SCALE * (radii[:, None] + radii[None])
-    n_frag = connected_components(csr_matrix(bonded), directed=False)[0]
+    pairs = tree.query_pairs(r=BOND_SCALE * 2 * float(radii.max()), output_type="ndarray")
+    if len(pairs):
+        d = np.linalg.norm(pos[pairs[:, 0]] - pos[pairs[:, 1]], axis=1)
+        pairs = pairs[d < BOND_SCALE * (radii[pairs[:, 0]] + radii[pairs[:, 1]])]
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])) if len(pairs) else ([], ([], [])),
+                       shape=(len(pos), len(pos)))
+    n_frag = connected_components(graph, directed=False)[0]
     if n_frag > max(1, expected_fragments):
         out.append(f"the geometry falls apart into {n_frag} pieces (the molecule has {max(1, expected_fragments)})")
     return out
