@@ -137,6 +137,43 @@ def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = 
     return result
 
 
+def embed_store(path: str | Path, name: str = "mmff", workers: int = 1, reporter: Reporter | None = None,
+                **settings: Any) -> Any:
+    """Force-field geometries (ETKDG + MMFF) for every molecule of a store, as the geometry set ``name``.
+
+    ``settings``: fields of :class:`chemaccel.chem.embed_store.EmbedSettings` (seed, max_attempts, max_iters,
+    time_limit, splits). Resumable: the same call continues after a kill. Returns an ``EmbedSummary``.
+    """
+    from chemaccel.chem.embed_store import EmbedSettings
+    from chemaccel.chem.embed_store import embed_store as _embed
+
+    return _embed(path, name, EmbedSettings(**settings), workers=workers, reporter=reporter)
+
+
+def build_reaction_corpus(data: str | Path, out: str | Path, valid_fraction: float = 0.02, seed: int = 0,
+                          workers: int = 1, reporter: Reporter | None = None) -> Any:
+    """A reagent-aware forward corpus from the USPTO sets under ``data`` (held-out test products removed);
+    see :mod:`chemaccel.datasets.reaction_corpus`. Returns its ``CorpusSummary`` (counts per source)."""
+    from chemaccel.datasets.reaction_corpus import build_corpus
+
+    return build_corpus(data, out, valid_fraction, seed=seed, workers=workers, reporter=reporter)
+
+
+def evaluate_property_inputs(model: Any, store: str | Path, split: str = "test", geometry: str = "smiles",
+                             limit: int | None = None, workers: int = 1, seed: int = 0,
+                             reporter: Reporter | None = None, conformers: int | None = None) -> dict[str, Any]:
+    """A property model through its prediction path on a store split, from ``smiles``, ``dft`` or a geometry
+    set: MAE, failures, interval coverage, domain split and the parameter count (see
+    :mod:`chemaccel.property.evaluate_rows`)."""
+    from chemaccel.property.evaluate_rows import evaluate_rows
+    from chemaccel.property.model import count_parameters
+
+    out = evaluate_rows(model, store, split=split, geometry=geometry, limit=limit, workers=workers, seed=seed,
+                        reporter=reporter, conformers=conformers)
+    out["params"] = count_parameters(model.module)
+    return out
+
+
 def train_property(config: Any, store: str | Path, out: str | Path | None = None, reporter: Reporter | None = None,
                    runtime: RuntimeConfig | None = None, resume: bool = False, init_from: str | Path | None = None) -> Any:
     """Train (and optionally prune) a SchNet property model on a QM9 molecule store.
@@ -222,7 +259,7 @@ def nas_retrain(genotype: Any, data: Any, out: str | Path | None = None, config:
 
 __all__ = [
     "nas_search", "nas_retrain",
-    "train_property",
+    "train_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
     "train_gan",
     "train_reaction", "ReactionConfig",
     "prune",

@@ -95,7 +95,7 @@ def _embed_chunk(smiles: list[str], expected: list[int], todo: list[bool], setti
     """Worker: embed one chunk; returns flat arrays, per-molecule counts, status and note."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from chemaccel.chem.conformers import embed_3d
-    from chemaccel.chem.records import parse_smiles
+    from chemaccel.chem.records import geometry_of, parse_smiles
 
     zs, rs, counts, status, notes = [], [], [], [], []
     for smi, n_ref, want in zip(smiles, expected, todo):
@@ -115,14 +115,13 @@ def _embed_chunk(smiles: list[str], expected: list[int], todo: list[bool], setti
                 if not res.ok:
                     state = res.error or "3D embedding failed"
                 else:
-                    pos = res.mol.GetConformer().GetPositions()
-                    nums = np.array([a.GetAtomicNum() for a in res.mol.GetAtoms()], dtype=np.uint8)
+                    nums, pos = geometry_of(res.mol) or (np.zeros(0, np.int64), np.zeros((0, 3)))
                     if n_ref and len(nums) != n_ref:
                         state = f"the SMILES has {len(nums)} atoms with hydrogens, the reference geometry {n_ref}"
                     elif not np.all(np.isfinite(pos)):
                         state = "the embedding gave non-finite coordinates"
                     else:
-                        state, z, r, note = "", nums, pos.astype(np.float32), res.note or ""
+                        state, z, r, note = "", nums.astype(np.uint8), pos.astype(np.float32), res.note or ""
         counts.append(0 if z is None else len(z))
         if z is not None:
             zs.append(z)

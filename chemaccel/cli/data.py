@@ -118,7 +118,7 @@ def run_qm9(args: argparse.Namespace) -> int:
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    from chemaccel.chem.embed_store import EmbedSettings, embed_store
+    from chemaccel import api
     from chemaccel.cli.common import cancel_on_sigint
     from chemaccel.reporting import TqdmReporter
 
@@ -129,11 +129,10 @@ def run_embed(args: argparse.Namespace) -> int:
         options["max_attempts"] = args.attempts
     if args.time_limit is not None:
         options["time_limit"] = args.time_limit
-    settings = EmbedSettings(**options)
     reporter = TqdmReporter(file=sys.stderr)
     try:
         with cancel_on_sigint(reporter):
-            summary = embed_store(args.store, args.name, settings, workers=args.workers, reporter=reporter)
+            summary = api.embed_store(args.store, args.name, workers=args.workers, reporter=reporter, **options)
     finally:
         reporter.close()
     if summary.cancelled:
@@ -152,15 +151,15 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 def run_reactions(args: argparse.Namespace) -> int:
-    from chemaccel.datasets.reaction_corpus import build_corpus
+    from chemaccel import api
     from chemaccel.reporting import TqdmReporter
 
     if not 0 < args.valid_fraction < 0.5:
         raise InputError("--valid-fraction", f"must lie in (0, 0.5), got {args.valid_fraction}")
     reporter = TqdmReporter(file=sys.stderr)
     try:
-        summary = build_corpus(args.data, args.out, args.valid_fraction, seed=getattr(args, "seed", 0),
-                               workers=args.workers, reporter=reporter)
+        summary = api.build_reaction_corpus(args.data, args.out, args.valid_fraction, seed=getattr(args, "seed", 0),
+                                            workers=args.workers, reporter=reporter)
     finally:
         reporter.close()
     if args.json:

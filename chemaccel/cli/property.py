@@ -221,22 +221,19 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_rows(args: argparse.Namespace, model, data) -> int:
-    from chemaccel.errors import ConfigError
-    from chemaccel.property.evaluate_rows import evaluate_rows
-    from chemaccel.property.model import count_parameters
+    from chemaccel import api
     from chemaccel.reporting import TqdmReporter
 
     if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+        raise api.ConfigError(f"--workers must be at least 1, got {args.workers}")
     reporter = TqdmReporter(file=sys.stderr)
     try:
         with cancel_on_sigint(reporter):
-            figures = evaluate_rows(model, data, split=args.split, geometry=args.geometry, limit=args.limit,
-                                    workers=args.workers, seed=args.seed, reporter=reporter,
-                                    conformers=args.conformers)
+            figures = api.evaluate_property_inputs(model, data, split=args.split, geometry=args.geometry,
+                                                   limit=args.limit, workers=args.workers, seed=args.seed,
+                                                   reporter=reporter, conformers=args.conformers)
     finally:
         reporter.close()
-    figures["params"] = count_parameters(model.module)
     if args.json:
         print_json(figures)
         return 0

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from chemaccel.chem.records import MoleculeRecord, parse_smiles
+from chemaccel.chem.records import MoleculeRecord, geometry_of, parse_smiles
 from chemaccel.reporting import NullReporter, Reporter
 
 CHUNK = 200
@@ -42,11 +42,8 @@ def _embed_worker(smiles: list[str], seeds: list[int]) -> list[list[tuple[np.nda
                 per.append(error or "invalid SMILES")
                 continue
             res = embed_3d(mol, seed=seed)
-            if not res.ok or res.mol is None:
-                per.append(res.error or "3D embedding failed")
-            else:
-                z = np.array([a.GetAtomicNum() for a in res.mol.GetAtoms()], dtype=np.int64)
-                per.append((z, res.mol.GetConformer().GetPositions()))
+            geometry = geometry_of(res.mol) if res.ok and res.mol is not None else None
+            per.append(geometry if geometry is not None else res.error or "3D embedding failed")
         out.append(per)
     return out
 

@@ -331,10 +331,12 @@ def _fragments(rec: MoleculeRecord) -> int:
 def _more_conformers(rec: MoleculeRecord, seed: int, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Further force-field conformers of an embedded record (seeds after ``seed``), same atom order."""
     from chemaccel.chem.conformers import embed_3d
+    from chemaccel.chem.records import geometry_of
 
     out = []
     for k in range(1, n + 1):
         res = embed_3d(rec.mol, seed=seed + 1000 * k)
-        if res.ok and res.mol is not None and res.mol.GetNumAtoms() == len(rec.numbers):
-            out.append((np.asarray(rec.numbers), res.mol.GetConformer().GetPositions()))
+        geometry = geometry_of(res.mol) if res.ok and res.mol is not None else None
+        if geometry is not None and len(geometry[0]) == len(rec.numbers):
+            out.append(geometry)
     return out
