@@ -3,7 +3,9 @@
     nohup env OMP_NUM_THREADS=1 .venv/bin/python scripts/train_reaction.py \
         > runs/shipped-reaction.log 2>&1 &
 
-Trains the ``low`` preset on the USPTO-50K train split (reactants -> product). Every checkpoint
+Trains the ``low`` preset on the USPTO-50K train split (reactants -> product), or on a corpus made by
+``chemaccel data reactions`` (``--data`` its folder: reactions as typed, reagents mixed in, each written
+as the model reads it in use, see ``--reagents``). Every checkpoint
 (``--save-every`` steps) is scored by beam search (beam 5) on the first ``--curve-n`` reactions of the
 *validation* split; the learning curve (top-1 / top-5 against steps) goes to ``<work>/curve.json``
 and the model folder is re-exported (mean of the newest checkpoints), so ``--out`` always holds the
@@ -62,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=2.0,
                    help="Noam scale factor (2.0 as the Molecular Transformer; lower it to anneal a warm start)")
     p.add_argument("--augment", type=int, default=0, help="randomized-reactant copies of each training pair")
+    p.add_argument("--reagents", choices=["drop", "mixed"], default="drop",
+                   help="what the model reads of a typed reaction: drop = reactants only (known reagents set "
+                        "aside, in training as in use), mixed = reactants and reagents")
+    p.add_argument("--min-token-count", type=int, default=1,
+                   help="tokens rarer than this in the corpus are read as <unk> in training, and the model reads "
+                        "unknown tokens in use instead of refusing the reaction (1: refuse, as before)")
     p.add_argument("--device", default="auto")
     p.add_argument("--init-from", metavar="MODEL",
                    help="start from this model folder's weights (e.g. the shipped model, to train it longer)")
@@ -94,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                                      batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,
                                      warmup_steps=args.warmup, learning_rate=args.lr, augment=args.augment,
+                                     reagents=args.reagents, min_token_count=args.min_token_count,
                                      keep_checkpoints=5, average_last=5)
     trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device),
                               init_from=init_from)

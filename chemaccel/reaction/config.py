@@ -67,6 +67,11 @@ class ReactionConfig:
         reagents: what the model reads of a typed reaction (:mod:`chemaccel.reaction.reagents`): ``drop``
             (trained on reactants only: known reagents, and the part after the first '>', are set aside
             before the model sees the input) or ``mixed`` (reactants and reagents together).
+        min_token_count: SMILES tokens seen fewer times in the training corpus stay out of the vocabulary and
+            are read as ``<unk>`` in training, so the model learns to read past a token it does not know;
+            such a model (``min_token_count`` > 1) reads an unknown token in use as ``<unk>`` too (the note
+            names it) instead of refusing the reaction. 1: every token is in the vocabulary, and a reaction
+            with an unknown token is refused.
     """
 
     preset: str = "low"
@@ -93,10 +98,12 @@ class ReactionConfig:
     extra_mit_valid: bool = False
     seed: int = 0
     reagents: str = "drop"
+    min_token_count: int = 1
 
     def __post_init__(self) -> None:
         positive = ("layers", "hidden_size", "heads", "ff_size", "max_tokens", "steps", "batch_tokens",
-                    "warmup_steps", "save_every", "keep_checkpoints", "average_last", "valid_every")
+                    "warmup_steps", "save_every", "keep_checkpoints", "average_last", "valid_every",
+                    "min_token_count")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -25,7 +25,7 @@ from chemaccel.chem.reactions import tokenize
 from chemaccel.datasets.uspto import ReactionRecord, read_uspto50k, read_uspto_mit
 from chemaccel.errors import InputError
 
-DataFormat = Literal["uspto50k", "uspto_mit"]
+DataFormat = Literal["uspto50k", "uspto_mit", "corpus"]
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,16 @@ def detect_format(folder: str | Path, split: str) -> DataFormat:
     """
     path = Path(folder)
     if not path.is_dir():
-        raise InputError(path, "data folder not found (expected a USPTO-50K or USPTO-MIT folder)")
+        raise InputError(path, "data folder not found (expected a USPTO-50K or USPTO-MIT folder, or a corpus)")
+    if (path / f"{split}.tsv").is_file():
+        return "corpus"
     if (path / f"src-{split}.txt").is_file():
         return "uspto50k"
     if (path / f"{split}.txt.tar.gz").is_file() or (path / f"{split}.txt").is_file():
         return "uspto_mit"
     raise InputError(
         path, f"no USPTO data for split {split!r} (expected src-{split}.txt + tgt-{split}.txt, "
-        f"or {split}.txt.tar.gz)"
+        f"{split}.txt.tar.gz, or a corpus's {split}.tsv from `chemaccel data reactions`)"
     )
 
 
@@ -71,10 +73,37 @@ def read_records(folder: str | Path, split: str) -> Iterator[ReactionRecord]:
     return read_uspto_mit(folder, split, "forward", canonicalize=True)
 
 
+def read_corpus(folder: str | Path, split: str) -> Iterator[ReactionPair]:
+    """The pairs of a corpus split (``{split}.tsv`` of :mod:`chemaccel.datasets.reaction_corpus`).
+
+    ``src`` is the reaction as a chemist types it: reactants and reagents mixed, joined by '.'.
+    """
+    import csv
+
+    path = Path(folder) / f"{split}.tsv"
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        header = next(reader, None)
+        if header is None or header[:3] != ["reactants", "reagents", "product"]:
+            raise InputError(path, f"not a reaction corpus: header {header!r} (expected reactants, reagents, "
+                                   "product, source)")
+        for line, row in enumerate(reader, start=2):
+            if len(row) < 3 or not row[0] or not row[2]:
+                raise InputError(path, "needs reactants, reagents and product columns", record=line)
+            src = ".".join(part for part in (row[0], row[1]) if part)
+            yield ReactionPair(src, row[2], None, f"{path.name}:{line}" + (f" ({row[3]})" if len(row) > 3 else ""))
+
+
 def load_pairs(folder: str | Path, split: str, limit: int | None = None) -> tuple[list[ReactionPair], list[str]]:
     """Read up to ``limit`` forward pairs of one split; returns the pairs and one line per bad record."""
     pairs: list[ReactionPair] = []
     errors: list[str] = []
+    if detect_format(folder, split) == "corpus":
+        for pair in read_corpus(folder, split):
+            if limit is not None and len(pairs) >= limit:
+                break
+            pairs.append(pair)
+        return pairs, errors
     for record in read_records(folder, split):
         if limit is not None and len(pairs) >= limit:
             break
@@ -98,6 +127,27 @@ def training_pairs(
         pairs += extra
         errors += extra_errors
     return pairs, errors
+
+
+def as_model_reads(pairs: Iterable[ReactionPair], reagents: str) -> tuple[list[ReactionPair], list[str]]:
+    """Each pair's source as a model trained with ``reagents`` (``drop`` / ``mixed``) reads it in use.
+
+    The source goes through :func:`chemaccel.reaction.reagents.model_input`, the function prediction
+    uses, so training and use agree (with ``drop``: known reagents are set aside here as there).
+    Returns the pairs and one line per source that cannot be read.
+    """
+    from chemaccel.reaction.reagents import model_input
+
+    out: list[ReactionPair] = []
+    errors: list[str] = []
+    for pair in pairs:
+        try:
+            src, _ = model_input(pair.src, reagents)
+        except ValueError as exc:
+            errors.append(f"{pair.source}: {exc}")
+            continue
+        out.append(ReactionPair(src, pair.tgt, pair.reaction_class, pair.source))
+    return out, errors
 
 
 def random_smiles(smiles: str, rng: random.Random) -> str:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from chemaccel.checkpoint import atomic_write_json
 from chemaccel.errors import ConfigError, InputError, ModelFileError
 from chemaccel.reaction import data as rdata
@@ -96,17 +98,24 @@ class ReactionTrainer:
         marker = self.work / "data.json"
         recipe = {"data_dir": str(self.data_dir), "limit": self.limit,
                   "mit_dir": str(self.mit_dir) if self.config.extra_mit_valid else None,
-                  **{k: getattr(self.config, k) for k in ("max_tokens", "augment", "extra_mit_valid", "seed")}}
+                  **{k: getattr(self.config, k) for k in ("max_tokens", "augment", "extra_mit_valid", "seed", "reagents",
+                                                  "min_token_count")}}
         if marker.is_file():
             meta = json.loads(marker.read_text(encoding="utf-8"))
-            if meta.get("recipe", recipe) == recipe:  # (runs before "recipe" was recorded reuse theirs)
+            before = {"reagents": "drop", "min_token_count": 1, **meta.get("recipe", recipe)}  # (older runs: no "reagents", no "recipe")
+            if before == recipe:
                 return int(meta["n_train"]), int(meta["skipped"])
-        if rdata.detect_format(self.data_dir, "train") != "uspto50k":
-            raise InputError(self.data_dir, "training reads a USPTO-50K-format folder (src-train.txt, tgt-train.txt)")
+        if rdata.detect_format(self.data_dir, "train") == "uspto_mit":
+            raise InputError(self.data_dir, "training reads a USPTO-50K-format folder (src-train.txt, tgt-train.txt) "
+                                            "or a corpus made by `chemaccel data reactions` (train.tsv, valid.tsv)")
         reporter.on_message(f"reading training data from {self.data_dir}")
         pairs, errors = rdata.training_pairs(
             self.data_dir, self.mit_dir if self.config.extra_mit_valid else None, self.limit
         )
+        reporter.on_message(f"{len(pairs)} reactions read; writing each as the model reads it in use "
+                            f"(reagents: {self.config.reagents})")
+        pairs, unread = rdata.as_model_reads(pairs, self.config.reagents)
+        errors += unread
         for line in errors[:5]:
             reporter.on_message(f"skipped: {line}")
         if not pairs:
@@ -114,7 +123,7 @@ class ReactionTrainer:
         pairs = rdata.augment_pairs(pairs, self.config.augment, self.config.seed)
         train, skipped = rdata.tokenized(pairs, self.config.max_tokens)
         valid_pairs, _ = rdata.load_pairs(self.data_dir, "valid", min(self.limit or VALID_LIMIT, VALID_LIMIT))
-        valid, _ = rdata.tokenized(valid_pairs, self.config.max_tokens)
+        valid, _ = rdata.tokenized(rdata.as_model_reads(valid_pairs, self.config.reagents)[0], self.config.max_tokens)
         if not train or not valid:
             raise InputError(self.data_dir, "no training or validation reactions left after filtering")
         self.work.mkdir(parents=True, exist_ok=True)
@@ -212,15 +221,59 @@ class ReactionTrainer:
         eole_config, vocab = dict(info.architecture["eole_config"]), info.architecture["vocab"]
         eole_config["data"] = {}
         known = set(vocab.get("src", []))
-        lines = (self.work / "vocab.txt").read_text(encoding="utf-8").splitlines()  # "token<TAB>count"
-        unknown = sorted({line.split("\t")[0] for line in lines if line} - known)
-        if unknown:
-            reporter.on_message(f"{len(unknown)} corpus token(s) are not in {self.init_from.name}'s vocabulary and "
-                                f"become <unk>: {' '.join(unknown[:10])}")
+        lines = (self.work / "vocab.txt").read_text(encoding="utf-8").splitlines()  # "token<TAB>count", by count
+        counts = [(t, int(c)) for t, c in (line.split("\t") for line in lines if line)]
+        unknown = [t for t, c in counts if t not in known and c >= self.config.min_token_count]
+        rare = sum(1 for t, c in counts if t not in known and c < self.config.min_token_count)
+        if rare:
+            reporter.on_message(f"{rare} corpus token(s) seen fewer than {self.config.min_token_count} times are "
+                                "read as <unk>")
         folder = self.work / "init"
-        eole_bridge.write_eole_folder(folder, eole_config, vocab, self.init_from / WEIGHTS_NAME)
+        weights = self.init_from / WEIGHTS_NAME
+        if unknown:
+            vocab, weights = self._grown_vocabulary(vocab, unknown, weights, folder)
+            reporter.on_message(f"{len(unknown)} corpus token(s) are not in {self.init_from.name}'s vocabulary; "
+                                f"added with new embedding rows ({len(vocab['src'])} tokens now): "
+                                f"{' '.join(unknown[:10])}")
+        eole_bridge.write_eole_folder(folder, eole_config, vocab, weights)
         reporter.on_message(f"starting from the weights of {self.init_from} (new optimizer and schedule)")
         return folder
+
+    @staticmethod
+    def _grown_vocabulary(vocab: dict[str, Any], new: list[str], weights: Path,
+                          folder: Path) -> tuple[dict[str, Any], Path]:
+        """``vocab`` with ``new`` tokens appended, and weights whose vocabulary-sized tensors grow with it.
+
+        Old tokens keep their index and rows. A new token's embedding row is the mean of the old rows plus
+        small noise (its scale, so attention sees a typical input), and its output bias the lowest old bias
+        (the model starts out never writing it); training moves both. Shared (tied) vocabularies only: one
+        list serves the source and the target.
+        """
+        from safetensors.torch import save_file
+
+        from chemaccel.checkpoint import load_safetensors
+
+        if vocab.get("src") != vocab.get("tgt"):
+            raise ConfigError("growing the vocabulary of a warm start needs a shared source/target vocabulary")
+        size = len(vocab["src"])
+        tensors = load_safetensors(weights)
+        generator = torch.Generator().manual_seed(0)
+        grown: dict[str, torch.Tensor] = {}
+        for name, value in tensors.items():
+            if value.dim() >= 1 and value.shape[0] == size and ("emb" in name or name.startswith("generator")):
+                if value.dim() == 1:
+                    extra = torch.full((len(new),), float(value.min()), dtype=value.dtype)
+                else:
+                    mean, spread = value.mean(0, keepdim=True), value.std(0, keepdim=True)
+                    noise = torch.randn((len(new), *value.shape[1:]), generator=generator, dtype=value.dtype)
+                    extra = mean + 0.1 * spread * noise
+                value = torch.cat([value, extra.to(value.dtype)])
+            grown[name] = value
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder.parent / "init-weights.safetensors"
+        save_file({k: v.contiguous() for k, v in grown.items()}, str(path))
+        tokens = list(vocab["src"]) + list(new)
+        return {**vocab, "src": tokens, "tgt": list(tokens)}, path
 
     def _check_same_config(self) -> None:
         marker = self.work / "data.json"
@@ -228,7 +281,7 @@ class ReactionTrainer:
             return
         before = ReactionConfig.from_dict(json.loads(marker.read_text(encoding="utf-8"))["config"])
         arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "ff_size", "max_tokens", "augment",
-                "extra_mit_valid")
+                "extra_mit_valid", "reagents", "min_token_count")
         changed = [name for name in arch if getattr(before, name) != getattr(self.config, name)]
         if changed:
             raise ConfigError(f"cannot resume {self.work} with a different {', '.join(changed)}")

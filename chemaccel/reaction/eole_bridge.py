@@ -163,7 +163,7 @@ def eole_train_config(
         src_vocab=str(work / "vocab.txt"),
         share_vocab=True,
         src_vocab_size=10_000,
-        src_words_min_frequency=1,
+        src_words_min_frequency=cfg.min_token_count,
         vocab_size_multiple=1,
         seed=cfg.seed,
         n_sample=0,

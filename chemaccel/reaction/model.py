@@ -29,6 +29,7 @@ from chemaccel.reaction import eole_bridge, fast_beam_search
 from chemaccel.reaction.config import ReactionConfig
 
 OK = "ok"
+UNKNOWN_TOKEN = "<unk>"  # eole's unknown token: what a model with min_token_count > 1 learnt to read past
 
 
 @dataclass(frozen=True)
@@ -233,20 +234,14 @@ class ReactionModel:
 
     def _check(self, text: str) -> tuple[str, list[str], str]:
         """(status, tokens, note) of one input: reactants and reagents told apart, canonical, tokenized."""
-        from chemaccel.reaction.reagents import split_input
+        from chemaccel.reaction.reagents import model_input
 
         if not isinstance(text, str):
             return f"not text: {type(text).__name__}", [], ""
         note = ""
         try:
-            parts = split_input(text)
-            if self.config.reagents == "drop":
-                written = ".".join(parts.reactants)
-                if parts.reagents:
-                    note = "reagents set aside: " + ".".join(parts.reagents)
-            else:
-                written = ".".join(parts.reactants + parts.reagents)
-            tokens = tokenize(canonicalize_smiles(written))
+            written, note = model_input(text, self.config.reagents)
+            tokens = tokenize(written)
             if any(t not in self.vocab_tokens for t in tokens):
                 # rdkit 2026 writes atoms bonded to metals as [CH2] / [c]; the training data (older
                 # rdkit) did not: the input as written is then closer to what the model knows
@@ -261,7 +256,12 @@ class ReactionModel:
         unknown = sorted({t for t in tokens if t not in self.vocab_tokens})
         if unknown:
             listed = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            return f"tokens outside the model's vocabulary: {listed}", [], note
+            if self.config.min_token_count <= 1:  # never trained on <unk>: it cannot read past one
+                return f"tokens outside the model's vocabulary: {listed}", [], note
+            if all(t in unknown for t in tokens if t[0] == "[" or t[0].isalpha()):  # every atom unknown
+                return f"nothing the model can read: every atom is outside its vocabulary ({listed})", [], note
+            tokens = [t if t in self.vocab_tokens else UNKNOWN_TOKEN for t in tokens]
+            note = "; ".join(n for n in (note, f"read as unknown: {listed}") if n)
         return OK, tokens, note
 
     def _confidence(self, candidates: Sequence[Candidate]) -> float | None:

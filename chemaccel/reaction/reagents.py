@@ -85,3 +85,22 @@ def split_input(text: str, known: frozenset[str] | None = None) -> SplitInput:
     if not reactants:
         return SplitInput(mols, [], False)
     return SplitInput(reactants, [m for m in mols if m in known], False)
+
+
+def model_input(text: str, mode: str, known: frozenset[str] | None = None) -> tuple[str, str]:
+    """What a model trained with ``reagents=mode`` reads of one typed reaction, and a note for the user.
+
+    ``drop``: the reactants alone (known reagents and the part after '>' set aside, named in the note);
+    ``mixed``: reactants and reagents together. The result is rdkit-canonical. Training data goes through
+    this same function (:mod:`chemaccel.reaction.data`), so a model sees in training what it sees in use.
+
+    Raises:
+        ValueError: as :func:`split_input`.
+    """
+    from chemaccel.chem.reactions import canonicalize_smiles
+
+    parts = split_input(text, known)
+    if mode == "drop":
+        note = "reagents set aside: " + ".".join(parts.reagents) if parts.reagents else ""
+        return canonicalize_smiles(".".join(parts.reactants)), note
+    return canonicalize_smiles(".".join(parts.reactants + parts.reagents)), ""

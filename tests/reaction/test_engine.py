@@ -217,6 +217,17 @@ def test_init_from_names_corpus_tokens_the_model_does_not_know(tmp_path, tiny_mo
     ReactionTrainer(cfg, data, tmp_path / "m", runtime=RuntimeConfig(device="cpu"), init_from=tiny_model).run(reporter)
     unknown = [m for m in reporter.messages if "not in tiny's vocabulary" in m]
     assert len(unknown) == 1 and "[SeH]" in unknown[0] and "[Se]" in unknown[0]
+    # the tokens are added, not mapped to <unk>: the warm-started model reads selenium, and every old
+    # token keeps its index and its embedding row
+    before, after = load_model(tiny_model), load_model(tmp_path / "m")
+    old_vocab = json.loads((tiny_model / "config.json").read_text())["architecture"]["vocab"]["src"]
+    new_vocab = json.loads((tmp_path / "m" / "config.json").read_text())["architecture"]["vocab"]["src"]
+    assert new_vocab[:len(old_vocab)] == old_vocab and {"[SeH]", "[Se]"} <= set(new_vocab[len(old_vocab):])
+    assert after.predict(["[SeH]c1ccccc1.CI"], k=1)[0].ok and not before.predict(["[SeH]c1ccccc1.CI"], k=1)[0].ok
+    emb = "src_emb.embeddings.weight"
+    old_rows, new_rows = _weights(tiny_model)[emb], _weights(tmp_path / "m")[emb]
+    assert new_rows.shape[0] == len(new_vocab)
+    assert float((new_rows[:len(old_vocab)] - old_rows).abs().max()) < 0.05  # one step moved them a little
 
 
 def test_a_shallower_decoder_trains_loads_and_reports_its_depth(tmp_path, uspto_tiny):
@@ -256,3 +267,72 @@ def test_drop_decoder_layers_keeps_the_chosen_layers_and_fine_tunes(tmp_path, us
     for keep in ([], [2], [0, 0]):
         with pytest.raises(ConfigError, match="keep decoder layers"):
             drop_decoder_layers(two, tmp_path / "bad", keep)
+
+
+def _write_corpus(folder, rows):
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "valid"):
+        lines = ["reactants\treagents\tproduct\tsource"] + ["\t".join(r) for r in rows]
+        (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_training_from_a_corpus_writes_each_reaction_as_the_model_reads_it(tmp_path):
+    from tests.reaction.conftest import REACTIONS
+
+    # reagents typed with the reactants: the known ones (triethylamine, [Na+], dichloromethane) are set
+    # aside in training exactly as predict sets them aside; an unknown one stays where the model sees it
+    rows = [(r, "CCN(CC)CC.ClCCl" if i % 2 else "[Na+].[OH-]", p, "t") for i, (r, p, _) in enumerate(REACTIONS)]
+    rows.append(("CC(=O)Cl.Nc1ccccc1", "c1ccc2ccccc2c1", "CC(=O)Nc1ccccc1", "t"))
+    data = _write_corpus(tmp_path / "corpus", rows)
+    cfg = ReactionConfig(**{**TINY, "steps": 1, "save_every": 1, "valid_every": 1})
+    result = ReactionTrainer(cfg, data, tmp_path / "m", runtime=RuntimeConfig(device="cpu")).run()
+    sources = (result.model_dir.with_name("m.work") / "src-train.txt").read_text().splitlines()
+    assert len(sources) == len(rows)
+    joined = [s.replace(" ", "") for s in sources]
+    assert joined[1] == "CC(=O)Cl.NCc1ccccc1"  # + triethylamine + dichloromethane, both set aside
+    # methanol is a known reagent (a solvent far more often than a reactant): set aside here as in predict,
+    # which is why a Fischer esterification typed without '>' loses its alcohol (see known_reagents)
+    assert joined[2] == "O=C(O)c1ccccc1"
+    assert joined[-1] == "CC(=O)Cl.Nc1ccccc1.c1ccc2ccccc2c1"  # no known reagent: the model reads it in use too
+    # acetic acid + ethanol + NaOH: every part is a known reagent, so nothing is set aside (as in predict)
+    assert joined[0] == "CC(=O)O.CCO.[Na+].[OH-]"
+    model = load_model(result.model_dir)
+    assert model.predict(["CC(=O)Cl.Nc1ccccc1.CCN(CC)CC"], k=1)[0].note == "reagents set aside: CCN(CC)CC"
+
+
+def test_a_corpus_without_its_header_is_refused_with_the_file(tmp_path):
+    from chemaccel.errors import InputError
+    from chemaccel.reaction.data import load_pairs
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "train.tsv").write_text("CCO\t\tCC=O\tx\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"train\.tsv: not a reaction corpus"):
+        load_pairs(folder, "train")
+    (folder / "train.tsv").write_text("reactants\treagents\tproduct\tsource\nCCO\t\t\tx\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"train\.tsv: record 2: needs reactants, reagents and product"):
+        load_pairs(folder, "train")
+
+
+def test_a_model_trained_with_rare_tokens_as_unk_reads_past_an_unknown_token(tmp_path, tiny_model):
+    from tests.reaction.conftest import REACTIONS
+
+    rows = [(r, "", p, "t") for r, p, _ in REACTIONS] + [("[SeH]c1ccccc1.CI", "", "C[Se]c1ccccc1", "t")]
+    data = _write_corpus(tmp_path / "corpus", rows)
+    _write_corpus(tmp_path / "valid-only", rows[:-1]).joinpath("valid.tsv").replace(data / "valid.tsv")
+    cfg = ReactionConfig(**{**TINY, "steps": 2, "save_every": 2, "valid_every": 2, "min_token_count": 2})
+    reporter = RecordingReporter()
+    result = ReactionTrainer(cfg, data, tmp_path / "m", runtime=RuntimeConfig(device="cpu"),
+                             init_from=tiny_model).run(reporter)
+    assert any("seen fewer than 2 times are read as <unk>" in m for m in reporter.messages)
+    vocab = json.loads((result.model_dir / "config.json").read_text())["architecture"]["vocab"]["src"]
+    assert "[SeH]" not in vocab  # seen once: left out, read as <unk> in training
+    model = load_model(result.model_dir)
+    row = model.predict(["[SeH]c1ccccc1.CI"], k=2)[0]
+    assert row.ok and row.note == "read as unknown: [SeH]" and row.candidates
+    refused = model.predict(["[SeH][SeH]"], k=2)[0]
+    assert not refused.ok and "nothing the model can read" in refused.status and "[SeH]" in refused.status
+    # a model never trained on <unk> still refuses, naming the token
+    old = load_model(tiny_model).predict(["[SeH]c1ccccc1.CI"], k=2)[0]
+    assert not old.ok and "outside the model's vocabulary: [SeH]" in old.status
