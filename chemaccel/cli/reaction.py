@@ -56,9 +56,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = p.add_subparsers(dest="verb", metavar="<verb>", required=True)
 
-    t = verbs.add_parser("train", help="train a forward model on a USPTO-50K-format folder", epilog=EXAMPLES,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    t.add_argument("--data", required=True, help="folder with src-/tgt-{train,valid}.txt (USPTO-50K layout)")
+    t = verbs.add_parser("train", help="train a forward model on a USPTO-50K-format folder or a reaction corpus",
+                         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--data", required=True,
+                   help="folder with src-/tgt-{train,valid}.txt (USPTO-50K layout), or a corpus made by "
+                        "`chemaccel data reactions` (train.tsv, valid.tsv: reactions as typed, reagents mixed in)")
+    t.add_argument("--reagents", choices=["drop", "mixed"],
+                   help="what the model reads of a typed reaction: drop (default) = reactants only, known reagents "
+                        "set aside in training as in use; mixed = reactants and reagents together")
+    t.add_argument("--min-token-count", type=int,
+                   help="tokens rarer than this in the training data are read as <unk> in training, and the model "
+                        "then reads an unknown token in use instead of refusing the reaction (default 1: refuse)")
     t.add_argument("--preset", choices=["low", "mt"], default="low",
                    help="low: the low-capacity model (default); mt: the Molecular Transformer baseline")
     t.add_argument("--steps", type=int, help="optimizer steps in total (default: the config's)")
@@ -72,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT.work/")
     t.add_argument("--init-from", metavar="MODEL",
                    help="start from this reaction model folder's weights (same architecture; new optimizer and "
-                        "schedule; its vocabulary is kept), e.g. to train a shipped model longer")
+                        "schedule; its vocabulary grows by the tokens the new data adds), e.g. to train a shipped model longer")
     t.add_argument("--decoder-layers", type=int,
                    help="decoder layers (default: as many as the encoder); beam search time is mostly "
                         "the decoder's")
@@ -126,7 +134,8 @@ def _train(args: argparse.Namespace) -> int:
 
     extra = read_config_file(args.config)
     flags = {"steps": args.steps, "batch_tokens": args.batch_tokens, "save_every": args.save_every,
-             "augment": args.augment, "decoder_layers": args.decoder_layers}
+             "augment": args.augment, "decoder_layers": args.decoder_layers, "reagents": args.reagents,
+             "min_token_count": args.min_token_count}
     init_from = args.init_from
     if args.keep_decoder_layers:
         if not args.init_from:

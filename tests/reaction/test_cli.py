@@ -105,3 +105,27 @@ def test_train_cli_fine_tunes_a_shallower_decoder(tmp_path, uspto_tiny, capsys):
     assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--init-from", str(two),
                  "--keep-decoder-layers", "0", "--decoder-layers", "2", "-o", str(tmp_path / "w")]) == 1
     assert "--decoder-layers 2 but --keep-decoder-layers keeps 1 layers" in capsys.readouterr().err
+
+
+def test_train_cli_reads_a_corpus_and_its_reagent_flags(tmp_path, capsys):
+    from chemaccel.reaction import load_model
+    from tests.reaction.conftest import REACTIONS
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    rows = ["reactants\treagents\tproduct\tsource"] + [f"{r}\tCCN(CC)CC\t{p}\tt" for r, p, _ in REACTIONS]
+    for split in ("train", "valid"):
+        (corpus / f"{split}.tsv").write_text("\n".join(rows) + "\n")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"layers": 1, "hidden_size": 32, "heads": 2, "ff_size": 64, "batch_tokens": 512,
+                               "keep_checkpoints": 1, "average_last": 1, "max_tokens": 100}))
+    out = tmp_path / "m"
+    assert main(["--device", "cpu", "reaction", "train", "--data", str(corpus), "--steps", "1", "--config", str(cfg),
+                 "--reagents", "drop", "--min-token-count", "3", "-o", str(out)]) == 0
+    model = load_model(out)
+    assert (model.config.reagents, model.config.min_token_count) == ("drop", 3)
+    sources = [line.replace(" ", "") for line in (tmp_path / "m.work" / "src-train.txt").read_text().splitlines()]
+    assert sources[1] == "CC(=O)Cl.NCc1ccccc1"  # the triethylamine typed with it is set aside
+    capsys.readouterr()
+    assert main(["reaction", "train", "--data", str(corpus), "--min-token-count", "0", "-o", str(tmp_path / "x")]) == 1
+    assert "min_token_count must be a positive integer" in capsys.readouterr().err
