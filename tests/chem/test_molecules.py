@@ -24,7 +24,6 @@ from chemaccel.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"
-QM9_DB = Path(__file__).resolve().parents[3] / "shared" / "data" / "schnetpack" / "test_qm9.db"
 
 
 def _write(path: Path, text: str) -> Path:
@@ -299,9 +298,8 @@ def test_xyz_extra_atom_lines_unknown_element_and_failed_bond_perception(tmp_pat
 # ASE database
 
 
-@pytest.mark.skipif(not QM9_DB.exists(), reason=f"fixture {QM9_DB} not present")
-def test_ase_db_qm9_fixture():
-    good, bad = read_all(QM9_DB)
+def test_ase_db_qm9_fixture(shared_data):
+    good, bad = read_all(shared_data / "schnetpack" / "test_qm9.db")
     assert bad == [] and len(good) == 20
     assert [r.smiles for r in good[:3]] == ["C", "N", "O"]
     methane = good[0]

@@ -12,7 +12,6 @@ from chemaccel.chem.molecules import read_molecules
 from chemaccel.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
-QM9_DB = Path(__file__).resolve().parents[3] / "shared" / "data" / "schnetpack" / "test_qm9.db"
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -57,9 +56,8 @@ def test_info_lists_twenty_bad_records_then_counts(tmp_path, capsys):
     assert "records     26: 1 ok, 25 bad" in out
 
 
-@pytest.mark.skipif(not QM9_DB.exists(), reason=f"fixture {QM9_DB} not present")
-def test_info_ase_db(capsys):
-    code, out, _ = _run(capsys, "molecules", "info", QM9_DB, "--json")
+def test_info_ase_db(capsys, shared_data):
+    code, out, _ = _run(capsys, "molecules", "info", shared_data / "schnetpack" / "test_qm9.db", "--json")
     summary = json.loads(out)
     assert code == 0 and summary["ok"] == 20 and summary["with_3d"] == 20
     assert "energy_U0" in summary["properties"]

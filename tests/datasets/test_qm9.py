@@ -29,8 +29,6 @@ from chemaccel.reporting import RecordingReporter
 HAS_QM9PACK = importlib.util.find_spec("qm9pack") is not None
 NO_QM9PACK = "qm9pack not installed (pip install 'chemaccel[qm9]')"
 needs_qm9pack = pytest.mark.skipif(not HAS_QM9PACK, reason=NO_QM9PACK)
-SHARED_DATA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
-SCHNETPACK_DB = SHARED_DATA / "schnetpack" / "test_qm9.db"
 
 # Three files of the original archive, verbatim in QM9's format (tabs, trailing tab on line 2);
 # methane's second coordinate written with Mathematica's *^ exponent as some QM9 files do.
@@ -121,8 +119,7 @@ def test_qm9pack_values(qm9_store):
 
 
 @needs_qm9pack
-@pytest.mark.skipif(not SCHNETPACK_DB.exists(), reason="shared schnetpack test_qm9.db not present")
-def test_agrees_with_schnetpack_db(qm9_store):
+def test_agrees_with_schnetpack_db(qm9_store, shared_data):
     """The first 20 molecules and the atomrefs match schnetpack's test_qm9.db (Hartree there, eV here)."""
     ase_db = pytest.importorskip("ase.db")
     names = {
@@ -135,7 +132,7 @@ def test_agrees_with_schnetpack_db(qm9_store):
         "free_energy": "G",
         "heat_capacity": "Cv",
     }
-    with ase_db.connect(str(SCHNETPACK_DB)) as db, MoleculeStore.open(qm9_store) as store:
+    with ase_db.connect(str(shared_data / "schnetpack" / "test_qm9.db")) as db, MoleculeStore.open(qm9_store) as store:
         units = db.metadata["_property_unit_dict"]
         for row in db.select():
             mol = store[row.id - 1]
