@@ -40,6 +40,7 @@ PREDICT_EXAMPLES = """\
 examples:
   chemaccel property predict mols.sdf -m resources/models/qm9-gap-schnet-pruned -o out.csv
   chemaccel property predict big.xyz -m MODEL -o out.csv --chunk 2000
+  chemaccel property predict big.smi -m MODEL -o out.csv --workers 2              # embed on 2 cores
   chemaccel property predict big.xyz -m MODEL -o out.csv --chunk 2000 --resume   # after a kill or Ctrl-C
 """
 
@@ -90,6 +91,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--conformers", type=int, default=None,
                     help="force-field conformers averaged per SMILES (default: the model's own setting; "
                          "1 is the fastest)")
+    pr.add_argument("--workers", type=int, default=1,
+                    help="processes that embed SMILES in 3D (the slow part of SMILES input); the rows are the "
+                         "same as with 1 (default 1)")
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: keep OUT's complete chunks, skip that many input "
                          "records, append the rest (same model, input, --chunk and --seed, else an error); "
@@ -170,6 +174,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.chunk < 1:
         raise ConfigError(f"--chunk must be positive, got {args.chunk}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.conformers is not None and args.conformers < 1:
         raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
     model = load_model(Path(args.model))
@@ -177,7 +183,8 @@ def _predict(args: argparse.Namespace) -> int:
     try:
         with cancel_on_sigint(reporter):
             counts = predict_file(model, args.input, args.out, chunk=args.chunk, seed=args.seed,
-                                  reporter=reporter, resume=args.resume, conformers=args.conformers)
+                                  reporter=reporter, resume=args.resume, conformers=args.conformers,
+                                  workers=args.workers)
     finally:
         reporter.close()
     if counts["cancelled"]:

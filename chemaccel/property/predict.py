@@ -202,9 +202,41 @@ class PropertyModel:
         return evaluate_model(self, store, split=split, limit=limit)
 
 
+def embed_chunk(records: list[MoleculeRecord], seed: int, n_conf: int) -> list[MoleculeRecord]:
+    """The embedding stage of :meth:`PropertyModel._predict_chunk` on its own (for worker processes).
+
+    Records without 3D coordinates are embedded with ``seed`` and get ``n_conf - 1`` further conformers in
+    their props, exactly as the one-process path makes them; records with coordinates and error records
+    pass through. The model then reads the result without embedding anything.
+    """
+    import dataclasses
+
+    out = []
+    for rec in embed_records(records, seed=seed):
+        if rec.ok and n_conf > 1 and rec.geometry_source == "forcefield" and rec.mol is not None:
+            more = _more_conformers(rec, seed, n_conf - 1)
+            rec = dataclasses.replace(rec, props={**rec.props, "extra_conformers": more})
+        out.append(rec)
+    return out
+
+
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the main one, which stops after the chunk in hand."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _embedded_in(pool: Any, workers: int, batch: list[MoleculeRecord], seed: int, n_conf: int) -> list[MoleculeRecord]:
+    """``batch`` embedded by ``workers`` processes of ``pool``, in input order."""
+    step = max(1, -(-len(batch) // (4 * workers)))  # 4 parts per worker: a slow molecule delays one part
+    parts = [batch[i:i + step] for i in range(0, len(batch), step)]
+    return [rec for part in pool.map(embed_chunk, parts, [seed] * len(parts), [n_conf] * len(parts)) for rec in part]
+
+
 def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chunk: int = CHUNK,
                  reporter: Reporter | None = None, seed: int = 0, resume: bool = False,
-                 conformers: int | None = None) -> dict[str, int]:
+                 conformers: int | None = None, workers: int = 1) -> dict[str, int]:
     """Stream ``source`` (SMILES/CSV/SDF/XYZ/ASE db/HDF5 store) to a CSV, ``chunk`` records in memory at once.
 
     Columns: ``index, name, smiles, geometry, <target>_eV..., status, note``; one row per record, in
@@ -213,6 +245,8 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
     chunks of an earlier, interrupted run are kept, that many records are skipped by the reader (not
     parsed, embedded or predicted) and the rest appended: the result equals an uninterrupted run's.
     ``reporter.should_stop()`` is checked after each chunk; the output is then consistent and resumable.
+    ``workers`` > 1 embeds the SMILES of each chunk in that many processes (:func:`embed_chunk`, the same
+    calls and seeds as one process, so the same rows) while the model runs in this one.
 
     Returns:
         counts: ``ok`` and ``error`` rows written by this call, ``resumed`` rows kept from before,
@@ -245,6 +279,12 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
     if writer.rows_done or writer.dropped_bytes:
         reporter.on_message(writer.resume_note())
     reporter.on_start("predict", None)
+    n_conf = model.conformers if conformers is None else max(1, int(conformers))
+    pool = None
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
     with writer:
         while True:
             batch = list(itertools.islice(records, chunk))
@@ -252,6 +292,8 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
                 writer.finish(ok=counts["ok"], error=counts["error"])
                 counts["complete"] = 1
                 break
+            if pool is not None:
+                batch = _embedded_in(pool, workers, batch, seed, n_conf)
             rows = model._predict_chunk(batch, seed, conformers=conformers)
             writer.write_rows([_csv_row(row, model.targets) for row in rows])
             for row in rows:
@@ -261,6 +303,8 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
             if reporter.should_stop():
                 counts["cancelled"] = 1
                 break
+    if pool is not None:
+        pool.shutdown(cancel_futures=True)
     return counts
 
 

@@ -116,3 +116,19 @@ def test_predict_file_cancel_and_resume_skips_done_records(big_xyz, reference, t
     assert seen[0] == 16 and len(seen) == 385  # the done records were never predicted again
     assert reporter.progress[0][0] == 20 and any("resuming after 15 rows" in m for m in reporter.messages)
     assert out.read_bytes() == reference
+
+
+def test_workers_embed_in_processes_and_write_the_same_rows(tmp_path):
+    """--workers 2: the SMILES are embedded in two processes; the file equals the one-process file."""
+    smiles = ["CCO", "c1ccccc1O", "not a smiles", "CC(=O)Nc1ccc(O)cc1", "C1CC", "OC1C2CC1C2", "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+              "[Na+].[Cl-]", "C#CC(O)C#N", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "O=C1CCCCC1", "FC(F)(F)c1ccccc1"] * 2
+    src = tmp_path / "mols.smi"
+    src.write_text("\n".join(smiles) + "\n")
+    model = str(ROOT / "resources" / "models" / "qm9-gap-schnet-ff")
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert main(["property", "predict", str(src), "-m", model, "-o", str(one), "--chunk", "7"]) == 0
+    assert main(["property", "predict", str(src), "-m", model, "-o", str(two), "--chunk", "7", "--workers", "2"]) == 0
+    assert one.read_bytes() == two.read_bytes()
+    text = one.read_text()
+    assert text.count(",ok,") == 18 and text.count("error:") == 6  # 3 bad rows, twice
+    assert main(["property", "predict", str(src), "-m", model, "-o", str(two), "--workers", "0"]) == 1
