@@ -8,7 +8,9 @@ mixed in: what the model meets from users), predicts them at beam 5, fits the Pl
 :mod:`chemaccel.reaction.confidence` on the first half and reports on the second half: the expected
 calibration error, and the top-1 accuracy of the most confident half against the rest. Then refits on
 all of them and writes ``metrics.confidence`` (weights, what it was fitted on, the held-half figures).
-Refused rows are left out (they get no confidence). No test split is read.
+Refused rows are left out (they get no confidence). No test split is read. A model trained on a corpus
+that holds the USPTO-MIT validation split (``chemaccel data reactions``) is fitted on the corpus's own
+validation split instead (``--corpus``).
 """
 
 from __future__ import annotations
@@ -25,14 +27,33 @@ from chemaccel.datasets.reaction_corpus import mit_as_given
 from chemaccel.reaction.confidence import calibration_error, features, fit, probability
 
 
+def corpus_valid(folder: Path, n: int, seed: int) -> tuple[list[str], list[str]]:
+    """``n`` reactions (seeded draw) of a corpus's validation split: typed inputs and canonical products."""
+    from chemaccel.chem.reactions import canonicalize_smiles
+    from chemaccel.reaction.data import load_pairs
+
+    pairs, _ = load_pairs(folder, "valid")
+    pick = np.random.default_rng(seed).permutation(len(pairs))[:n]
+    return [pairs[i].src for i in pick], [canonicalize_smiles(pairs[i].tgt) for i in pick]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-m", "--model", type=Path, required=True)
-    ap.add_argument("--mit", type=Path, required=True, help="folder with USPTO-MIT valid.txt.tar.gz")
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--mit", type=Path, help="folder with USPTO-MIT valid.txt.tar.gz")
+    source.add_argument("--corpus", type=Path,
+                        help="a corpus of `chemaccel data reactions` (its valid.tsv): for a model trained on that "
+                             "corpus, whose training data holds the USPTO-MIT validation split")
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--dry-run", action="store_true", help="report only; do not write config.json")
     args = ap.parse_args()
-    inputs, expected = mit_as_given(args.mit, "valid", args.n, seed=1)
+    if args.mit is not None:
+        inputs, expected = mit_as_given(args.mit, "valid", args.n, seed=1)
+        fitted_on = "USPTO-MIT validation reactions as given (seed 1)"
+    else:
+        inputs, expected = corpus_valid(args.corpus, args.n, seed=1)
+        fitted_on = f"reactions of {args.corpus.name}/valid.tsv as typed, reagents mixed in (seed 1)"
     model = api.load_model(args.model)
     preds = model.predict(inputs, k=5)
     rows = []
@@ -57,7 +78,7 @@ def main() -> int:
         config = json.loads(path.read_text())
         config["metrics"]["confidence"] = {
             "weights": weights, "features": "sigmoid(w0 + w1 * top score + w2 * margin over the 2nd valid)",
-            "fitted_on": f"{len(data)} USPTO-MIT validation reactions as given (seed 1), beam 5",
+            "fitted_on": f"{len(data)} {fitted_on}, beam 5",
             "held_half": held}
         atomic_write_json(path, config)
         print(f"wrote metrics.confidence into {path}")
