@@ -60,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2), format="%(levelname)s %(name)s: %(message)s"
     )
     try:
+        from chemaccel.runtime import resolve_device
+
+        # once, for every command: asking for a device that is not there is an error, never a silent
+        # fall-back; commands read args.torch_device (args.device stays as typed: under torchrun "cuda"
+        # means each process's own GPU)
+        args.torch_device = resolve_device(args.device)
         return int(args.func(args) or 0)
     except ChemAccelError as exc:
         print(f"chemaccel: error: {exc}", file=sys.stderr)

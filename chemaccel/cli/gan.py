@@ -163,7 +163,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError(f"-n must be at least 1, got {args.n}")
-    model = load_gan(args.model)
+    model = load_gan(args.model, device=str(args.torch_device))
     out = Path(args.out)
     suffix = out.suffix.lower()
     if model.spec.kind == "qm9":
@@ -206,7 +206,7 @@ def _write_sdf(path: Path, smiles: list[str]) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from chemaccel.gan import load_gan
 
-    model = load_gan(args.model)
+    model = load_gan(args.model, device=str(args.torch_device))
     metrics = model.evaluate(args.n, seed=args.seed)
     metrics = {"model": str(args.model), "n_generators": model.config.n_generators, **metrics}
     if args.json:

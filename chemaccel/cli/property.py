@@ -178,7 +178,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.conformers is not None and args.conformers < 1:
         raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
-    model = load_model(Path(args.model))
+    model = load_model(Path(args.model), args.torch_device)
     reporter = TqdmReporter(file=sys.stderr, disable=None)
     try:
         with cancel_on_sigint(reporter):
@@ -213,7 +213,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             data = default_qm9_store(reporter)
         finally:
             reporter.close()
-    model = load_model(Path(args.model))
+    model = load_model(Path(args.model), args.torch_device)
     if args.geometry is not None:
         return _evaluate_rows(args, model, data)
     figures = evaluate_model(model, data, split=args.split, limit=args.limit)

@@ -130,7 +130,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from chemaccel.prune.evaluate import evaluate
     from chemaccel.prune.measure import format_table
 
-    stats = evaluate(args.model, args.data, split=args.split, limit=args.limit, latency_repeats=args.repeats)
+    stats = evaluate(args.model, args.data, split=args.split, limit=args.limit, latency_repeats=args.repeats,
+                     device=args.torch_device)
     if args.json:
         print_json(stats)
     else:
@@ -142,7 +143,7 @@ def _report(args: argparse.Namespace) -> int:
     from chemaccel.prune.evaluate import evaluate
     from chemaccel.prune.measure import format_table
 
-    stats = evaluate(args.model, None, latency_repeats=0)
+    stats = evaluate(args.model, None, latency_repeats=0, device=args.torch_device)
     if args.json:
         print_json(stats)
     else:

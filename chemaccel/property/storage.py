@@ -44,9 +44,9 @@ def load_property_model(path: str | Path, device: str | torch.device = "cpu") ->
     return model.to(device).eval(), info
 
 
-def load_model(path: Path) -> Any:
+def load_model(path: Path, device: str | torch.device = "cpu") -> Any:
     """Entry in :data:`chemaccel.api.MODEL_LOADERS`: a :class:`~chemaccel.property.predict.PropertyModel`."""
     from chemaccel.property.predict import PropertyModel
 
-    model, info = load_property_model(path)
+    model, info = load_property_model(path, device)
     return PropertyModel(model, info, path=Path(path))

@@ -44,8 +44,11 @@ def evaluate(
     limit: int | None = None,
     latency_repeats: int = 50,
     latency_batch: int = 1,
+    device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Measure a pruned model folder; ``data`` is ``(x, y)`` tensors, an IDX folder, or None (no error).
+
+    Sizes, FLOPs and latency are measured on the CPU; the test error on ``device``.
 
     Returns a JSON-able dict with at least :data:`KEYS` (``test_error`` is None without data), plus
     ``params_stored``, ``latency_dense_ms``, ``speedup``, ``layers`` (per-layer rows), ``samples``.
@@ -67,7 +70,9 @@ def evaluate(
     example = torch.zeros((1, *shape))
     stats = measure(model, example, reference=dense_reference(info), latency_repeats=latency_repeats,
                     latency_batch=latency_batch)
-    stats["test_error"] = classification_error(model, pair) if pair is not None else None
+    # sizes, FLOPs and latency are measured on the CPU copy; the error on the device asked for
+    stats["test_error"] = classification_error(model.to(device), pair) if pair is not None else None
+    stats["device"] = str(device)
     stats["samples"] = int(len(pair[0])) if pair is not None else 0
     stats["split"] = split if pair is not None else None
     if stats.get("latency_ms") and stats.get("latency_dense_ms"):
