@@ -376,6 +376,20 @@ def load_training_state(path: str | Path, device: str | torch.device = "cpu") ->
         raise ModelFileError(f"{meta_path}: inconsistent checkpoint ({exc})") from None
 
 
+def shape_mismatch(expected: Mapping[str, torch.Tensor], tensors: Mapping[str, torch.Tensor]) -> str:
+    """What differs between a module's state (names and shapes) and the stored tensors; "" when they match."""
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        parts = [f"{len(missing)} tensor(s) missing, e.g. {missing[0]}" if missing else "",
+                 f"{len(extra)} unexpected, e.g. {extra[0]}" if extra else ""]
+        return "; ".join(p for p in parts if p)
+    for name, value in expected.items():
+        if tuple(value.shape) != tuple(tensors[name].shape):
+            return f"{name}: config.json makes {tuple(value.shape)}, the weights hold {tuple(tensors[name].shape)}"
+    return ""
+
+
 def rebuild_module(path: str | Path, build: Any, arch: Any, tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
     """``build(arch)`` with ``tensors`` loaded into it; an inconsistent model folder is a ModelFileError.
 
@@ -383,8 +397,18 @@ def rebuild_module(path: str | Path, build: Any, arch: Any, tensors: dict[str, t
     module both mean the folder's files disagree: one line naming the folder and the reason.
     """
     try:
-        module = build(arch)
+        # first on the meta device, which allocates nothing: a config.json that asks for more than its
+        # weights hold (20,000,000 filters, say) is refused here, before any memory is taken
+        with torch.device("meta"):
+            probe = build(arch)
     except Exception as exc:  # ConfigError, shape and key errors alike: the file is inconsistent
+        raise ModelFileError(f"{path}: cannot rebuild the model from config.json ({exc})") from None
+    mismatch = shape_mismatch(probe.state_dict(), tensors)
+    if mismatch:
+        raise ModelFileError(f"{path}: the architecture in config.json does not match the weights ({mismatch})")
+    try:
+        module = build(arch)
+    except Exception as exc:  # pragma: no cover - the meta build above fails the same way
         raise ModelFileError(f"{path}: cannot rebuild the model from config.json ({exc})") from None
     try:
         module.load_state_dict(tensors)

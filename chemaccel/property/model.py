@@ -86,7 +86,8 @@ class SchNetRepresentation(nn.Module):
         super().__init__()
         sp = schnetpack_modules()
         self.cutoff = float(cutoff)
-        self.radial_basis = sp.snn.GaussianRBF(n_rbf=n_rbf, cutoff=cutoff)
+        with torch.device("cpu"):  # schnetpack copies a CPU tensor here, which a meta-device build cannot
+            self.radial_basis = sp.snn.GaussianRBF(n_rbf=n_rbf, cutoff=cutoff)
         self.cutoff_fn = sp.snn.CosineCutoff(cutoff)
         self.embedding = nn.Embedding(MAX_Z, n_atom_basis, padding_idx=0)
         self.interactions = nn.ModuleList(

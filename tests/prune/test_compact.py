@@ -87,5 +87,5 @@ def test_mismatched_weights_are_a_model_file_error(tmp_path):
     cfg = json.loads((folder / "config.json").read_text())
     cfg["architecture"]["model"]["widths"] = [10, 10]
     (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ModelFileError, match="do not match"):
+    with pytest.raises(ModelFileError, match="config.json does not match the weights"):
         load_pruned(folder)
