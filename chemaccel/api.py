@@ -45,7 +45,11 @@ MODEL_LOADERS: dict[str, str] = {
 
 
 def load_model(path: str | Path) -> Any:
-    """Load any chemaccel model folder, dispatching on its ``engine``; never unpickles anything."""
+    """Load any chemaccel model folder, or a shipped model by name, dispatching on its ``engine``; never
+    unpickles anything."""
+    from chemaccel.shipped import resolve_model
+
+    path = resolve_model(path)
     info = read_model_info(path)
     target = MODEL_LOADERS.get(info.engine)
     if target is None:

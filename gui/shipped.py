@@ -49,8 +49,9 @@ class ModelEntry:
 
 
 def models_dir() -> Path:
-    env = os.environ.get(MODELS_ENV)
-    return Path(env) if env else ROOT / "resources" / "models"
+    from chemaccel.shipped import models_dir as shipped_models_dir
+
+    return shipped_models_dir()
 
 
 def shared_data_dir() -> Path:

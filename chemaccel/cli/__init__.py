@@ -66,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # fall-back; commands read args.torch_device (args.device stays as typed: under torchrun "cuda"
         # means each process's own GPU)
         args.torch_device = resolve_device(args.device)
+        from chemaccel.shipped import resolve_model
+
+        for dest in getattr(args, "folder_args", ()):  # a shipped model's name works wherever a folder does
+            value = getattr(args, dest)
+            setattr(args, dest, type(value)(resolve_model(value)))
         return int(args.func(args) or 0)
     except ChemAccelError as exc:
         print(f"chemaccel: error: {exc}", file=sys.stderr)

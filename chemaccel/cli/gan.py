@@ -70,13 +70,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_train)
 
     s = verbs.add_parser("sample", help="generate samples: SMILES/SDF for molecules, CSV otherwise")
-    s.add_argument("model", help="a GAN model folder")
+    s.add_argument("model", help="a GAN model folder or a shipped model's name")
+    s.set_defaults(folder_args=("model",))
     s.add_argument("-n", type=int, default=100, help="number of samples (default 100)")
     s.add_argument("-o", "--out", required=True, help=".smi/.txt or .sdf (molecules); .csv (vectors)")
     s.set_defaults(func=_sample)
 
     e = verbs.add_parser("evaluate", help="mode metrics (toys) or validity/uniqueness/novelty (molecules)")
-    e.add_argument("model", help="a GAN model folder")
+    e.add_argument("model", help="a GAN model folder or a shipped model's name")
+    e.set_defaults(folder_args=("model",))
     e.add_argument("-n", type=int, help="number of samples (default: the model's eval_samples)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=_evaluate)

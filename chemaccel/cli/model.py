@@ -1,4 +1,7 @@
-"""``chemaccel model info PATH``: what a model folder holds, read from JSON and safetensors only."""
+"""``chemaccel model info|list|path``: the shipped models and what a model folder holds (JSON and safetensors only).
+
+``chemaccel models ...`` is the same group.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,15 @@ from chemaccel.cli.common import print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    group = sub.add_parser("model", help="inspect model folders (config.json + model.safetensors)")
+    group = sub.add_parser("model", aliases=["models"],
+                           help="the shipped models, and what a model folder holds (config.json + model.safetensors)")
     verbs = group.add_subparsers(dest="verb", metavar="<verb>", required=True)
+    ls = verbs.add_parser("list", help="the shipped models: name, engine and headline figures")
+    ls.add_argument("--json", action="store_true", help="print one JSON object")
+    ls.set_defaults(func=run_list)
+    where = verbs.add_parser("path", help="the folder of a shipped model (for scripts: $(chemaccel models path NAME))")
+    where.add_argument("name", help="a shipped model's name")
+    where.set_defaults(func=run_path, folder_args=("name",))
     p = verbs.add_parser(
         "info",
         help="engine, version, units, architecture and tensor sizes of a model folder",
@@ -18,9 +28,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  chemaccel model info resources/models/lenet5-mnist-autoprune --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("path", type=Path, help="a model folder")
+    p.add_argument("path", type=Path, help="a model folder or a shipped model's name")
+    p.set_defaults(folder_args=("path",))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run_info)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from chemaccel.checkpoint import read_model_info
+    from chemaccel.errors import ChemAccelError
+    from chemaccel.shipped import models_dir, shipped_names
+
+    rows = []
+    for name in shipped_names():
+        try:
+            info = read_model_info(models_dir() / name)
+        except ChemAccelError as exc:
+            rows.append({"name": name, "engine": None, "error": str(exc)})
+            continue
+        rows.append({"name": name, "engine": info.engine, "path": str(models_dir() / name), "notes": info.notes})
+    if args.json:
+        print_json({"folder": str(models_dir()), "models": rows})
+        return 0
+    if not rows:
+        print(f"no shipped models in {models_dir()}")
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        about = r.get("error") or (r["notes"] or "")
+        about = about if len(about) <= 70 else about[:67] + "..."
+        print(f"{r['name']:<{width}}  {r['engine'] or '?':<9} {about}")
+    return 0
+
+
+def run_path(args: argparse.Namespace) -> int:
+    print(args.name)
+    return 0
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -90,7 +90,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e = verbs.add_parser("evaluate", help="re-measure a NAS model folder: test accuracy, parameters, skips",
                          description="Rebuild the network from its JSON genotype and measure it. --json prints "
                                      "test_accuracy (a fraction), params and max_skip_per_cell among others.")
-    e.add_argument("model", help="a NAS model folder")
+    e.add_argument("model", help="a NAS model folder or a shipped model's name")
+    e.set_defaults(folder_args=("model",))
     e.add_argument("--data", help="IDX folder for the accuracy (its test split by default)")
     e.add_argument("--split", choices=["train", "test"], default="test")
     e.add_argument("--limit", type=int, help="only the first N images of the split")

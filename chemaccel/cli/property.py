@@ -83,7 +83,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("input", help="SMILES/CSV/SDF/XYZ/ASE db/HDF5 store")
-    pr.add_argument("-m", "--model", required=True)
+    pr.add_argument("-m", "--model", required=True, help="a property model folder or a shipped model's name")
+    pr.set_defaults(folder_args=("model",))
     pr.add_argument("-o", "--out", required=True, help="CSV to write (replaced unless --resume), "
                                                        "with OUT.resume.json beside it")
     pr.add_argument("--chunk", type=int, default=1000,
@@ -101,7 +102,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=_predict)
 
     e = verbs.add_parser("evaluate", help="MAE per target, parameters, FLOPs, molecules/s on a split")
-    e.add_argument("model")
+    e.add_argument("model", help="a property model folder or a shipped model's name")
+    e.set_defaults(folder_args=("model",))
     e.add_argument("--data", help="QM9 molecule store (.h5); default: the full QM9 store in the cache "
                                   "(~/.cache/chemaccel/qm9.h5, built from qm9pack on first use)")
     e.add_argument("--split", choices=["train", "valid", "test"], default="test")

@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_run)
 
     e = verbs.add_parser("evaluate", help="measure a pruned model folder (size, FLOPs, latency, error)")
-    e.add_argument("model")
+    e.add_argument("model", help="a pruned model folder or a shipped model's name")
+    e.set_defaults(folder_args=("model",))
     e.add_argument("--data", help="IDX folder for the test error")
     e.add_argument("--split", choices=["train", "test"], default="test")
     e.add_argument("--limit", type=int)
@@ -61,7 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_evaluate)
 
     t = verbs.add_parser("report", help="per-layer table of a pruned model folder")
-    t.add_argument("model")
+    t.add_argument("model", help="a pruned model folder or a shipped model's name")
+    t.set_defaults(folder_args=("model",))
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_report)
 

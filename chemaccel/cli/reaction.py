@@ -93,7 +93,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("input", help="text file (one reaction per line) or .csv/.tsv; '-' reads stdin")
-    r.add_argument("-m", "--model", required=True, help="reaction model folder")
+    r.add_argument("-m", "--model", required=True, help="a reaction model folder or a shipped model's name")
+    r.set_defaults(folder_args=("model",))
     r.add_argument("-k", type=int, default=5, help="candidates per reaction (beam size), 1-20")
     r.add_argument("--column", help="CSV column holding the reactions (default: a reactants/reaction/smiles "
                                     "column, else the first)")
@@ -110,7 +111,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_predict)
 
     e = verbs.add_parser("evaluate", help="top-k exact match on a USPTO-50K or USPTO-MIT folder")
-    e.add_argument("model")
+    e.add_argument("model", help="a reaction model folder or a shipped model's name")
+    e.set_defaults(folder_args=("model",))
     e.add_argument("--data", required=True, help="uspto50k folder (src-/tgt-SPLIT.txt) or uspto_mit folder")
     e.add_argument("--split", choices=["train", "valid", "test"], default="test")
     e.add_argument("--limit", type=int, help="the first N reactions only")

@@ -28,3 +28,38 @@ def test_pickled_model_is_refused_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "refusing to load a pickled file" in err and str(path) in err
     assert not marker.exists()
+
+
+def _fake_shipped(root):
+    weights = {"a.weight": torch.ones(2, 2)}
+    for name, engine in (("alpha-model", "test"), ("beta-model", "test2")):
+        save_model_folder(root / name, ModelInfo(engine=engine, config={}, notes=f"the {name}"), weights)
+    (root / "not-a-model").mkdir()
+    return root
+
+
+def test_models_list_and_path_find_the_shipped_models_by_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CHEMACCEL_MODELS", str(_fake_shipped(tmp_path / "shipped")))
+    assert main(["models", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["models"]
+    assert [(m["name"], m["engine"]) for m in listed] == [("alpha-model", "test"), ("beta-model", "test2")]
+    assert main(["models", "path", "beta-model"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "shipped" / "beta-model")
+    assert main(["model", "info", "alpha-model", "--json"]) == 0  # info takes a name too
+    assert json.loads(capsys.readouterr().out)["engine"] == "test"
+    assert main(["models", "path", "gamma-model"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not the name of a shipped model (alpha-model, beta-model)" in err
+
+
+def test_a_shipped_name_works_wherever_a_model_folder_does(tmp_path, capsys):
+    from chemaccel import api
+
+    src = tmp_path / "in.smi"
+    src.write_text("CCO\n")
+    out = tmp_path / "out.csv"
+    assert main(["property", "predict", str(src), "-m", "qm9-gap-schnet-pruned", "-o", str(out)]) == 0
+    assert ",ok," in out.read_text()
+    assert list(api.load_model("qm9-gap-schnet-pruned").targets) == ["gap"]  # the Python API too
+    assert main(["gan", "evaluate", "gan-ring8", "-n", "200", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"] == "ring8"

@@ -1,0 +1,46 @@
+"""The models shipped with chemaccel, found by name: ``-m qm9-gap-schnet-ff`` as well as ``-m path/to/folder``.
+
+Shipped models are the folders under ``resources/models`` beside the package (``$CHEMACCEL_MODELS``
+overrides it), each a ``config.json`` + ``model.safetensors`` folder. :func:`resolve_model` turns what a
+user typed into a folder: an existing path is taken as it is; otherwise a shipped model's name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from chemaccel.errors import ModelFileError
+
+MODELS_ENV = "CHEMACCEL_MODELS"
+
+
+def models_dir() -> Path:
+    """The folder of shipped models (``$CHEMACCEL_MODELS``, else ``resources/models`` of the source tree)."""
+    env = os.environ.get(MODELS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "resources" / "models"
+
+
+def shipped_names() -> list[str]:
+    """Names of the shipped model folders (those with a config.json), sorted."""
+    folder = models_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_model(text: str | Path) -> Path:
+    """The model folder ``text`` names: an existing path, or the name of a shipped model.
+
+    Raises:
+        ModelFileError: neither (the message lists the shipped names).
+    """
+    path = Path(text)
+    if path.exists():
+        return path
+    name = str(text)
+    if name and "/" not in name and os.sep not in name and (models_dir() / name / "config.json").is_file():
+        return models_dir() / name
+    names = shipped_names()
+    listed = ", ".join(names) if names else f"none found in {models_dir()}"
+    raise ModelFileError(f"{text}: no such model folder, and not the name of a shipped model ({listed})")
