@@ -189,20 +189,23 @@ def run_demo(workdir: Path, examples: Path, runtime: RuntimeConfig, reporter: Re
         f"  saved to {folder} (config.json + model.safetensors); reloaded predictions identical: {same}",
     ]))
 
+    from chemaccel.shipped import models_dir
+
+    models = models_dir()
     steps.append(DemoStep("4. Prune a HOMO-LUMO gap model with AutoPrune (structured, 30 % FLOPs budget)",
                           prune_demo(examples / "qm9_gap_2k.csv", runtime, reporter)))
 
     steps.append(DemoStep("5. Predict HOMO-LUMO gaps from SMILES (pruned SchNet tuned on ETKDG + MMFF geometries)",
-                          gap_demo(examples / "molecules.smi", examples.parent / "models" / "qm9-gap-schnet-ff")))
+                          gap_demo(examples / "molecules.smi", models / "qm9-gap-schnet-ff")))
 
     steps.append(DemoStep("6. Predict reaction products with the shipped low-capacity translator (top-3, beam search)",
-                          reaction_demo(examples / "reactions.txt", examples.parent / "models" / "uspto-forward-small")))
+                          reaction_demo(examples / "reactions.txt", models / "uspto-forward-small")))
 
     steps.append(DemoStep("7. The shipped NAS cell (DARTS + distillation) for Fashion-MNIST",
-                          nas_demo(examples.parent / "models" / "nas-fashion")))
+                          nas_demo(models / "nas-fashion")))
 
     steps.append(DemoStep("8. Sample molecules from the shipped QM9 generator (32 orthogonal generators, one pass)",
-                          gan_demo(examples.parent / "models" / "gan-qm9")))
+                          gan_demo(models / "gan-qm9")))
     return steps
 
 

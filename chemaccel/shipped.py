@@ -1,7 +1,7 @@
 """The models shipped with chemaccel, found by name: ``-m qm9-gap-schnet-ff`` as well as ``-m path/to/folder``.
 
-Shipped models are the folders under ``resources/models`` beside the package (``$CHEMACCEL_MODELS``
-overrides it), each a ``config.json`` + ``model.safetensors`` folder. :func:`resolve_model` turns what a
+Shipped models are the folders under ``resources/models``, installed with the package as
+``chemaccel_resources`` (``$CHEMACCEL_MODELS`` overrides it), each a ``config.json`` + ``model.safetensors`` folder. :func:`resolve_model` turns what a
 user typed into a folder: an existing path is taken as it is; otherwise a shipped model's name.
 """
 
@@ -15,10 +15,28 @@ from chemaccel.errors import ModelFileError
 MODELS_ENV = "CHEMACCEL_MODELS"
 
 
+def resources_dir() -> Path:
+    """The installed ``chemaccel_resources`` package (a wheel's package data), else the source tree's ``resources``."""
+    try:
+        from importlib.resources import files
+
+        folder = Path(str(files("chemaccel_resources")))
+        if folder.is_dir():
+            return folder
+    except (ImportError, TypeError):  # not installed with its resources (a bare source checkout)
+        pass
+    return Path(__file__).resolve().parents[1] / "resources"
+
+
 def models_dir() -> Path:
-    """The folder of shipped models (``$CHEMACCEL_MODELS``, else ``resources/models`` of the source tree)."""
+    """The folder of shipped models (``$CHEMACCEL_MODELS``, else the installed resources' ``models``)."""
     env = os.environ.get(MODELS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "resources" / "models"
+    return Path(env) if env else resources_dir() / "models"
+
+
+def examples_dir() -> Path:
+    """The shipped example files (molecules, reactions)."""
+    return resources_dir() / "examples"
 
 
 def shipped_names() -> list[str]:

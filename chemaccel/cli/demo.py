@@ -13,8 +13,10 @@ from chemaccel.runtime import RuntimeConfig, distributed_env, resolve_device
 
 
 def examples_dir() -> Path:
-    """resources/examples of the source tree (the demo's input files)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "examples"
+    """The shipped example files (the demo's input), installed with the package."""
+    from chemaccel.shipped import examples_dir as shipped_examples
+
+    return shipped_examples()
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
