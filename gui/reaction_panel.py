@@ -34,6 +34,10 @@ from chemaccel import api
 from chemaccel_gui.jobs import Job, JobRunner
 from chemaccel_gui.model_picker import ModelPicker
 from chemaccel_gui.molecule_model import ERROR_COLOR
+
+#: the default model: uspto-forward-reagents reads reactions typed with reagents better on USPTO's own splits,
+#: but gets fewer of the textbook reactions in resources/examples right (docs/benchmarks.md)
+PREFERRED_MODEL = "uspto-forward-small"
 from chemaccel_gui.reaction_predict import DEPICTION, DepictedPrediction, predict_reactions, read_reactions
 
 COLUMNS = ("input", "rank", "product", "SMILES", "score", "valid")
@@ -58,6 +62,7 @@ class ReactionPanel(QWidget):
         self.input.setObjectName("reactionInput")
         self.input.setPlaceholderText(PLACEHOLDER)
         self.picker = ModelPicker("reaction", parent=self)
+        self.picker.select(PREFERRED_MODEL)
         self.k_spin = QSpinBox(self)
         self.k_spin.setObjectName("reactionK")
         self.k_spin.setRange(1, 20)

@@ -98,6 +98,7 @@ SLICES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "qm9-gap-schnet": lambda f: _property("qm9-gap-schnet", _qm9_store(f)),
     "qm9-gap-schnet-pruned": lambda f: _property("qm9-gap-schnet-pruned", _qm9_store(f)),
     "uspto-forward-small": lambda f: _reaction("uspto-forward-small"),
+    "uspto-forward-reagents": lambda f: _reaction("uspto-forward-reagents"),
 }
 
 
