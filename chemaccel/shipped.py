@@ -1,8 +1,9 @@
 """The models shipped with chemaccel, found by name: ``-m qm9-gap-schnet-ff`` as well as ``-m path/to/folder``.
 
 Shipped models are the folders under ``resources/models``, installed with the package as
-``chemaccel_resources`` (``$CHEMACCEL_MODELS`` overrides it), each a ``config.json`` + ``model.safetensors`` folder. :func:`resolve_model` turns what a
-user typed into a folder: an existing path is taken as it is; otherwise a shipped model's name.
+``chemaccel_resources`` (``$CHEMACCEL_MODELS`` overrides it), each a ``config.json`` + ``model.safetensors``
+folder. :func:`resolve_model` turns what a user typed into a folder: an existing path is taken as it is;
+otherwise a shipped model's name.
 """
 
 from __future__ import annotations

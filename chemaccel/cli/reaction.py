@@ -80,7 +80,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT.work/")
     t.add_argument("--init-from", metavar="MODEL",
                    help="start from this reaction model folder's weights (same architecture; new optimizer and "
-                        "schedule; its vocabulary grows by the tokens the new data adds), e.g. to train a shipped model longer")
+                        "schedule; its vocabulary grows by the tokens the new data adds), e.g. to train a "
+                        "shipped model longer")
     t.add_argument("--decoder-layers", type=int,
                    help="decoder layers (default: as many as the encoder); beam search time is mostly "
                         "the decoder's")

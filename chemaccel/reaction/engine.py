@@ -96,13 +96,14 @@ class ReactionTrainer:
     def prepare(self, reporter: Reporter) -> tuple[int, int]:
         """Write corpus and vocabulary into the work folder (once; a resumed run reuses them)."""
         marker = self.work / "data.json"
+        recorded = ("max_tokens", "augment", "extra_mit_valid", "seed", "reagents", "min_token_count")
         recipe = {"data_dir": str(self.data_dir), "limit": self.limit,
                   "mit_dir": str(self.mit_dir) if self.config.extra_mit_valid else None,
-                  **{k: getattr(self.config, k) for k in ("max_tokens", "augment", "extra_mit_valid", "seed", "reagents",
-                                                  "min_token_count")}}
+                  **{k: getattr(self.config, k) for k in recorded}}
         if marker.is_file():
             meta = json.loads(marker.read_text(encoding="utf-8"))
-            before = {"reagents": "drop", "min_token_count": 1, **meta.get("recipe", recipe)}  # (older runs: no "reagents", no "recipe")
+            # older runs recorded no "reagents" / "min_token_count" (or no recipe at all): their defaults
+            before = {"reagents": "drop", "min_token_count": 1, **meta.get("recipe", recipe)}
             if before == recipe:
                 return int(meta["n_train"]), int(meta["skipped"])
         if rdata.detect_format(self.data_dir, "train") == "uspto_mit":
