@@ -280,12 +280,15 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
         reporter.on_message(writer.resume_note())
     reporter.on_start("predict", None)
     n_conf = model.conformers if conformers is None else max(1, int(conformers))
-    pool = None
+    from contextlib import nullcontext
+
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
-    with writer:
+        workers_pool: Any = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+    else:
+        workers_pool = nullcontext()
+    with workers_pool as pool, writer:  # the pool is shut down however the loop ends
         while True:
             batch = list(itertools.islice(records, chunk))
             if not batch:
@@ -303,8 +306,6 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
             if reporter.should_stop():
                 counts["cancelled"] = 1
                 break
-    if pool is not None:
-        pool.shutdown(cancel_futures=True)
     return counts
 
 
