@@ -44,9 +44,9 @@ MODEL_LOADERS: dict[str, str] = {
 }
 
 
-def load_model(path: str | Path) -> Any:
-    """Load any chemaccel model folder, or a shipped model by name, dispatching on its ``engine``; never
-    unpickles anything."""
+def load_model(path: str | Path, device: str | Any = "cpu") -> Any:
+    """Load any chemaccel model folder, or a shipped model by name, onto ``device``, dispatching on its
+    ``engine``; never unpickles anything."""
     from chemaccel.shipped import resolve_model
 
     path = resolve_model(path)
@@ -58,7 +58,7 @@ def load_model(path: str | Path) -> Any:
             f"(known: {', '.join(sorted(MODEL_LOADERS))})"
         )
     module, func = target.split(":")
-    return getattr(importlib.import_module(module), func)(Path(path))
+    return getattr(importlib.import_module(module), func)(Path(path), device)
 
 
 def prune(model: Any, data: Any, config: Any = None, reporter: Reporter | None = None, val_data: Any = None,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chemaccel import api
+from chemaccel.shipped import MODELS_ENV  # noqa: F401  (re-exported: one name for the variable)
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS_ENV = "CHEMACCEL_MODELS"
 DATA_ENV = "CHEMACCEL_SHARED_DATA"
 #: Image data sets the prune panel offers: label -> folder name under the shared data folder.
 IMAGE_DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion_mnist"}

@@ -159,13 +159,21 @@ def _read_input(kind: str, path: str | None) -> Any:
     return [ln.split()[0] for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
+def _load(args: argparse.Namespace) -> Any:
+    """The GAN model folder of ``args.model`` on the device asked for (another engine's folder is an error)."""
+    from chemaccel import api
+
+    info = api.read_model_info(args.model)
+    if info.engine != "gan":
+        raise api.ModelFileError(f"{args.model}: a {info.engine!r} model, not a GAN")
+    return api.load_model(args.model, args.torch_device)
+
+
 def _sample(args: argparse.Namespace) -> int:
     from chemaccel.errors import ConfigError
-    from chemaccel.gan import load_gan
-
     if args.n < 1:
         raise ConfigError(f"-n must be at least 1, got {args.n}")
-    model = load_gan(args.model, device=str(args.torch_device))
+    model = _load(args)
     out = Path(args.out)
     suffix = out.suffix.lower()
     if model.spec.kind == "qm9":
@@ -206,9 +214,7 @@ def _write_sdf(path: Path, smiles: list[str]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from chemaccel.gan import load_gan
-
-    model = load_gan(args.model, device=str(args.torch_device))
+    model = _load(args)
     metrics = model.evaluate(args.n, seed=args.seed)
     metrics = {"model": str(args.model), "n_generators": model.config.n_generators, **metrics}
     if args.json:

@@ -86,9 +86,9 @@ def load_gan(path: str | Path, device: str = "cpu") -> GanModel:
     return model
 
 
-def load_model(path: Path) -> GanModel:
+def load_model(path: Path, device: str | torch.device = "cpu") -> GanModel:
     """Loader registered in :data:`chemaccel.api.MODEL_LOADERS`."""
-    return load_gan(path)
+    return load_gan(path, device=str(device))
 
 
 def _plain(obj: Any) -> Any:

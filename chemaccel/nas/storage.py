@@ -49,9 +49,9 @@ def load_nas(path: str | Path, device: str | torch.device = "cpu") -> tuple[Deri
     return model.to(device).eval(), info
 
 
-def load_model(path: Path) -> nn.Module:
+def load_model(path: Path, device: str | torch.device = "cpu") -> nn.Module:
     """Loader registered in :data:`chemaccel.api.MODEL_LOADERS` for engine ``nas``."""
-    return load_nas(path)[0]
+    return load_nas(path, device)[0]
 
 
 def normalization_of(info: ModelInfo) -> tuple[float, float] | None:

@@ -73,9 +73,9 @@ def load_pruned(path: str | Path, device: str | torch.device = "cpu") -> tuple[n
     return model.to(device).eval(), info
 
 
-def load_model(path: Path) -> nn.Module:
+def load_model(path: Path, device: str | torch.device = "cpu") -> nn.Module:
     """Loader registered in :data:`chemaccel.api.MODEL_LOADERS` for engine ``prune``."""
-    return load_pruned(path)[0]
+    return load_pruned(path, device)[0]
 
 
 def dense_reference(info: ModelInfo) -> nn.Module:

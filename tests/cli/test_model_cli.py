@@ -1,6 +1,7 @@
 import json
 import pickle
 
+import pytest
 import torch
 
 from chemaccel.checkpoint import ModelInfo, save_model_folder
@@ -63,3 +64,20 @@ def test_a_shipped_name_works_wherever_a_model_folder_does(tmp_path, capsys):
     assert list(api.load_model("qm9-gap-schnet-pruned").targets) == ["gap"]  # the Python API too
     assert main(["gan", "evaluate", "gan-ring8", "-n", "200", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["data"] == "ring8"
+
+
+def test_a_gan_command_on_another_engines_model_is_a_one_line_error(capsys):
+    assert main(["gan", "evaluate", "qm9-gap-schnet-pruned"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a 'property' model, not a GAN" in err
+
+
+@pytest.mark.filterwarnings("ignore:for .*copying from a non-meta parameter")
+def test_api_load_model_puts_every_engine_on_the_device_asked_for():
+    from chemaccel import api
+
+    # torch's meta device stands in for a GPU: a loader that ignored the device would leave the CPU weights
+    for name in ("gan-ring8", "lenet5-mnist-autoprune", "nas-fashion", "qm9-gap-schnet-pruned"):
+        model = api.load_model(name, "meta")
+        module = getattr(model, "module", None) or getattr(model, "generator", None) or model
+        assert next(module.parameters()).device.type == "meta", name
