@@ -51,6 +51,18 @@ NO_MOLECULAR_MODEL = ("No molecular GAN model is shipped yet (resources/models/g
                       "choose a folder of your own (chemaccel gan train --data qm9) to sample molecules.")
 
 
+def molecule_summary(samples: GanSamples) -> str:
+    """One line on drawn molecules: valid, distinct, new, and how diverse (the field's metrics)."""
+    m = samples.metrics
+    text = f"{samples.n_valid} of {len(samples.smiles)} samples are valid molecules"
+    if m.get("n_valid"):
+        text += (f"; {m['n_unique']} distinct (uniqueness {m['uniqueness']:.0%}), novelty {m['novelty']:.0%} "
+                 f"against the training molecules")
+        if m.get("internal_diversity") == m.get("internal_diversity"):  # not NaN
+            text += f", internal diversity {m['internal_diversity']:.2f}"
+    return text + "."
+
+
 class GanPanel(JobPanel):
     """Toy training (form, Start / Cancel / Save, curves) and sampling (model, n, scatter or molecules)."""
 
@@ -190,7 +202,7 @@ class GanPanel(JobPanel):
             return
         self.show_samples(samples)
         if samples.kind == MOLECULAR:
-            self.status.setText(f"{samples.n_valid} of {len(samples.smiles)} samples are valid molecules.")
+            self.status.setText(molecule_summary(samples))
         else:
             self.status.setText(f"{len(samples.points)} samples of a {samples.kind} model.")
 

@@ -27,6 +27,7 @@ class GanSamples:
     generators: Any = None
     smiles: list[str | None] = field(default_factory=list)
     pngs: list[bytes | None] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)  # molecular: validity, uniqueness, novelty, ...
 
     @property
     def n_valid(self) -> int:
@@ -61,7 +62,7 @@ def draw_samples(model: Any, n: int, seed: int = 0) -> GanSamples:
                 pngs.append(api.depict_png(text, MOLECULE_PNG) if text else None)
             except api.ChemAccelError:
                 pngs.append(None)
-        return GanSamples(kind, smiles=list(smiles), pngs=pngs)
+        return GanSamples(kind, smiles=list(smiles), pngs=pngs, metrics=model.molecule_metrics(smiles))
     samples, ids = model.generate(n, seed=seed)
     return GanSamples(kind, points=samples.numpy()[:, :2], generators=ids.numpy())
 

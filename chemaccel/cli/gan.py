@@ -32,7 +32,7 @@ _FLAGS = {  # flag dest -> GanConfig field
     "eval_samples": "eval_samples", "checkpoint_every": "checkpoint_every",
     "diversity_weight": "diversity_weight", "graph_sampling": "graph_sampling",
     "connectivity_weight": "connectivity_weight", "gumbel_tau": "gumbel_tau",
-    "novelty_weight": "novelty_weight",
+    "novelty_weight": "novelty_weight", "repeat_memory": "repeat_memory",
 }
 
 
@@ -58,6 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--novelty-weight", type=float,
                    help="qm9: weight of the learnt novelty critic's penalty on invalid or training "
                         "molecules (0 = off; costs an rdkit decode of each step's samples)")
+    t.add_argument("--repeat-memory", type=int,
+                   help="qm9, with the novelty critic: it also penalizes molecules among the last N made "
+                        "(a reward for molecules not yet produced, against mode collapse; 0 = off)")
     t.add_argument("--gumbel-tau", type=float, help="qm9: temperature of the straight-through Gumbel-softmax")
     t.add_argument("--ortho-on", choices=["features", "outputs", "weights"])
     t.add_argument("--graph-sampling", choices=["gumbel", "argmax"],
@@ -73,6 +76,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("model", help="a GAN model folder or a shipped model's name")
     s.set_defaults(folder_args=("model",))
     s.add_argument("-n", type=int, default=100, help="number of samples (default 100)")
+    s.add_argument("--unique", action="store_true",
+                   help="molecules: -n counts distinct valid molecules; sample until there are that many "
+                        "(exit status 1, with what was found written, when the model cannot make them "
+                        "within --max-samples)")
+    s.add_argument("--max-samples", type=int,
+                   help="with --unique: the most samples to draw (default 20 x N)")
     s.add_argument("-o", "--out", required=True, help=".smi/.txt or .sdf (molecules); .csv (vectors)")
     s.set_defaults(func=_sample)
 
@@ -80,6 +89,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("model", help="a GAN model folder or a shipped model's name")
     e.set_defaults(folder_args=("model",))
     e.add_argument("-n", type=int, help="number of samples (default: the model's eval_samples)")
+    e.add_argument("--reference", metavar="PATH",
+                   help="molecules: reference set for the distribution metrics (Frechet ChemNet Distance, "
+                        "Wasserstein distances of QED, logP, SA score, weight, heavy atoms): a molecule store "
+                        "(.h5, its test split) or a SMILES file (first column)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=_evaluate)
 
@@ -176,17 +189,31 @@ def _sample(args: argparse.Namespace) -> int:
     model = _load(args)
     out = Path(args.out)
     suffix = out.suffix.lower()
+    if args.max_samples is not None and (not args.unique or args.max_samples < 1):
+        raise ConfigError("--max-samples goes with --unique and must be at least 1")
     if model.spec.kind == "qm9":
-        smiles = model.sample_smiles(args.n, seed=args.seed)
-        valid = [s for s in smiles if s]
+        if suffix not in (".sdf", ".smi", ".txt", ".smiles"):
+            raise ConfigError(f"{out}: write molecules as .smi/.txt (SMILES) or .sdf")
+        if args.unique:
+            valid, drawn = model.unique_smiles(args.n, seed=args.seed, max_samples=args.max_samples)
+        else:
+            valid = [s for s in model.sample_smiles(args.n, seed=args.seed) if s]
         if suffix == ".sdf":
             _write_sdf(out, valid)
-        elif suffix in (".smi", ".txt", ".smiles"):
-            out.write_text("".join(f"{s}\n" for s in valid), encoding="utf-8")
         else:
-            raise ConfigError(f"{out}: write molecules as .smi/.txt (SMILES) or .sdf")
-        print(f"wrote {len(valid)} valid molecules of {args.n} samples to {out}")
+            out.write_text("".join(f"{s}\n" for s in valid), encoding="utf-8")
+        if not args.unique:
+            print(f"wrote {len(valid)} valid molecules of {args.n} samples to {out}")
+            return 0
+        if len(valid) < args.n:
+            print(f"error: {args.model}: the model made only {len(valid):,} distinct valid molecules in "
+                  f"{drawn:,} samples, not the {args.n:,} asked for; wrote those {len(valid):,} to {out}",
+                  file=sys.stderr)
+            return 1
+        print(f"wrote {len(valid):,} distinct valid molecules ({drawn:,} samples) to {out}")
         return 0
+    if args.unique:
+        raise ConfigError(f"--unique applies to molecule models, not {model.spec.kind!r} samples")
     if suffix != ".csv":
         raise ConfigError(f"{out}: {model.spec.kind} samples are written as .csv")
     samples, ids = model.generate(args.n, seed=args.seed)
@@ -215,7 +242,15 @@ def _write_sdf(path: Path, smiles: list[str]) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     model = _load(args)
-    metrics = model.evaluate(args.n, seed=args.seed)
+    from chemaccel.gan.distribution import read_reference
+
+    reference = None
+    if args.reference is not None:
+        if model.spec.kind != "qm9":
+            from chemaccel.errors import ConfigError
+            raise ConfigError(f"--reference applies to molecule models, not {model.spec.kind!r} samples")
+        reference = read_reference(Path(args.reference))
+    metrics = model.evaluate(args.n, seed=args.seed, reference=reference, distribution=model.spec.kind == "qm9")
     metrics = {"model": str(args.model), "n_generators": model.config.n_generators, **metrics}
     if args.json:
         print_json(metrics)

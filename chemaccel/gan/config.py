@@ -86,6 +86,17 @@ class GanConfig:
             aimed at novelty; :class:`chemaccel.gan.discriminator.Discriminator`): the generators are
             penalized by ``-log(1 - p)``, p the critic's probability that a decoded graph is invalid or a
             training molecule. Costs an rdkit decode of each step's samples. 0 disables it.
+        valence_weight: weight of a valence term for molecular graphs (:mod:`chemaccel.gan.valence`): the
+            mean bond-order excess over the atoms' valences in the graphs that sampling decodes. 0 disables it.
+        sample_temperature: molecular graphs: 0 = sampling decodes each atom and bond as its most likely type
+            (argmax: a deterministic function of z, which collapses onto few molecules); T > 0 = sampling
+            draws each type from ``softmax(scores / T)`` (noise that reaches the discrete graph), and
+            training judges exactly such draws: the discriminator, the novelty critic and the connectivity
+            term see the drawn graphs (needs ``graph_sampling`` gumbel).
+        repeat_memory: with the novelty critic: it also counts as bad a molecule that is among the last
+            ``repeat_memory`` molecules the generators made (or earlier in the same batch), so that its
+            penalty grows with how often a molecule comes out (:mod:`chemaccel.gan.recent`): a reward for
+            molecules not yet produced, against mode collapse inside each generator. 0 disables it.
         placement: devices for generator groups (model parallelism), e.g. ``("cuda:0", "cuda:1")``; the K
             generators are split into that many contiguous groups. Empty: all on the run's device, batched.
         shared_device: device of the shared layers and discriminator when ``placement`` is set ("" = the
@@ -126,6 +137,9 @@ class GanConfig:
     diversity_weight: float = 0.0
     connectivity_weight: float = 0.0
     novelty_weight: float = 0.0
+    valence_weight: float = 0.0
+    sample_temperature: float = 0.0
+    repeat_memory: int = 0
     placement: tuple[str, ...] = ()
     shared_device: str = ""
 
@@ -139,6 +153,7 @@ class GanConfig:
             _int(self, name, 1)
         _int(self, "max_atoms", 2)
         _int(self, "eval_every", 0)
+        _int(self, "repeat_memory", 0)
         if self.private_layers > self.gen_layers + 1:
             raise ConfigError(f"private_layers={self.private_layers} exceeds the generator's "
                               f"{self.gen_layers + 1} linear layers")
@@ -154,9 +169,17 @@ class GanConfig:
         for name in ("classifier_weight", "ortho_weight", "private_shift_std", "diversity_weight",
                      "connectivity_weight", "novelty_weight"):
             _float(self, name, 0.0)
-        for name in ("connectivity_weight", "novelty_weight"):
+        _float(self, "valence_weight", 0.0)
+        for name in ("connectivity_weight", "novelty_weight", "valence_weight"):
             if getattr(self, name) > 0 and self.data != "qm9":
                 raise ConfigError(f"{name} applies to molecular graphs (data qm9), not {self.data!r}")
+        _float(self, "sample_temperature", 0.0)
+        if self.sample_temperature > 0 and (self.data != "qm9" or self.graph_sampling != "gumbel"):
+            raise ConfigError("sample_temperature draws molecular graphs: it needs data qm9 and "
+                              "graph_sampling gumbel (training must see the same draws)")
+        if self.repeat_memory > 0 and (self.data != "qm9" or self.novelty_weight <= 0):
+            raise ConfigError("repeat_memory is a memory of the novelty critic: it needs data qm9 and "
+                              "novelty_weight > 0")
         for name in ("lr", "init_std", "gumbel_tau", "divergence_limit"):
             _float(self, name, 0.0, strict=True)
         if _float(self, "lr_final", 0.0) > 1.0:

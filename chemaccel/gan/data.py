@@ -41,24 +41,37 @@ class DataSpec:
         return cls(kind=str(values["kind"]), dim=int(values["dim"]), max_atoms=int(values.get("max_atoms", 0)))
 
     def postprocess(self, raw: torch.Tensor, training: bool, tau: float = 1.0,
-                    sampling: str = "gumbel") -> torch.Tensor:
+                    sampling: str = "gumbel", temperature: float = 0.0,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
         """Generator output -> sample. Graphs: in training a straight-through one-hot per atom and per
-        bond (``sampling``: ``gumbel`` draws it with Gumbel-softmax, ``argmax`` takes the most likely type),
-        else the softmax probabilities; other kinds unchanged."""
+        bond (``sampling``: ``gumbel`` draws it with Gumbel-softmax from ``softmax(raw / temperature)``
+        (``temperature`` 0 counts as 1), ``argmax`` takes the most likely type); outside training the
+        softmax probabilities, or with ``temperature`` > 0 a one-hot draw from ``softmax(raw / temperature)``
+        (seeded by ``generator``): the graphs that sampling decodes. Other kinds unchanged."""
         if self.kind != "qm9":
             return raw
         a_size, _, _ = graph_dims(self.max_atoms)
         n = raw.shape[0]
         atoms = raw[:, :a_size].reshape(n, self.max_atoms, len(ATOM_TYPES))
         bonds = raw[:, a_size:].reshape(n, -1, len(BOND_TYPES))
+        scale = temperature if temperature > 0 else 1.0
         if training and sampling == "argmax":
             atoms, bonds = straight_through_argmax(atoms, tau), straight_through_argmax(bonds, tau)
         elif training:
-            atoms = F.gumbel_softmax(atoms, tau=tau, hard=True, dim=-1)
-            bonds = F.gumbel_softmax(bonds, tau=tau, hard=True, dim=-1)
+            atoms = F.gumbel_softmax(atoms / scale, tau=tau, hard=True, dim=-1)
+            bonds = F.gumbel_softmax(bonds / scale, tau=tau, hard=True, dim=-1)
+        elif temperature > 0:
+            atoms, bonds = draw_onehot(atoms / scale, generator), draw_onehot(bonds / scale, generator)
         else:
             atoms, bonds = atoms.softmax(-1), bonds.softmax(-1)
         return torch.cat([atoms.reshape(n, -1), bonds.reshape(n, -1)], dim=1)
+
+
+def draw_onehot(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One-hot draws from ``softmax(logits)`` over the last axis (seeded by ``generator``)."""
+    probs = logits.float().softmax(-1).reshape(-1, logits.shape[-1])
+    index = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    return F.one_hot(index, logits.shape[-1]).to(logits.dtype).reshape(logits.shape)
 
 
 def straight_through_argmax(logits: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
@@ -129,7 +142,7 @@ def _load_graphs(config: GanConfig, data: Any) -> TrainingData:
         raise ConfigError("data 'qm9' needs a molecule store (chemaccel data qm9 -o qm9.h5) or a list of SMILES")
     label = "<smiles>"
     if isinstance(data, (str, Path)):
-        smiles, label = _store_smiles(Path(data)), str(data)
+        smiles, label = store_smiles(Path(data)), str(data)
     elif isinstance(data, Sequence):
         smiles = [str(s) for s in data]
     else:
@@ -146,7 +159,8 @@ def _load_graphs(config: GanConfig, data: Any) -> TrainingData:
     return TrainingData(spec, _check_size(samples, config, label), hash_set(kept), report)
 
 
-def _store_smiles(path: Path) -> list[str]:
+def store_smiles(path: Path, split: str = "train") -> list[str]:
+    """The SMILES of a molecule store's ``split`` (all molecules when the store has no splits)."""
     from chemaccel.chem.store import MoleculeStore
 
     with MoleculeStore.open(path) as store:
@@ -154,8 +168,8 @@ def _store_smiles(path: Path) -> list[str]:
         smiles: list[str] = []
         for batch in store.iter_batches(8192):
             smiles.extend(batch.smiles)
-        if "train" in splits:
-            smiles = [smiles[i] for i in splits["train"]]
+        if split in splits:
+            smiles = [smiles[i] for i in splits[split]]
     if any(not s for s in smiles[:100]):
         raise InputError(path, "the store has molecules without SMILES; graphs are built from SMILES")
     return smiles

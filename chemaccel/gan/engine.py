@@ -35,22 +35,28 @@ from chemaccel.gan.connectivity import connectivity
 from chemaccel.gan.data import TrainingData, load_training_data
 from chemaccel.gan.diversity import mode_seeking
 from chemaccel.gan.model import GanModel
-from chemaccel.gan.molgraph import EncodeReport, decode_all, in_training_set
+from chemaccel.gan.molgraph import EncodeReport, decode_all, in_training_set, smiles_hash
 from chemaccel.gan.orthogonality import orthogonality
 from chemaccel.gan.placement import check_available, plan_placement
+from chemaccel.gan.recent import RecentMolecules
+from chemaccel.gan.valence import valence
 from chemaccel.reporting import NullReporter, Reporter
 from chemaccel.runtime import RuntimeConfig, available_devices, is_main_process, make_fabric
 
 LAST = "last"
 
 
-def not_valid_and_novel(graphs: torch.Tensor, max_atoms: int, train_hashes: Any) -> torch.Tensor:
-    """1.0 for each one-hot graph that does not decode to a valid molecule outside the training set,
-    else 0.0."""
+def not_valid_and_novel(graphs: torch.Tensor, max_atoms: int, train_hashes: Any,
+                        recent: RecentMolecules | None = None) -> torch.Tensor:
+    """1.0 for each one-hot graph that does not decode to a valid molecule outside the training set (and,
+    with ``recent``, not made recently: in the memory or earlier in this batch), else 0.0. The valid
+    molecules are then added to ``recent``."""
     smiles = decode_all(graphs.detach().float().cpu().numpy(), max_atoms)  # numpy has no bfloat16
     valid = [i for i, s in enumerate(smiles) if s]
     known = in_training_set([smiles[i] for i in valid], train_hashes if train_hashes is not None
                             else np.zeros(0, dtype=np.int64))
+    if recent is not None:
+        known = known | recent.seen_then_add([smiles_hash(smiles[i]) for i in valid])
     bad = torch.ones(len(smiles))
     bad[[i for i, kn in zip(valid, known) if not kn]] = 0.0
     return bad
@@ -92,6 +98,7 @@ class GanTrainer:
     def __init__(self, config: GanConfig, runtime: RuntimeConfig | None = None) -> None:
         self.config = config
         self.runtime = runtime or RuntimeConfig()
+        self.recent: RecentMolecules | None = None  # the critic's memory of recent molecules (repeat_memory)
 
     def run(self, reporter: Reporter | None = None, data: Any = None, checkpoint_dir: str | Path | None = None,
             resume: bool = False, evaluate: bool = True) -> GanResult:
@@ -122,6 +129,7 @@ class GanTrainer:
                 raise ConfigError("model-parallel placement cannot be combined with DDP (torchrun); use one or the other")
         model = GanModel(cfg, td.spec, placement)
         model.train_hashes = td.train_hashes
+        self.recent = RecentMolecules(cfg.repeat_memory) if cfg.repeat_memory > 0 else None
         opt_g = torch.optim.Adam(model.generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         if parallel:
@@ -197,14 +205,16 @@ class GanTrainer:
 
         # discriminator (and classifier)
         novelty_on = cfg.novelty_weight > 0 and spec.kind == "qm9"
+        sampled = cfg.sample_temperature > 0 and spec.kind == "qm9"  # sample() decodes draws, not argmax
         with torch.no_grad():
             raw_d = gen(torch.randn(k, b, cfg.noise_dim, device=device)).reshape(k * b, -1)
-            fake = spec.postprocess(raw_d, training=True, tau=cfg.gumbel_tau, sampling=cfg.graph_sampling)
+            fake = spec.postprocess(raw_d, training=True, tau=cfg.gumbel_tau, sampling=cfg.graph_sampling,
+                                    temperature=cfg.sample_temperature)
         d_real, _ = disc(real)
         critic = bad_share = torch.zeros((), device=device)
         if novelty_on:  # the critic learns rdkit's verdict on the graphs that `sample` would decode
-            decoded = spec.postprocess(raw_d, training=True, sampling="argmax")
-            bad = not_valid_and_novel(decoded, spec.max_atoms, model.train_hashes).to(device)
+            decoded = fake if sampled else spec.postprocess(raw_d, training=True, sampling="argmax")
+            bad = not_valid_and_novel(decoded, spec.max_atoms, model.train_hashes, self.recent).to(device)
             d_fake, c_fake, n_fake = disc(fake, novelty_input=decoded)
             critic = F.binary_cross_entropy_with_logits(n_fake, bad.to(n_fake.dtype))
             bad_share = bad.mean()
@@ -222,10 +232,10 @@ class GanTrainer:
         z = torch.randn(k, b, cfg.noise_dim, device=device)
         raw, feats = gen(z, return_features=True)
         fake = spec.postprocess(raw.reshape(k * b, -1), training=True, tau=cfg.gumbel_tau,
-                                sampling=cfg.graph_sampling)
+                                sampling=cfg.graph_sampling, temperature=cfg.sample_temperature)
         novel = torch.zeros((), device=device)
         if novelty_on:  # -log(1 - p(invalid or a training molecule)) of the graphs `sample` would decode
-            graphs = spec.postprocess(raw.reshape(k * b, -1), training=True, sampling="argmax")
+            graphs = fake if sampled else spec.postprocess(raw.reshape(k * b, -1), training=True, sampling="argmax")
             d_fake, c_fake, n_fake = disc(fake, novelty_input=graphs)
             novel = F.softplus(n_fake).mean()
         else:
@@ -247,14 +257,20 @@ class GanTrainer:
             loss_g = loss_g + cfg.diversity_weight * diversity
         connected = torch.zeros((), device=device)
         if cfg.connectivity_weight > 0 and spec.kind == "qm9":
-            connected = connectivity(raw.reshape(k * b, -1), spec.max_atoms)
+            # the graphs that sampling decodes: the draws themselves, or the most likely types
+            connected = connectivity(fake if sampled else raw.reshape(k * b, -1), spec.max_atoms)
             loss_g = loss_g + cfg.connectivity_weight * connected
+        overload = torch.zeros((), device=device)
+        if cfg.valence_weight > 0 and spec.kind == "qm9":
+            overload = valence(fake if sampled else raw.reshape(k * b, -1), spec.max_atoms)
+            loss_g = loss_g + cfg.valence_weight * overload
         opt_g.zero_grad(set_to_none=True)
         self._backward(fabric, loss_g, model)
         opt_g.step()
         return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "adv_g": float(adv.detach()),
                 "classifier": float(cls.detach()), "ortho": float(ortho.detach()),
                 "diversity": float(diversity.detach()), "connectivity": float(connected.detach()),
+                "valence": float(overload.detach()),
                 "novelty_critic": float(novel.detach()), "not_valid_and_novel": float(bad_share),
                 "d_real": float(torch.sigmoid(d_real.detach()).mean())}
 
@@ -304,6 +320,8 @@ class GanTrainer:
         state = {**self._snapshot(model, opt_g, opt_d, step), "config": self.config.to_dict(),
                  "spec": model.spec.to_dict(), "history": history, "placement": model.generator.placement.sizes(),
                  "rng_torch": torch.get_rng_state(), "rng_data": data_rng.get_state()}
+        if self.recent is not None:
+            state["recent"] = torch.from_numpy(self.recent.state()["hashes"])
         save_training_state(path, state)
 
     def _restore(self, path: Path, model: GanModel, opt_g: Any, opt_d: Any, data_rng: torch.Generator,
@@ -326,4 +344,6 @@ class GanTrainer:
         self._load_snapshot(model, opt_g, opt_d, state)
         torch.set_rng_state(state["rng_torch"])
         data_rng.set_state(state["rng_data"])
+        if self.recent is not None and "recent" in state:
+            self.recent.load_state({"hashes": np.asarray(state["recent"])})
         return int(state["step"]), list(state["history"])

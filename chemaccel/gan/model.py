@@ -7,7 +7,7 @@ metrics for the 2-D mixtures, MolGAN's validity / uniqueness / novelty for molec
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ from torch import nn
 from chemaccel.gan.config import GanConfig
 from chemaccel.gan.data import DataSpec
 from chemaccel.gan.discriminator import Discriminator
+from chemaccel.gan.distribution import distribution_metrics
 from chemaccel.gan.generator import MultiGenerator, count_parameters, split_counts
 from chemaccel.gan.placement import Placement
 
@@ -119,7 +120,10 @@ class GanModel(nn.Module):
         raw = raw.cpu()
         parts = [raw[i, :c] for i, c in enumerate(counts)]
         ids = torch.cat([torch.full((c,), i, dtype=torch.long) for i, c in enumerate(counts)])
-        samples = self.spec.postprocess(torch.cat(parts, dim=0), training=False)
+        temperature = self.config.sample_temperature
+        draws = torch.Generator().manual_seed((seed if seed is not None else 0) + 1) if temperature > 0 else None
+        samples = self.spec.postprocess(torch.cat(parts, dim=0), training=False, temperature=temperature,
+                                        generator=draws)
         return samples, ids
 
     def sample_smiles(self, n: int, seed: int | None = 0) -> list[str | None]:
@@ -131,11 +135,53 @@ class GanModel(nn.Module):
         samples, _ = self.generate(n, seed)
         return decode_all(samples.numpy(), self.spec.max_atoms)
 
-    def evaluate(self, n: int | None = None, seed: int = 0) -> dict[str, Any]:
+    def molecule_metrics(self, smiles: Sequence[str | None]) -> dict[str, Any]:
+        """Validity, uniqueness, novelty (against this model's training molecules) and internal diversity
+        of decoded samples (None = invalid), e.g. the ones a user just drew."""
+        from chemaccel.gan.distribution import internal_diversity
+        from chemaccel.gan.molgraph import molecule_metrics
+
+        hashes = self.train_hashes if self.train_hashes is not None else np.zeros(0, dtype=np.int64)
+        return {**molecule_metrics(smiles, hashes), "internal_diversity": internal_diversity(smiles)}
+
+    def unique_smiles(self, n: int, seed: int = 0, max_samples: int | None = None,
+                      on_progress: Any = None) -> tuple[list[str], int]:
+        """Up to ``n`` distinct valid molecules, in the order first made, sampling in rounds (round r uses
+        seed ``seed + r``) until there are ``n`` or ``max_samples`` samples (default ``20 * n``) have been
+        drawn, or a round brings no new molecule. Returns the molecules and the number of samples drawn
+        (fewer than ``n`` molecules: the model cannot make that many within the budget).
+
+        Args:
+            on_progress: called as ``on_progress(found, samples_drawn)`` after each round.
+        """
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        budget = max_samples if max_samples is not None else 20 * n
+        found: dict[str, None] = {}
+        drawn, rnd = 0, 0
+        while len(found) < n and drawn < budget:
+            size = min(max(n - len(found), 1000), budget - drawn)
+            before = len(found)
+            for smi in self.sample_smiles(size, seed=seed + rnd):
+                if smi and len(found) < n:
+                    found.setdefault(smi, None)
+            drawn, rnd = drawn + size, rnd + 1
+            if on_progress is not None:
+                on_progress(len(found), drawn)
+            if len(found) == before:
+                break
+        return list(found), drawn
+
+    def evaluate(self, n: int | None = None, seed: int = 0, reference: Sequence[str] | None = None,
+                 distribution: bool = False) -> dict[str, Any]:
         """Metrics of ``n`` samples (default ``config.eval_samples``).
 
         Toys: ``n_modes_captured``, ``high_quality``, ``reverse_kl`` (+ counts per mode and per generator).
-        Graphs: ``validity``, ``uniqueness``, ``novelty``. Vectors: mean and std of the samples.
+        Graphs: ``validity``, ``uniqueness``, ``novelty`` (against the training molecules); with
+        ``distribution`` also uniqueness at 1,000 and 10,000 samples (where ``n`` reaches them) and the
+        internal diversity; with ``reference`` SMILES (e.g. the test split) also the Fréchet ChemNet
+        Distance (when ``fcd_torch`` is installed) and the Wasserstein distances of QED, logP, SA score,
+        weight and heavy-atom count (:mod:`chemaccel.gan.distribution`). Vectors: mean and std.
         """
         n = n or self.config.eval_samples
         if self.spec.kind in ("ring8", "grid25"):
@@ -149,6 +195,10 @@ class GanModel(nn.Module):
             from chemaccel.gan.molgraph import molecule_metrics
 
             hashes = self.train_hashes if self.train_hashes is not None else np.zeros(0, dtype=np.int64)
-            return {"data": "qm9", **molecule_metrics(self.sample_smiles(n, seed), hashes)}
+            smiles = self.sample_smiles(n, seed)
+            out = {"data": "qm9", **molecule_metrics(smiles, hashes)}
+            if distribution or reference is not None:
+                out.update(distribution_metrics(smiles, reference))
+            return out
         samples, _ = self.generate(n, seed)
         return {"data": "vectors", "n_samples": n, "mean": samples.mean(0).tolist(), "std": samples.std(0).tolist()}

@@ -1,0 +1,53 @@
+"""A valence term for generated molecular graphs: bonds beyond what each atom can carry.
+
+After fragments, the commonest invalid graph has an atom with more bond orders than its element allows
+(a carbon with five, an oxygen with three). For each graph the term takes the one-hot atom and bond types
+that decoding would read (straight-through: the gradient reaches the type probabilities), the valence of
+each present atom ``v_i = sum_j order(bond_ij)`` over present neighbours, the element's largest neutral
+valence ``m_i`` (C 4, N 3, O 2, F 1) and sums the excess ``relu(v_i - m_i)``; the term is the mean excess
+per graph (0 when every atom is within its valence). Its gradient lowers the probability of the bonds that
+overload an atom (or raises that of an element that can carry them).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from chemaccel.gan.data import straight_through_argmax
+from chemaccel.gan.molgraph import ATOM_TYPES, BOND_TYPES, graph_dims
+
+MAX_VALENCE = {0: 0.0, 6: 4.0, 7: 3.0, 8: 2.0, 9: 1.0}
+BOND_ORDER = {"none": 0.0, "single": 1.0, "double": 2.0, "triple": 3.0}
+
+
+def valence_excess(graphs: torch.Tensor, max_atoms: int) -> torch.Tensor:
+    """Sum over atoms of the valence excess of each graph, (n,), differentiable in ``graphs``.
+
+    Args:
+        graphs: (n, dim) atom-type then bond-type scores or one-hot vectors (as
+            :func:`chemaccel.gan.molgraph.graph_dims`); the most likely type of each is read, with the
+            gradient of its softmax.
+        max_atoms: the graphs' atom limit N.
+    """
+    a_size, _, total = graph_dims(max_atoms)
+    if graphs.dim() != 2 or graphs.shape[1] != total:
+        raise ValueError(f"graph outputs for {max_atoms} atoms have shape (n, {total}), "
+                         f"got {tuple(graphs.shape)}")
+    n = graphs.shape[0]
+    graphs = graphs.float()
+    atoms = straight_through_argmax(graphs[:, :a_size].reshape(n, max_atoms, len(ATOM_TYPES)))
+    bonds = straight_through_argmax(graphs[:, a_size:].reshape(n, -1, len(BOND_TYPES)))
+    capacity = atoms @ graphs.new_tensor([MAX_VALENCE[z] for z in ATOM_TYPES])  # (n, N)
+    present = 1.0 - atoms[..., 0]
+    order = bonds @ graphs.new_tensor([BOND_ORDER[b] for b in BOND_TYPES])  # (n, P)
+    iu = torch.triu_indices(max_atoms, max_atoms, offset=1, device=graphs.device)
+    adj = graphs.new_zeros(n, max_atoms, max_atoms)
+    adj[:, iu[0], iu[1]] = order
+    adj = adj + adj.transpose(1, 2)
+    valence = (adj * present.unsqueeze(1)).sum(-1) * present  # bonds to absent atoms are not read
+    return torch.relu(valence - capacity).sum(-1)
+
+
+def valence(graphs: torch.Tensor, max_atoms: int) -> torch.Tensor:
+    """The valence term: mean over graphs of :func:`valence_excess`."""
+    return valence_excess(graphs, max_atoms).mean()
