@@ -2,8 +2,12 @@
 
 ``train`` writes a model folder ``-o OUT``; training checkpoints go to ``OUT.work/`` and Ctrl-C leaves a
 valid one (``--resume`` continues). ``sample`` writes molecules as SMILES (.smi/.txt) or SDF (.sdf), or
-2-D/vector samples as CSV. ``evaluate --json`` prints one JSON object: for the 2-D mixtures
-n_modes_captured, high_quality, reverse_kl; for molecules validity, uniqueness, novelty.
+2-D/vector samples as CSV; ``sample --unique -n N`` keeps sampling until N distinct valid molecules (exit
+status 1, with what it found written, when the model cannot make that many within ``--max-samples``).
+``evaluate --json`` prints one JSON object: for the 2-D mixtures n_modes_captured, high_quality,
+reverse_kl; for molecules validity, uniqueness (also at 1,000 and 10,000 samples), novelty, internal
+diversity, and with ``--reference`` (a store's test split or a SMILES file) the Frechet ChemNet Distance
+and the Wasserstein distances of QED, logP, SA score, weight and heavy-atom count.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ examples:
   chemaccel gan train --data ring8 -k 8 --steps 5000 -o ring8-k8
   chemaccel gan train --data qm9 --input qm9.h5 -k 4 --steps 20000 -o qm9-gan
   chemaccel gan evaluate resources/models/gan-grid25 --json
-  chemaccel gan sample resources/models/gan-qm9 -n 100 -o molecules.sdf
+  chemaccel gan sample gan-qm9 -n 100 -o molecules.sdf
+  chemaccel gan sample gan-qm9 -n 1000 --unique -o distinct.smi
+  chemaccel gan evaluate gan-qm9 --reference qm9.h5 --json
 """
 
 _FLAGS = {  # flag dest -> GanConfig field
@@ -195,7 +201,15 @@ def _sample(args: argparse.Namespace) -> int:
         if suffix not in (".sdf", ".smi", ".txt", ".smiles"):
             raise ConfigError(f"{out}: write molecules as .smi/.txt (SMILES) or .sdf")
         if args.unique:
-            valid, drawn = model.unique_smiles(args.n, seed=args.seed, max_samples=args.max_samples)
+            from tqdm import tqdm
+
+            with tqdm(total=args.n, unit="mol", desc="distinct valid molecules", disable=None) as bar:
+                def progress(found: int, drawn: int) -> None:
+                    bar.n = found
+                    bar.set_postfix(samples=f"{drawn:,}")
+
+                valid, drawn = model.unique_smiles(args.n, seed=args.seed, max_samples=args.max_samples,
+                                                   on_progress=progress)
         else:
             valid = [s for s in model.sample_smiles(args.n, seed=args.seed) if s]
         if suffix == ".sdf":

@@ -89,3 +89,22 @@ def test_a_drawing_model_samples_reproducibly_and_trains_with_the_terms(tiny_con
     assert a == model.sample_smiles(40, seed=3)
     samples, _ = model.generate(40, seed=3)
     assert torch.equal(samples, samples.round())  # one-hot draws, not probabilities
+
+
+def test_unique_smiles_stops_when_a_round_brings_nothing_new():
+    from chemaccel import api
+
+    model = api.load_model("gan-qm9")
+    calls = []
+
+    def same(n, seed=0):
+        calls.append((n, seed))
+        return ["CCO", None, "CCN"] * (n // 3) + ["CCO"] * (n % 3)
+
+    model.sample_smiles = same
+    found, drawn = model.unique_smiles(5, max_samples=5000)
+    assert found == ["CCO", "CCN"] and drawn == 2000 and calls == [(1000, 0), (1000, 1)]
+    found, drawn = model.unique_smiles(5)  # the default budget, 20 x 5 samples, ends it first
+    assert found == ["CCO", "CCN"] and drawn == 100 and calls[-1] == (100, 0)
+    found, drawn = model.unique_smiles(1, seed=7)
+    assert found == ["CCO"] and drawn == 20 and calls[-1] == (20, 7)
