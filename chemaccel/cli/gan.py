@@ -30,6 +30,10 @@ examples:
   chemaccel gan evaluate gan-qm9 --reference qm9.h5 --json
 """
 
+TEMPERATURE_HELP = ("molecules: draw each atom and bond type from softmax(scores / T); 0 = the most likely "
+                    "type; default: the temperature the model was trained for. Lower = more valid, fewer "
+                    "distinct molecules")
+
 _FLAGS = {  # flag dest -> GanConfig field
     "k": "n_generators", "private_layers": "private_layers", "steps": "steps", "batch_size": "batch_size",
     "lr": "lr", "beta1": "beta1", "noise_dim": "noise_dim", "gen_hidden": "gen_hidden", "gen_layers": "gen_layers",
@@ -86,6 +90,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="molecules: -n counts distinct valid molecules; sample until there are that many "
                         "(exit status 1, with what was found written, when the model cannot make them "
                         "within --max-samples)")
+    s.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     s.add_argument("--max-samples", type=int,
                    help="with --unique: the most samples to draw (default 20 x N)")
     s.add_argument("-o", "--out", required=True, help=".smi/.txt or .sdf (molecules); .csv (vectors)")
@@ -95,6 +100,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("model", help="a GAN model folder or a shipped model's name")
     e.set_defaults(folder_args=("model",))
     e.add_argument("-n", type=int, help="number of samples (default: the model's eval_samples)")
+    e.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     e.add_argument("--reference", metavar="PATH",
                    help="molecules: reference set for the distribution metrics (Frechet ChemNet Distance, "
                         "Wasserstein distances of QED, logP, SA score, weight, heavy atoms): a molecule store "
@@ -182,10 +188,20 @@ def _load(args: argparse.Namespace) -> Any:
     """The GAN model folder of ``args.model`` on the device asked for (another engine's folder is an error)."""
     from chemaccel import api
 
+    from chemaccel.errors import ConfigError
+
     info = api.read_model_info(args.model)
     if info.engine != "gan":
         raise api.ModelFileError(f"{args.model}: a {info.engine!r} model, not a GAN")
-    return api.load_model(args.model, args.torch_device)
+    model = api.load_model(args.model, args.torch_device)
+    temperature = getattr(args, "temperature", None)
+    if temperature is not None:
+        if model.spec.kind != "qm9":
+            raise ConfigError(f"--temperature applies to molecule models, not {model.spec.kind!r} samples")
+        if not temperature >= 0 or temperature == float("inf"):
+            raise ConfigError(f"--temperature must be a finite number >= 0, got {temperature}")
+        model.sample_temperature = temperature
+    return model
 
 
 def _sample(args: argparse.Namespace) -> int:

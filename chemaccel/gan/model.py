@@ -47,6 +47,9 @@ class GanModel(nn.Module):
         if self.discriminator is not None:
             self.discriminator.to(self.generator.placement.shared_device)
         self.train_hashes: np.ndarray | None = None
+        #: graphs: 0 decodes each atom and bond as its most likely type, T > 0 draws it from softmax(scores / T);
+        #: the trained value by default, a user may trade validity (lower) for diversity (higher)
+        self.sample_temperature: float = config.sample_temperature
 
     @property
     def device(self) -> torch.device:
@@ -120,7 +123,7 @@ class GanModel(nn.Module):
         raw = raw.cpu()
         parts = [raw[i, :c] for i, c in enumerate(counts)]
         ids = torch.cat([torch.full((c,), i, dtype=torch.long) for i, c in enumerate(counts)])
-        temperature = self.config.sample_temperature
+        temperature = self.sample_temperature if self.spec.kind == "qm9" else 0.0
         draws = torch.Generator().manual_seed((seed if seed is not None else 0) + 1) if temperature > 0 else None
         samples = self.spec.postprocess(torch.cat(parts, dim=0), training=False, temperature=temperature,
                                         generator=draws)

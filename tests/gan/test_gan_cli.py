@@ -89,3 +89,19 @@ def test_sample_unique_molecules_and_evaluate_against_a_reference(tmp_path, caps
     assert {"internal_diversity", "fcd", "w_qed", "w_logp", "w_sa", "w_weight", "w_heavy_atoms"} <= set(data)
     assert main(["gan", "evaluate", "gan-qm9", "--reference", str(tmp_path / "none.smi")]) == 1
     assert "reference file not found" in capsys.readouterr().err
+
+
+def test_temperature_trades_validity_for_distinct_molecules(tmp_path, capsys):
+    figures = {}
+    for t in ("0", "0.7"):
+        assert main(["gan", "evaluate", "gan-qm9", "-n", "1000", "--temperature", t, "--json"]) == 0
+        figures[t] = json.loads(capsys.readouterr().out)
+    assert figures["0"]["validity"] > figures["0.7"]["validity"]
+    assert figures["0"]["uniqueness"] < figures["0.7"]["uniqueness"]
+    # the trained temperature is the default
+    assert main(["gan", "evaluate", "gan-qm9", "-n", "1000", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_unique"] == figures["0.7"]["n_unique"]
+    assert main(["gan", "sample", "gan-qm9", "-n", "5", "--temperature", "-1", "-o", str(tmp_path / "m.smi")]) == 1
+    assert "--temperature must be a finite number >= 0" in capsys.readouterr().err
+    assert main(["gan", "sample", "gan-ring8", "-n", "5", "--temperature", "1", "-o", str(tmp_path / "r.csv")]) == 1
+    assert "--temperature applies to molecule models" in capsys.readouterr().err
