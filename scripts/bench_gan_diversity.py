@@ -9,7 +9,9 @@ Arms (settings on top of ``QM9`` in scripts/train_shipped_gan.py):
 * ``before``: the previous gan-qm9 (``QM9_SHIPPED``: K = 32, mode-seeking, connectivity, novelty critic;
   argmax decoding);
 * ``chosen``: ``QM9_SHIPPED`` + ``DIVERSE`` (the new gan-qm9);
-* ``no-<name>``: ``chosen`` with one addition of ``DIVERSE`` set back to its ``QM9_SHIPPED`` value;
+* ``no-<name>``: ``chosen`` with one addition of ``DIVERSE`` set back to its ``QM9_SHIPPED`` value (the
+  additions that only change sampling, ``decode_temperature`` and ``valence_mask``, are extra decodings of
+  the ``chosen`` model: no training of their own);
 * ``chosen-k1``: ``chosen`` with K = 1 (what the K generators add).
 
 Each model draws ``--samples`` molecules (seed = the run's seed) and reports validity, uniqueness (of valid,
@@ -49,11 +51,23 @@ SHOWN = ("validity", "uniqueness", "uniqueness_1000", "novelty", "internal_diver
          "w_sa", "w_heavy_atoms", "unique_valid")
 
 
+#: additions that only change how a trained model samples: their ablations are extra decodings of the
+#: ``chosen`` arm's model, not separate trainings
+DECODE_ONLY = ("decode_temperature", "valence_mask")
+
+
+def default_of(name: str):
+    return QM9_SHIPPED.get(name, GanConfig.__dataclass_fields__[name].default)
+
+
 def arms() -> dict[str, dict]:
     out = {"plain": {**QM9, "n_generators": 1}, "before": {**QM9, **QM9_SHIPPED},
            "chosen": {**QM9, **QM9_SHIPPED, **DIVERSE}}
     for name in DIVERSE:
-        out[f"no-{name}"] = {**out["chosen"], name: QM9_SHIPPED.get(name, GanConfig.__dataclass_fields__[name].default)}
+        if name not in DECODE_ONLY:
+            out[f"no-{name}"] = {**out["chosen"], name: default_of(name)}
+    # argmax graphs have nothing to mask or re-temper
+    out["no-sample_temperature"].update({k: default_of(k) for k in DECODE_ONLY})
     out["chosen-k1"] = {**out["chosen"], "n_generators": 1}
     return out
 
@@ -73,7 +87,8 @@ def timing(model, n: int, seed: int) -> dict:
     return out
 
 
-def run_one(arm: str, settings: dict, seed: int, args, reference: list[str]) -> dict:
+def run_one(arm: str, settings: dict, seed: int, args, reference: list[str]) -> list[dict]:
+    """Train one arm; its rows (the ``chosen`` arm also decoded without each decode-only addition)."""
     cfg = GanConfig.from_dict({**settings, "steps": args.steps, "eval_samples": args.samples})
     t0 = time.perf_counter()
     result = GanTrainer(cfg, RuntimeConfig(device="cpu", seed=seed)).run(None, data=args.store, evaluate=False)
@@ -81,8 +96,23 @@ def run_one(arm: str, settings: dict, seed: int, args, reference: list[str]) -> 
     model = result.model
     model.recalibrate_batchnorm(seed=seed)
     model.eval()
+    rows = [score(arm, model, seed, args, reference, result.status, train_s)]
+    if arm == "chosen":
+        for name in DECODE_ONLY:
+            model.sample_temperature = cfg.decode_temperature or cfg.sample_temperature
+            model.valence_mask = cfg.valence_mask
+            if name == "decode_temperature":
+                model.sample_temperature = cfg.sample_temperature
+            else:
+                model.valence_mask = False
+            rows.append(score(f"no-{name}", model, seed, args, reference, result.status, train_s))
+    return rows
+
+
+def score(arm: str, model, seed: int, args, reference: list[str], status: str, train_s: float) -> dict:
     smiles = model.sample_smiles(args.samples, seed)
-    row = {"arm": arm, "seed": seed, "steps": args.steps, "status": result.status, "train_s": round(train_s, 1),
+    row = {"arm": arm, "seed": seed, "steps": args.steps, "status": status, "train_s": round(train_s, 1),
+           "temperature": model.sample_temperature, "valence_mask": model.valence_mask,
            **model.molecule_metrics(smiles), "uniqueness_1000": uniqueness_at(smiles, 1000)}
     row["unique_valid"] = row["n_unique"] / len(smiles)
     valid = [s for s in smiles if s][:args.fcd_n]
@@ -122,8 +152,9 @@ def main() -> int:
     rows = []
     for seed in args.seeds:
         for arm in chosen:
-            rows.append(run_one(arm, table[arm], seed, args, reference))
-            print(json.dumps(rows[-1]), flush=True)
+            for row in run_one(arm, table[arm], seed, args, reference):
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     print_table(rows)
     return 0
 

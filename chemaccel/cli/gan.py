@@ -34,6 +34,9 @@ TEMPERATURE_HELP = ("molecules: draw each atom and bond type from softmax(scores
                     "type; default: the temperature the model was trained for. Lower = more valid, fewer "
                     "distinct molecules")
 
+MASK_HELP = ("molecules drawn at T > 0: draw each bond only from the types both atoms' remaining valence "
+             "can carry, most likely bonds first (default: as the model was saved)")
+
 _FLAGS = {  # flag dest -> GanConfig field
     "k": "n_generators", "private_layers": "private_layers", "steps": "steps", "batch_size": "batch_size",
     "lr": "lr", "beta1": "beta1", "noise_dim": "noise_dim", "gen_hidden": "gen_hidden", "gen_layers": "gen_layers",
@@ -91,6 +94,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(exit status 1, with what was found written, when the model cannot make them "
                         "within --max-samples)")
     s.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
+    s.add_argument("--valence-mask", action=argparse.BooleanOptionalAction, help=MASK_HELP)
     s.add_argument("--max-samples", type=int,
                    help="with --unique: the most samples to draw (default 20 x N)")
     s.add_argument("-o", "--out", required=True, help=".smi/.txt or .sdf (molecules); .csv (vectors)")
@@ -101,6 +105,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(folder_args=("model",))
     e.add_argument("-n", type=int, help="number of samples (default: the model's eval_samples)")
     e.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
+    e.add_argument("--valence-mask", action=argparse.BooleanOptionalAction, help=MASK_HELP)
     e.add_argument("--reference", metavar="PATH",
                    help="molecules: reference set for the distribution metrics (Frechet ChemNet Distance, "
                         "Wasserstein distances of QED, logP, SA score, weight, heavy atoms): a molecule store "
@@ -201,6 +206,11 @@ def _load(args: argparse.Namespace) -> Any:
         if not temperature >= 0 or temperature == float("inf"):
             raise ConfigError(f"--temperature must be a finite number >= 0, got {temperature}")
         model.sample_temperature = temperature
+    mask = getattr(args, "valence_mask", None)
+    if mask is not None:
+        if model.spec.kind != "qm9":
+            raise ConfigError(f"--valence-mask applies to molecule models, not {model.spec.kind!r} samples")
+        model.valence_mask = mask
     return model
 
 

@@ -93,6 +93,11 @@ class GanConfig:
             draws each type from ``softmax(scores / T)`` (noise that reaches the discrete graph), and
             training judges exactly such draws: the discriminator, the novelty critic and the connectivity
             term see the drawn graphs (needs ``graph_sampling`` gumbel).
+        decode_temperature: the temperature of sampling when it differs from the training draws'
+            ``sample_temperature`` (0 = the same); lower trades distinct molecules for validity.
+        valence_mask: sampling (not training) draws each graph with valence masks
+            (:func:`chemaccel.gan.valence.draw_valence_masked`): bonds most likely first, each from the types
+            that both atoms' remaining valence can carry. Needs ``sample_temperature`` > 0.
         repeat_memory: with the novelty critic: it also counts as bad a molecule that is among the last
             ``repeat_memory`` molecules the generators made (or earlier in the same batch), so that its
             penalty grows with how often a molecule comes out (:mod:`chemaccel.gan.recent`): a reward for
@@ -139,6 +144,8 @@ class GanConfig:
     novelty_weight: float = 0.0
     valence_weight: float = 0.0
     sample_temperature: float = 0.0
+    decode_temperature: float = 0.0
+    valence_mask: bool = False
     repeat_memory: int = 0
     placement: tuple[str, ...] = ()
     shared_device: str = ""
@@ -174,6 +181,11 @@ class GanConfig:
             if getattr(self, name) > 0 and self.data != "qm9":
                 raise ConfigError(f"{name} applies to molecular graphs (data qm9), not {self.data!r}")
         _float(self, "sample_temperature", 0.0)
+        _float(self, "decode_temperature", 0.0)
+        if not isinstance(self.valence_mask, bool):
+            raise ConfigError(f"valence_mask must be true or false, got {self.valence_mask!r}")
+        if (self.valence_mask or self.decode_temperature > 0) and self.sample_temperature <= 0:
+            raise ConfigError("valence_mask and decode_temperature apply to drawn graphs: set sample_temperature > 0")
         if self.sample_temperature > 0 and (self.data != "qm9" or self.graph_sampling != "gumbel"):
             raise ConfigError("sample_temperature draws molecular graphs: it needs data qm9 and "
                               "graph_sampling gumbel (training must see the same draws)")

@@ -49,7 +49,9 @@ class GanModel(nn.Module):
         self.train_hashes: np.ndarray | None = None
         #: graphs: 0 decodes each atom and bond as its most likely type, T > 0 draws it from softmax(scores / T);
         #: the trained value by default, a user may trade validity (lower) for diversity (higher)
-        self.sample_temperature: float = config.sample_temperature
+        self.sample_temperature: float = config.decode_temperature or config.sample_temperature
+        #: graphs drawn with valence masks (:func:`chemaccel.gan.valence.draw_valence_masked`)
+        self.valence_mask: bool = config.valence_mask
 
     @property
     def device(self) -> torch.device:
@@ -125,8 +127,13 @@ class GanModel(nn.Module):
         ids = torch.cat([torch.full((c,), i, dtype=torch.long) for i, c in enumerate(counts)])
         temperature = self.sample_temperature if self.spec.kind == "qm9" else 0.0
         draws = torch.Generator().manual_seed((seed if seed is not None else 0) + 1) if temperature > 0 else None
-        samples = self.spec.postprocess(torch.cat(parts, dim=0), training=False, temperature=temperature,
-                                        generator=draws)
+        if temperature > 0 and self.valence_mask:
+            from chemaccel.gan.valence import draw_valence_masked
+
+            samples = draw_valence_masked(torch.cat(parts, dim=0), self.spec.max_atoms, temperature, draws)
+        else:
+            samples = self.spec.postprocess(torch.cat(parts, dim=0), training=False, temperature=temperature,
+                                            generator=draws)
         return samples, ids
 
     def sample_smiles(self, n: int, seed: int | None = 0) -> list[str | None]:

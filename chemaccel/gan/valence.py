@@ -1,4 +1,5 @@
-"""A valence term for generated molecular graphs: bonds beyond what each atom can carry.
+"""Valence for generated molecular graphs: a training term for bonds beyond what each atom can carry, and
+a valence-masked way of drawing a graph.
 
 After fragments, the commonest invalid graph has an atom with more bond orders than its element allows
 (a carbon with five, an oxygen with three). For each graph the term takes the one-hot atom and bond types
@@ -7,11 +8,18 @@ each present atom ``v_i = sum_j order(bond_ij)`` over present neighbours, the el
 valence ``m_i`` (C 4, N 3, O 2, F 1) and sums the excess ``relu(v_i - m_i)``; the term is the mean excess
 per graph (0 when every atom is within its valence). Its gradient lowers the probability of the bonds that
 overload an atom (or raises that of an element that can carry them).
+
+:func:`draw_valence_masked` draws a graph from the generator's type probabilities the way a chemist would
+build it: atom types first, then the bonds, most likely bonded pair first, each drawn from the bond types
+that both atoms' remaining valence can still carry (the generator's probabilities restricted to those and
+renormalized). No atom ends over its valence; a graph can still be in several fragments (invalid).
+Constrained generation of this kind is what graph decoders such as CGVAE do by construction.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from chemaccel.gan.data import straight_through_argmax
 from chemaccel.gan.molgraph import ATOM_TYPES, BOND_TYPES, graph_dims
@@ -51,3 +59,38 @@ def valence_excess(graphs: torch.Tensor, max_atoms: int) -> torch.Tensor:
 def valence(graphs: torch.Tensor, max_atoms: int) -> torch.Tensor:
     """The valence term: mean over graphs of :func:`valence_excess`."""
     return valence_excess(graphs, max_atoms).mean()
+
+
+def draw_valence_masked(raw: torch.Tensor, max_atoms: int, temperature: float,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """One-hot graphs (n, dim) drawn from ``softmax(raw / temperature)`` with valence masks (see the module
+    docstring); seeded by ``generator``."""
+    a_size, _, total = graph_dims(max_atoms)
+    if raw.dim() != 2 or raw.shape[1] != total:
+        raise ValueError(f"graph outputs for {max_atoms} atoms have shape (n, {total}), got {tuple(raw.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    n = raw.shape[0]
+    raw = raw.detach().float()
+    n_types, n_bonds = len(ATOM_TYPES), len(BOND_TYPES)
+    atom_probs = (raw[:, :a_size].reshape(-1, n_types) / temperature).softmax(-1)
+    atoms = torch.multinomial(atom_probs, 1, generator=generator).reshape(n, max_atoms)
+    room = raw.new_tensor([MAX_VALENCE[z] for z in ATOM_TYPES])[atoms]  # remaining valence; 0 if absent
+    orders = raw.new_tensor([BOND_ORDER[b] for b in BOND_TYPES])
+    bond_probs = (raw[:, a_size:].reshape(n, -1, n_bonds) / temperature).softmax(-1)
+    first = torch.argsort(bond_probs[..., 0], dim=1, stable=True)  # least likely "no bond" first
+    iu = torch.triu_indices(max_atoms, max_atoms, offset=1)
+    bonds = torch.zeros(n, bond_probs.shape[1], dtype=torch.long)
+    rows = torch.arange(n)
+    for step in range(bond_probs.shape[1]):
+        pair = first[:, step]
+        i, j = iu[0][pair], iu[1][pair]
+        fits = orders[None, :] <= torch.minimum(room[rows, i], room[rows, j])[:, None]  # "none" always fits
+        probs = bond_probs[rows, pair] * fits
+        probs[:, 0] += 1e-12  # "no bond" always fits: never a row of zeros
+        kind = torch.multinomial(probs / probs.sum(-1, keepdim=True), 1, generator=generator).squeeze(1)
+        bonds[rows, pair] = kind
+        room[rows, i] -= orders[kind]
+        room[rows, j] -= orders[kind]
+    return torch.cat([F.one_hot(atoms, n_types).reshape(n, -1), F.one_hot(bonds, n_bonds).reshape(n, -1)],
+                     dim=1).to(raw.dtype)

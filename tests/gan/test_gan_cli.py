@@ -94,13 +94,20 @@ def test_sample_unique_molecules_and_evaluate_against_a_reference(tmp_path, caps
 def test_temperature_trades_validity_for_distinct_molecules(tmp_path, capsys):
     figures = {}
     for t in ("0", "0.7"):
-        assert main(["gan", "evaluate", "gan-qm9", "-n", "1000", "--temperature", t, "--json"]) == 0
+        assert main(["gan", "evaluate", "gan-qm9", "-n", "1000", "--temperature", t, "--no-valence-mask",
+                     "--json"]) == 0
         figures[t] = json.loads(capsys.readouterr().out)
     assert figures["0"]["validity"] > figures["0.7"]["validity"]
     assert figures["0"]["uniqueness"] < figures["0.7"]["uniqueness"]
-    # the trained temperature is the default
+    # the valence masks raise validity at the same temperature
+    assert main(["gan", "evaluate", "gan-qm9", "-n", "1000", "--temperature", "0.7", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["validity"] > figures["0.7"]["validity"] + 0.2
+    # the saved decode settings (T 0.65, masks on) are the default
+    assert main(["gan", "evaluate", "gan-qm9", "-n", "1000", "--temperature", "0.65", "--valence-mask",
+                 "--json"]) == 0
+    saved = json.loads(capsys.readouterr().out)
     assert main(["gan", "evaluate", "gan-qm9", "-n", "1000", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["n_unique"] == figures["0.7"]["n_unique"]
+    assert json.loads(capsys.readouterr().out)["n_unique"] == saved["n_unique"]
     assert main(["gan", "sample", "gan-qm9", "-n", "5", "--temperature", "-1", "-o", str(tmp_path / "m.smi")]) == 1
     assert "--temperature must be a finite number >= 0" in capsys.readouterr().err
     assert main(["gan", "sample", "gan-ring8", "-n", "5", "--temperature", "1", "-o", str(tmp_path / "r.csv")]) == 1

@@ -108,3 +108,34 @@ def test_unique_smiles_stops_when_a_round_brings_nothing_new():
     assert found == ["CCO", "CCN"] and drawn == 100 and calls[-1] == (100, 0)
     found, drawn = model.unique_smiles(1, seed=7)
     assert found == ["CCO"] and drawn == 20 and calls[-1] == (20, 7)
+
+
+def test_valence_masked_draws_never_overload_an_atom():
+    from chemaccel.gan.valence import draw_valence_masked
+
+    raw = torch.randn(400, DIM) * 2.0  # an untrained generator's scores: plenty of overloaded atoms
+    plain = DataSpec("qm9", DIM, N).postprocess(raw, training=False, temperature=1.0,
+                                              generator=torch.Generator().manual_seed(0))
+    assert (valence_excess(plain, N) > 0).float().mean() > 0.5
+    masked = draw_valence_masked(raw, N, 1.0, torch.Generator().manual_seed(0))
+    assert masked.sum(1).eq(N + len(PAIRS)).all()  # one type per atom and per pair
+    assert valence_excess(masked, N).eq(0).all()
+    assert torch.equal(masked, draw_valence_masked(raw, N, 1.0, torch.Generator().manual_seed(0)))
+    # sure scores of a valid molecule come back unchanged
+    sure = graphs_of(["CC(=O)N", "c1ccoc1"]) * 50.0
+    assert decode_all(draw_valence_masked(sure, N, 1.0).numpy(), N) == ["CC(N)=O", "c1ccoc1"]
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        draw_valence_masked(raw, N, 0.0)
+
+
+def test_valence_mask_on_the_shipped_model_raises_validity():
+    from chemaccel import api
+
+    model = api.load_model("gan-qm9")
+    model.valence_mask = False
+    raw_validity = model.evaluate(2000, seed=0)["validity"]
+    model.valence_mask = True
+    masked = model.evaluate(2000, seed=0)
+    assert masked["validity"] > raw_validity + 0.2
+    with pytest.raises(ConfigError, match="apply to drawn graphs"):
+        GanConfig(data="qm9", valence_mask=True)

@@ -46,7 +46,7 @@ def test_sample_the_shipped_molecular_model_shows_molecules(panel, wait_job, mes
     samples = panel.samples
     assert samples.kind == "qm9" and len(samples.smiles) == 200
     assert f"{samples.n_valid} of 200 samples are valid molecules" in panel.status.text()
-    assert 0.4 < samples.n_valid / 200 <= 1.0 and messages == []
+    assert 0.8 < samples.n_valid / 200 <= 1.0 and messages == []
     # the metrics shown are those of the molecules on the grid
     distinct = len({s for s in samples.smiles if s})
     assert samples.metrics["n_unique"] == distinct
