@@ -45,7 +45,9 @@ _FLAGS = {  # flag dest -> GanConfig field
     "eval_samples": "eval_samples", "checkpoint_every": "checkpoint_every",
     "diversity_weight": "diversity_weight", "graph_sampling": "graph_sampling",
     "connectivity_weight": "connectivity_weight", "gumbel_tau": "gumbel_tau",
-    "novelty_weight": "novelty_weight", "repeat_memory": "repeat_memory",
+    "novelty_weight": "novelty_weight", "repeat_memory": "repeat_memory", "valence_weight": "valence_weight",
+    "sample_temperature": "sample_temperature", "decode_temperature": "decode_temperature",
+    "valence_mask": "valence_mask",
 }
 
 
@@ -74,6 +76,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--repeat-memory", type=int,
                    help="qm9, with the novelty critic: it also penalizes molecules among the last N made "
                         "(a reward for molecules not yet produced, against mode collapse; 0 = off)")
+    t.add_argument("--valence-weight", type=float,
+                   help="qm9: weight of the term that penalizes bonds beyond an atom's valence (0 = off)")
+    t.add_argument("--sample-temperature", type=float, metavar="T",
+                   help="qm9: draw graphs from softmax(scores / T), in training and sampling (0 = argmax "
+                        "decoding, which collapses onto few molecules)")
+    t.add_argument("--decode-temperature", type=float, metavar="T",
+                   help="qm9: sample at this temperature instead (0 = --sample-temperature)")
+    t.add_argument("--valence-mask", action=argparse.BooleanOptionalAction, help=MASK_HELP)
     t.add_argument("--gumbel-tau", type=float, help="qm9: temperature of the straight-through Gumbel-softmax")
     t.add_argument("--ortho-on", choices=["features", "outputs", "weights"])
     t.add_argument("--graph-sampling", choices=["gumbel", "argmax"],

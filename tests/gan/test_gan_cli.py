@@ -29,16 +29,23 @@ def test_train_sample_molecules(tmp_path, capsys, smiles20):
     assert main(["--device", "cpu", "gan", "train", "--data", "qm9", "--input", str(smi), "-k", "2", "--steps", "3",
                  "--batch-size", "10", "--gen-hidden", "8", "--disc-hidden", "8", "--eval-samples", "30",
                  "--diversity-weight", "0.01", "--graph-sampling", "argmax", "--connectivity-weight", "0.5",
-                 "--novelty-weight", "0.25", "--gumbel-tau", "1.5", "-o", str(out), "--json"]) == 0
+                 "--novelty-weight", "0.25", "--gumbel-tau", "1.5", "--valence-weight", "0.5",
+                 "-o", str(out), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert {"validity", "uniqueness", "novelty"} <= set(data)
     saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["diversity_weight"] == 0.01 and saved["graph_sampling"] == "argmax"
     assert saved["connectivity_weight"] == 0.5 and saved["gumbel_tau"] == 1.5
-    assert saved["novelty_weight"] == 0.25
+    assert saved["novelty_weight"] == 0.25 and saved["valence_weight"] == 0.5
     for name in ("m.sdf", "m.smi"):
         assert main(["gan", "sample", str(out), "-n", "20", "-o", str(tmp_path / name)]) == 0
     assert main(["gan", "evaluate", str(out), "--json", "-n", "20"]) == 0
+    drawn = tmp_path / "drawn"
+    assert main(["--device", "cpu", "gan", "train", "--data", "qm9", "--input", str(smi), "-k", "2", "--steps", "2",
+                 "--batch-size", "10", "--gen-hidden", "8", "--disc-hidden", "8", "--eval-samples", "30",
+                 "--sample-temperature", "0.7", "--decode-temperature", "0.5", "--valence-mask", "-o", str(drawn)]) == 0
+    saved = json.loads((drawn / "config.json").read_text())["config"]
+    assert (saved["sample_temperature"], saved["decode_temperature"], saved["valence_mask"]) == (0.7, 0.5, True)
 
 
 @pytest.mark.parametrize("extra,match", [
