@@ -48,8 +48,9 @@ def read_config_file(path: str | Path | None) -> dict[str, Any]:
 
 
 @contextmanager
-def cancel_on_sigint(reporter: Any) -> Iterator[None]:
-    """First Ctrl-C: ``reporter.cancel()`` (stop after the current chunk); a second one interrupts at once."""
+def cancel_on_sigint(reporter: Any, what: str = "chunk") -> Iterator[None]:
+    """First Ctrl-C: ``reporter.cancel()`` (stop after the current ``what``: a chunk of a batch job, a step of
+    training, which then leaves its checkpoint); a second one interrupts at once."""
     if threading.current_thread() is not threading.main_thread():  # signals only work in the main thread
         yield
         return
@@ -57,7 +58,7 @@ def cancel_on_sigint(reporter: Any) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         if reporter.should_stop():
             raise KeyboardInterrupt
-        eprint("\nchemaccel: stopping after the current chunk (Ctrl-C again to stop at once)")
+        eprint(f"\nchemaccel: stopping after the current {what} (Ctrl-C again to stop at once)")
         reporter.cancel()
 
     previous = signal.signal(signal.SIGINT, handler)

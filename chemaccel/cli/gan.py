@@ -13,12 +13,11 @@ and the Wasserstein distances of QED, logP, SA score, weight and heavy-atom coun
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from chemaccel.cli.common import eprint, print_json, read_config_file
+from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -142,15 +141,14 @@ def _train(args: argparse.Namespace) -> int:
     config = GanConfig.from_dict(fields)
     data = _read_input(args.data, args.input)
     reporter = TqdmReporter(file=sys.stderr)
-    previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
     out = Path(args.out)
     work = out.with_name(out.name + ".work")
-    try:
-        result = GanTrainer(config, RuntimeConfig(device=args.device, seed=args.seed)).run(
-            reporter, data=data, checkpoint_dir=work, resume=args.resume)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        reporter.close()
+    with cancel_on_sigint(reporter, what="step"):
+        try:
+            result = GanTrainer(config, RuntimeConfig(device=args.device, seed=args.seed)).run(
+                reporter, data=data, checkpoint_dir=work, resume=args.resume)
+        finally:
+            reporter.close()
     if result.status == "cancelled":
         eprint(f"chemaccel: cancelled at step {result.steps}; resume with the same command and --resume "
                f"(checkpoint in {work})")

@@ -18,12 +18,11 @@ Ctrl-C leaves a valid one and --resume continues from it.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from chemaccel.cli.common import eprint, print_json, read_config_file
+from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -126,10 +125,6 @@ def _fields(args: argparse.Namespace, names: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
-def _interruptible(reporter: Any):
-    return signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
-
-
 def _search(args: argparse.Namespace) -> int:
     from chemaccel.nas.config import SearchConfig
     from chemaccel.nas.data import load_images
@@ -149,14 +144,13 @@ def _search(args: argparse.Namespace) -> int:
     config = SearchConfig.from_dict(fields)
     (x, y), norm = load_images(args.data, "train", config.limit_train)
     reporter = TqdmReporter(file=sys.stderr)
-    previous = _interruptible(reporter)
     out = Path(args.out)
-    try:
-        result = NasSearch(config).run((x, y), reporter, checkpoint_dir=out.with_name(out.name + ".work"),
-                                       resume=args.resume)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        reporter.close()
+    with cancel_on_sigint(reporter, what="step"):
+        try:
+            result = NasSearch(config).run((x, y), reporter, checkpoint_dir=out.with_name(out.name + ".work"),
+                                           resume=args.resume)
+        finally:
+            reporter.close()
     summary = {**result.summary(), "config": config.to_dict(), "normalization": list(norm)}
     if result.cancelled:
         eprint("chemaccel: cancelled; resume with the same command and --resume "
@@ -204,14 +198,13 @@ def _retrain(args: argparse.Namespace) -> int:
             test, _ = load_images(args.data, "test", None, norm)
     out = Path(args.out)
     reporter = TqdmReporter(file=sys.stderr)
-    previous = _interruptible(reporter)
-    try:
-        result = NasRetrain(config).run(genotype, (x, y), out, reporter, test_data=test, normalization=norm,
-                                        search_info={"genotype_file": str(args.genotype)},
-                                        checkpoint_dir=out.with_name(out.name + ".work"), resume=args.resume)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        reporter.close()
+    with cancel_on_sigint(reporter, what="step"):
+        try:
+            result = NasRetrain(config).run(genotype, (x, y), out, reporter, test_data=test, normalization=norm,
+                                            search_info={"genotype_file": str(args.genotype)},
+                                            checkpoint_dir=out.with_name(out.name + ".work"), resume=args.resume)
+        finally:
+            reporter.close()
     if result.cancelled:
         eprint("chemaccel: cancelled; resume with the same command and --resume "
                f"(checkpoint in {result.checkpoint})")

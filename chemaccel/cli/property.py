@@ -10,7 +10,6 @@ test figures. Training checkpoints go to ``OUT.work/``; Ctrl-C leaves one and ``
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -151,14 +150,13 @@ def _train(args: argparse.Namespace) -> int:
         values["limit_valid"] = args.limit_valid
     config = PropertyConfig.from_dict(values)
     reporter = TqdmReporter()
-    previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
-    try:
-        trainer = PropertyTrainer(config, args.data, args.out, runtime=RuntimeConfig(device=args.device, seed=args.seed),
-                                  init_from=init)
-        result = trainer.run(reporter, resume=args.resume)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        reporter.close()
+    with cancel_on_sigint(reporter, what="step"):
+        try:
+            trainer = PropertyTrainer(config, args.data, args.out, runtime=RuntimeConfig(device=args.device, seed=args.seed),
+                                      init_from=init)
+            result = trainer.run(reporter, resume=args.resume)
+        finally:
+            reporter.close()
     if result.status == "cancelled":
         eprint(f"chemaccel: cancelled; resume with the same command and --resume (checkpoint in {args.out}.work)")
         return 130

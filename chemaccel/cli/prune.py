@@ -12,11 +12,10 @@ to ``OUT.work/``; Ctrl-C leaves a valid one and ``--resume`` continues from it.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from chemaccel.cli.common import eprint, print_json, read_config_file
+from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
 
 EXAMPLES = """\
 examples:
@@ -94,27 +93,26 @@ def _run(args: argparse.Namespace) -> int:
     train, val = split_validation(x, y, n_val, seed=args.seed)
     arch = default_architecture(args.model)
     reporter = TqdmReporter(file=sys.stderr)
-    previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
     out = Path(args.out)
     work = out.with_name(out.name + ".work")
-    try:
-        if args.dense:
-            model, _ = load_pruned(args.dense)
-        elif args.resume and (work / "dense" / "config.json").exists():
-            model, _ = load_pruned(work / "dense")
-        else:
-            torch.manual_seed(args.seed)
-            model = build_model(arch)
-            fit(model, train, val, args.pretrain_epochs, reporter=reporter, task="dense training", seed=args.seed)
-            if reporter.should_stop():
-                eprint("chemaccel: interrupted during dense training")
-                return 130
-            if is_main_process():  # (under torchrun every process trains the same dense model from the seed)
-                save_pruned(work / "dense", model, arch, granularity="dense", compacted=False, normalization=norm)
-        result = AutoPrune(config).run(model, train, val, reporter, checkpoint_dir=work, resume=args.resume)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        reporter.close()
+    with cancel_on_sigint(reporter, what="step"):
+        try:
+            if args.dense:
+                model, _ = load_pruned(args.dense)
+            elif args.resume and (work / "dense" / "config.json").exists():
+                model, _ = load_pruned(work / "dense")
+            else:
+                torch.manual_seed(args.seed)
+                model = build_model(arch)
+                fit(model, train, val, args.pretrain_epochs, reporter=reporter, task="dense training", seed=args.seed)
+                if reporter.should_stop():
+                    eprint("chemaccel: interrupted during dense training")
+                    return 130
+                if is_main_process():  # (under torchrun every process trains the same dense model from the seed)
+                    save_pruned(work / "dense", model, arch, granularity="dense", compacted=False, normalization=norm)
+            result = AutoPrune(config).run(model, train, val, reporter, checkpoint_dir=work, resume=args.resume)
+        finally:
+            reporter.close()
     if result.cancelled:
         eprint(f"chemaccel: cancelled; resume with the same command and --resume (checkpoint in {work})")
         return 130

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import signal
 import sys
 from itertools import islice
 from pathlib import Path
@@ -164,12 +163,11 @@ def _train(args: argparse.Namespace) -> int:
     from chemaccel.runtime import is_main_process
 
     reporter = TqdmReporter(file=sys.stderr, disable=None if is_main_process() else True)
-    previous = signal.signal(signal.SIGINT, lambda *_: reporter.cancel())
-    try:
-        result = trainer.run(reporter, resume=args.resume)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        reporter.close()
+    with cancel_on_sigint(reporter, what="step"):
+        try:
+            result = trainer.run(reporter, resume=args.resume)
+        finally:
+            reporter.close()
     if not is_main_process():
         return 130 if result.cancelled else 0  # under torchrun, process 0 speaks for all
     print(f"saved {result.model_dir} (step {result.last_step}, {result.n_train} training reactions)")
