@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chemaccel._version import __version__
-from chemaccel.checkpoint import ModelInfo, load_model_folder, read_model_info, save_model_folder
+from chemaccel.checkpoint import ModelInfo, expect_engine, load_model_folder, read_model_info, save_model_folder
 from chemaccel.chem.conformers import embed_3d, embed_records
 from chemaccel.chem.depict import depict_png, depict_svg
 from chemaccel.chem.molecules import MoleculeRecord, canonical_smiles, read_all, read_molecules, write_csv, write_sdf
@@ -274,7 +274,7 @@ __all__ = [
     "MoleculeRecord", "read_molecules", "read_all", "molecules_from_text", "write_csv", "write_sdf", "canonical_smiles",
     "embed_3d", "embed_records", "MoleculeStore",
     "depict_png", "depict_svg",
-    "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "load_model", "MODEL_LOADERS",
+    "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "expect_engine", "load_model", "MODEL_LOADERS",
     "Reporter", "NullReporter", "TqdmReporter", "LoggingReporter", "RecordingReporter", "StopFlag",
     "RuntimeConfig", "available_devices", "describe_device", "resolve_device", "seed_everything",
 ]

@@ -167,6 +167,19 @@ def save_model_folder(
     return final
 
 
+#: what each engine's model is called in a one-line error
+ENGINE_NOUNS = {"gan": "a GAN", "nas": "a NAS model", "reaction": "a reaction model", "prune": "a pruned model",
+                "property": "a property model"}
+
+
+def expect_engine(info: ModelInfo, engine: str, path: str | Path) -> ModelInfo:
+    """``info`` when it is a model of ``engine``, else a :class:`ModelFileError` that names the folder and both
+    engines (``<path>: a 'prune' model, not a GAN``)."""
+    if info.engine != engine:
+        raise ModelFileError(f"{path}: a {info.engine!r} model, not {ENGINE_NOUNS.get(engine, repr(engine))}")
+    return info
+
+
 def read_model_info(path: str | Path) -> ModelInfo:
     """Read and validate ``config.json`` of a model folder (no tensors)."""
     folder = Path(path)

@@ -45,9 +45,7 @@ class GanTraining:
 
 def model_kind(path: str | Path) -> str:
     """The data kind a GAN model folder generates (``ring8``, ``grid25``, ``vectors``, ``qm9``)."""
-    info = api.read_model_info(path)
-    if info.engine != "gan":
-        raise api.ModelFileError(f"{path}: a {info.engine!r} model, not a GAN")
+    info = api.expect_engine(api.read_model_info(path), "gan", path)
     return str(info.config.get("data", ""))
 
 

@@ -134,9 +134,7 @@ def describe_model(path: str | Path) -> NasModelView:
             says why).
     """
     path = Path(path)
-    info = api.read_model_info(path)
-    if info.engine != "nas":
-        raise api.ModelFileError(f"{path}: a {info.engine!r} model, not a NAS model")
+    info = api.expect_engine(api.read_model_info(path), "nas", path)
     arch = info.architecture.get("model")
     if not isinstance(arch, dict):
         raise api.ModelFileError(f"{path}: config.json has no architecture.model")

@@ -62,9 +62,7 @@ def load_reaction_model(path: Path, device: str = "cpu",
     key = (str(Path(path).resolve()), device)
     if cache is not None and key in cache:
         return cache[key]
-    info = api.read_model_info(path)
-    if info.engine != "reaction":
-        raise api.ModelFileError(f"{path}: a {info.engine!r} model, not a reaction model")
+    info = api.expect_engine(api.read_model_info(path), "reaction", path)
     if device == "cpu":
         model = api.load_model(path)
     else:

@@ -203,9 +203,7 @@ def _load(args: argparse.Namespace) -> Any:
 
     from chemaccel.errors import ConfigError
 
-    info = api.read_model_info(args.model)
-    if info.engine != "gan":
-        raise api.ModelFileError(f"{args.model}: a {info.engine!r} model, not a GAN")
+    api.expect_engine(api.read_model_info(args.model), "gan", args.model)
     model = api.load_model(args.model, args.torch_device)
     temperature = getattr(args, "temperature", None)
     if temperature is not None:

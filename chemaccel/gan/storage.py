@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from chemaccel.checkpoint import ModelInfo, load_model_folder, save_model_folder
+from chemaccel.checkpoint import ModelInfo, expect_engine, load_model_folder, save_model_folder
 from chemaccel.errors import ConfigError, ModelFileError
 from chemaccel.gan.config import GanConfig
 from chemaccel.gan.data import DataSpec
@@ -62,8 +62,7 @@ def save_gan(path: str | Path, model: GanModel, metrics: dict[str, Any] | None =
 def load_gan(path: str | Path, device: str = "cpu") -> GanModel:
     """Rebuild a :class:`GanModel` from a model folder (JSON + safetensors only)."""
     info, tensors = load_model_folder(path)
-    if info.engine != ENGINE:
-        raise ModelFileError(f"{path}: a {info.engine!r} model, not a GAN")
+    expect_engine(info, ENGINE, path)
     try:
         config = GanConfig.from_dict({**info.config, "placement": [], "shared_device": ""})
         spec = DataSpec.from_dict(info.architecture["data"])

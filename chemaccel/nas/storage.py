@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from chemaccel.checkpoint import ModelInfo, load_model_folder, rebuild_module, save_model_folder
+from chemaccel.checkpoint import ModelInfo, expect_engine, load_model_folder, rebuild_module, save_model_folder
 from chemaccel.errors import ModelFileError
 from chemaccel.nas.derived import DerivedNetwork, from_architecture
 
@@ -40,8 +40,7 @@ def save_nas(path: str | Path, model: DerivedNetwork, *, input_shape: tuple[int,
 def load_nas(path: str | Path, device: str | torch.device = "cpu") -> tuple[DerivedNetwork, ModelInfo]:
     """Rebuild a derived network from its folder (JSON genotype + safetensors)."""
     info, tensors = load_model_folder(path, device="cpu")
-    if info.engine != ENGINE:
-        raise ModelFileError(f"{path}: a model of engine {info.engine!r}, not a NAS model ({ENGINE!r})")
+    expect_engine(info, ENGINE, path)
     arch = info.architecture.get("model")
     if not isinstance(arch, dict):
         raise ModelFileError(f"{path}: config.json has no architecture.model")

@@ -8,8 +8,7 @@ from typing import Any, Mapping
 
 import torch
 
-from chemaccel.checkpoint import ModelInfo, load_model_folder, rebuild_module, save_model_folder
-from chemaccel.errors import ModelFileError
+from chemaccel.checkpoint import ModelInfo, expect_engine, load_model_folder, rebuild_module, save_model_folder
 from chemaccel.property.config import PropertyConfig
 from chemaccel.property.keys import ENERGY_UNIT, LENGTH_UNIT
 from chemaccel.property.model import PropertySchNet
@@ -35,8 +34,7 @@ def save_property_model(path: str | Path, model: PropertySchNet, config: Propert
 def load_property_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Any, ModelInfo]:
     """Rebuild the module (a :class:`PropertySchNet` or an ensemble) from ``config.json`` and load the tensors."""
     info, tensors = load_model_folder(path, device="cpu")
-    if info.engine != ENGINE:
-        raise ModelFileError(f"{path}: a {info.engine!r} model, not a property model")
+    expect_engine(info, ENGINE, path)
     arch = dict(info.architecture)
     from chemaccel.property.ensemble import build_property_module
 

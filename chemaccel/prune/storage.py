@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from chemaccel.checkpoint import ModelInfo, load_model_folder, rebuild_module, save_model_folder
+from chemaccel.checkpoint import ModelInfo, expect_engine, load_model_folder, rebuild_module, save_model_folder
 from chemaccel.errors import ModelFileError
 from chemaccel.prune.models import build_model, widths_of
 
@@ -64,8 +64,7 @@ def save_pruned(
 def load_pruned(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelInfo]:
     """Rebuild a pruned model from its folder (JSON architecture + safetensors); never unpickles."""
     info, tensors = load_model_folder(path, device="cpu")
-    if info.engine != ENGINE:
-        raise ModelFileError(f"{path}: a model of engine {info.engine!r}, not a pruned model ({ENGINE!r})")
+    expect_engine(info, ENGINE, path)
     arch = info.architecture.get("model")
     if not isinstance(arch, dict):
         raise ModelFileError(f"{path}: config.json has no architecture.model")

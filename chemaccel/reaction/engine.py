@@ -208,11 +208,9 @@ class ReactionTrainer:
 
     def _init_folder(self, reporter: Reporter) -> Path:
         """Lay out ``init_from``'s weights as an eole model folder in the work folder; check it fits."""
-        from chemaccel.checkpoint import WEIGHTS_NAME, read_model_info
+        from chemaccel.checkpoint import WEIGHTS_NAME, expect_engine, read_model_info
 
-        info = read_model_info(self.init_from)
-        if info.engine != "reaction":
-            raise ModelFileError(f"{self.init_from}: a model of engine {info.engine!r}, not a reaction model")
+        info = expect_engine(read_model_info(self.init_from), "reaction", self.init_from)
         before = ReactionConfig.from_dict(info.config)
         arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "ff_size")
         changed = [f"{n} {getattr(before, n)} vs {getattr(self.config, n)}" for n in arch

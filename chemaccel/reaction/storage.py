@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import torch
 
-from chemaccel.checkpoint import ModelInfo, WEIGHTS_NAME, load_safetensors, read_model_info, save_model_folder
+from chemaccel.checkpoint import ModelInfo, WEIGHTS_NAME, expect_engine, load_safetensors, read_model_info, save_model_folder
 from chemaccel.errors import ConfigError, ModelFileError
 from chemaccel.reaction.config import ReactionConfig
 from chemaccel.reaction.eole_bridge import read_eole_checkpoint
@@ -103,9 +103,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Any:
     from chemaccel.reaction.model import ReactionModel
 
     folder = Path(path)
-    info = read_model_info(folder)
-    if info.engine != ENGINE:
-        raise ModelFileError(f"{folder}: a model of engine {info.engine!r}, not a reaction model")
+    info = expect_engine(read_model_info(folder), ENGINE, folder)
     arch = info.architecture
     for key in ("eole_config", "vocab"):
         if not isinstance(arch.get(key), dict):
@@ -132,9 +130,7 @@ def drop_decoder_layers(src: str | Path, out: str | Path, keep: Sequence[int]) -
         ModelFileError: ``src`` is not a reaction model folder.
     """
     src = Path(src)
-    info = read_model_info(src)
-    if info.engine != ENGINE:
-        raise ModelFileError(f"{src}: a model of engine {info.engine!r}, not a reaction model")
+    info = expect_engine(read_model_info(src), ENGINE, src)
     config = ReactionConfig.from_dict(info.config)
     keep = list(keep)
     have = config.n_decoder_layers
