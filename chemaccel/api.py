@@ -32,6 +32,7 @@ from chemaccel.reporting import (
     LoggingReporter, NullReporter, RecordingReporter, Reporter, StopFlag, TqdmReporter,
 )
 from chemaccel.runtime import RuntimeConfig, available_devices, describe_device, resolve_device, seed_everything
+from chemaccel.gan.config import GanConfig
 from chemaccel.reaction.config import ReactionConfig
 
 MODEL_LOADERS: dict[str, str] = {
@@ -136,9 +137,18 @@ def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = 
         config = GanConfig.from_dict(config)
     result = GanTrainer(config, runtime).run(reporter, data=data, checkpoint_dir=checkpoint_dir, resume=resume)
     if out is not None and result.status != "cancelled":
-        save_gan(out, result.model, metrics={k: v for k, v in result.metrics.items() if not isinstance(v, list)},
-                 notes=f"{result.status}: {result.reason}")
+        save_gan_result(out, result)
     return result
+
+
+def save_gan_result(path: str | Path, result: Any) -> Path:
+    """Write a :class:`chemaccel.gan.GanResult`'s model as a model folder, with its scalar metrics and how
+    the run ended; returns the folder."""
+    from chemaccel.gan import save_gan
+
+    return save_gan(path, result.model, metrics={k: v for k, v in result.metrics.items()
+                                                 if isinstance(v, (int, float, str)) and not isinstance(v, bool)},
+                    notes=f"{result.status}: {result.reason}")
 
 
 def embed_store(path: str | Path, name: str = "mmff", workers: int = 1, reporter: Reporter | None = None,
@@ -264,7 +274,7 @@ def nas_retrain(genotype: Any, data: Any, out: str | Path | None = None, config:
 __all__ = [
     "nas_search", "nas_retrain",
     "train_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
-    "train_gan",
+    "train_gan", "save_gan_result", "GanConfig",
     "train_reaction", "ReactionConfig",
     "prune",
     "__version__",

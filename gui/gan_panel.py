@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from chemaccel import api
-from chemaccel.gan import GanConfig, save_gan
 from chemaccel_gui.charts import ScatterPlot
 from chemaccel_gui.config_form import ConfigForm
 from chemaccel_gui.gan_task import GanSamples, GanTraining, sample_model, train_toy
@@ -72,7 +71,7 @@ class GanPanel(JobPanel):
         self.samples: GanSamples | None = None
         self.work_root = jobs_dir("gan-jobs")
 
-        self.form = ConfigForm(GanConfig, fields=TOY_FIELDS, values=TOY_START,
+        self.form = ConfigForm(api.GanConfig, fields=TOY_FIELDS, values=TOY_START,
                                choices={"data": ("ring8", "grid25")}, parent=self)
         self.train_button = self.button("Start", "ganStart", self.train)
         self.save_button = self.button("Save model...", None, self.save_model)
@@ -168,10 +167,8 @@ class GanPanel(JobPanel):
             path, _ = QFileDialog.getSaveFileName(self, "Save the GAN as a folder", start)
             if not path:
                 return None
-        result = training.result
-        metrics = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float, str))}
         try:
-            folder = save_gan(path, result.model, metrics=metrics, notes=f"{result.status}: {result.reason}")
+            folder = api.save_gan_result(path, training.result)
         except (api.ChemAccelError, OSError) as exc:
             QMessageBox.warning(self, "Save model", " ".join(str(exc).split()))
             return None
