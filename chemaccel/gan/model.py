@@ -108,7 +108,8 @@ class GanModel(nn.Module):
             batched: run the K generators in one pass (False: one after another; same numbers).
 
         Returns:
-            samples (n, dim) on the CPU (graphs: per-atom and per-bond probabilities) and the index of the
+            samples (n, dim) on the CPU (graphs: per-atom and per-bond probabilities, or one-hot graphs drawn
+            at ``sample_temperature`` > 0, with valence masks when ``valence_mask``) and the index of the
             generator that made each sample (n,).
         """
         k = self.config.n_generators
@@ -126,7 +127,8 @@ class GanModel(nn.Module):
         parts = [raw[i, :c] for i, c in enumerate(counts)]
         ids = torch.cat([torch.full((c,), i, dtype=torch.long) for i, c in enumerate(counts)])
         temperature = self.sample_temperature if self.spec.kind == "qm9" else 0.0
-        draws = torch.Generator().manual_seed((seed if seed is not None else 0) + 1) if temperature > 0 else None
+        # the draws are seeded with the noise (seed None: torch's global generator for both)
+        draws = torch.Generator().manual_seed(seed + 1) if temperature > 0 and seed is not None else None
         if temperature > 0 and self.valence_mask:
             from chemaccel.gan.valence import draw_valence_masked
 
