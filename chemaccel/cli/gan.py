@@ -252,7 +252,7 @@ def _sample(args: argparse.Namespace) -> int:
             print(f"wrote {len(valid)} valid molecules of {args.n} samples to {out}")
             return 0
         if len(valid) < args.n:
-            print(f"error: {args.model}: the model made only {len(valid):,} distinct valid molecules in "
+            print(f"chemaccel: error: {args.model}: the model made only {len(valid):,} distinct valid molecules in "
                   f"{drawn:,} samples, not the {args.n:,} asked for; wrote those {len(valid):,} to {out}",
                   file=sys.stderr)
             return 1
