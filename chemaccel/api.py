@@ -151,6 +151,14 @@ def save_gan_result(path: str | Path, result: Any) -> Path:
                     notes=f"{result.status}: {result.reason}")
 
 
+def read_reference_molecules(path: str | Path) -> list[str]:
+    """Reference SMILES for a molecule generator's distribution metrics: a molecule store's test split or a
+    SMILES file (:func:`chemaccel.gan.distribution.read_reference`)."""
+    from chemaccel.gan.distribution import read_reference
+
+    return read_reference(path)
+
+
 def embed_store(path: str | Path, name: str = "mmff", workers: int = 1, reporter: Reporter | None = None,
                 **settings: Any) -> Any:
     """Force-field geometries (ETKDG + MMFF) for every molecule of a store, as the geometry set ``name``.
@@ -274,7 +282,7 @@ def nas_retrain(genotype: Any, data: Any, out: str | Path | None = None, config:
 __all__ = [
     "nas_search", "nas_retrain",
     "train_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
-    "train_gan", "save_gan_result", "GanConfig",
+    "train_gan", "save_gan_result", "GanConfig", "read_reference_molecules",
     "train_reaction", "ReactionConfig",
     "prune",
     "__version__",

@@ -288,14 +288,14 @@ def _write_sdf(path: Path, smiles: list[str]) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     model = _load(args)
-    from chemaccel.gan.distribution import read_reference
+    from chemaccel import api
 
     reference = None
     if args.reference is not None:
         if model.spec.kind != "qm9":
             from chemaccel.errors import ConfigError
             raise ConfigError(f"--reference applies to molecule models, not {model.spec.kind!r} samples")
-        reference = read_reference(Path(args.reference))
+        reference = api.read_reference_molecules(Path(args.reference))
     metrics = model.evaluate(args.n, seed=args.seed, reference=reference, distribution=model.spec.kind == "qm9")
     metrics = {"model": str(args.model), "n_generators": model.config.n_generators, **metrics}
     if args.json:
