@@ -10,8 +10,8 @@ Arms (settings on top of ``QM9`` in scripts/train_shipped_gan.py):
   argmax decoding);
 * ``chosen``: ``QM9_SHIPPED`` + ``DIVERSE`` (the new gan-qm9);
 * ``no-<name>``: ``chosen`` with one addition of ``DIVERSE`` set back to its ``QM9_SHIPPED`` value (the
-  additions that only change sampling, ``decode_temperature`` and ``valence_mask``, are extra decodings of
-  the ``chosen`` model: no training of their own);
+  additions that only change sampling, ``decode_temperature``, ``valence_mask`` and ``connect_fragments``,
+  are extra decodings of the ``chosen`` model: no training of their own);
 * ``chosen-k1``: ``chosen`` with K = 1 (what the K generators add).
 
 Each model draws ``--samples`` molecules (seed = the run's seed) and reports validity, uniqueness (of valid,
@@ -53,7 +53,7 @@ SHOWN = ("validity", "uniqueness", "uniqueness_1000", "novelty", "internal_diver
 
 #: additions that only change how a trained model samples: their ablations are extra decodings of the
 #: ``chosen`` arm's model, not separate trainings
-DECODE_ONLY = ("decode_temperature", "valence_mask")
+DECODE_ONLY = ("decode_temperature", "valence_mask", "connect_fragments")
 
 
 def default_of(name: str):
@@ -93,18 +93,21 @@ def run_one(arm: str, settings: dict, seed: int, args, reference: list[str]) -> 
     t0 = time.perf_counter()
     result = GanTrainer(cfg, RuntimeConfig(device="cpu", seed=seed)).run(None, data=args.store, evaluate=False)
     train_s = time.perf_counter() - t0
+    if args.save:
+        from chemaccel.api import save_gan_result
+
+        save_gan_result(args.save / f"{arm}-seed{seed}", result)
     model = result.model
     model.recalibrate_batchnorm(seed=seed)
     model.eval()
     rows = [score(arm, model, seed, args, reference, result.status, train_s)]
     if arm == "chosen":
         for name in DECODE_ONLY:
-            model.sample_temperature = cfg.decode_temperature or cfg.sample_temperature
-            model.valence_mask = cfg.valence_mask
-            if name == "decode_temperature":
-                model.sample_temperature = cfg.sample_temperature
-            else:
-                model.valence_mask = False
+            decode = {key: getattr(cfg, key) for key in DECODE_ONLY}
+            decode[name] = default_of(name)
+            model.sample_temperature = decode["decode_temperature"] or cfg.sample_temperature
+            model.valence_mask = decode["valence_mask"]
+            model.connect_fragments = decode["connect_fragments"] and decode["valence_mask"]
             rows.append(score(f"no-{name}", model, seed, args, reference, result.status, train_s))
     return rows
 
@@ -113,6 +116,7 @@ def score(arm: str, model, seed: int, args, reference: list[str], status: str, t
     smiles = model.sample_smiles(args.samples, seed)
     row = {"arm": arm, "seed": seed, "steps": args.steps, "status": status, "train_s": round(train_s, 1),
            "temperature": model.sample_temperature, "valence_mask": model.valence_mask,
+           "connect_fragments": model.connect_fragments,
            **model.molecule_metrics(smiles), "uniqueness_1000": uniqueness_at(smiles, 1000)}
     row["unique_valid"] = row["n_unique"] / len(smiles)
     valid = [s for s in smiles if s][:args.fcd_n]
@@ -131,12 +135,15 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=10000)
     p.add_argument("--fcd-n", type=int, default=2000, help="valid samples scored by FCD and property distances")
     p.add_argument("--arms", nargs="+", help=f"arms to run (default all: {', '.join(arms())})")
-    p.add_argument("--combine", type=Path, nargs="+", metavar="LOG", help="print the table of earlier runs' lines")
+    p.add_argument("--save", type=Path, metavar="DIR", help="keep each trained model as DIR/ARM-seedS (to decode again)")
+    p.add_argument("--combine", type=Path, nargs="+", metavar="LOG",
+                   help="print the table of earlier runs' lines (a later line for the same arm and seed replaces "
+                        "an earlier one)")
     args = p.parse_args()
     if args.combine:
         rows = [json.loads(line) for log in args.combine for line in log.read_text().splitlines()
                 if line.startswith("{") and line.rstrip().endswith("}")]
-        print_table(rows)
+        print_table(list({(r["arm"], r["seed"]): r for r in rows}.values()))
         return 0
     if args.store is None:
         p.error("--store is required (or --combine LOG ...)")

@@ -5,7 +5,7 @@ CPU) through the engine's own evaluate path; ``tests/shipped_reference.json`` ho
 once from the shipped files. A change to a model's weights, its loader or the scoring code moves a figure
 and fails here. Re-record after shipping a new model, and say so in the commit:
 
-    .venv/bin/python -m tests.test_shipped_models --record
+    .venv/bin/python -m tests.test_shipped_models --record [MODEL ...]
 
 The full-split figures stay in each config.json and docs/benchmarks.md (re-measured by each engine's
 ``evaluate`` command). Slices that need ../shared/data skip without it.
@@ -125,7 +125,7 @@ def test_shipped_model_reproduces_its_figures_on_a_slice(name, tmp_path_factory)
             assert got[key] == value, key
 
 
-def _record() -> None:  # pragma: no cover - run by hand after shipping a model
+def _record(names: list[str]) -> None:  # pragma: no cover - run by hand after shipping a model
     import tempfile
 
     import torch
@@ -136,14 +136,19 @@ def _record() -> None:  # pragma: no cover - run by hand after shipping a model
         def mktemp(self, name: str) -> Path:
             return Path(tempfile.mkdtemp(prefix=name))
 
-    figures = {}
+    unknown = sorted(set(names) - set(SLICES))
+    if unknown:
+        sys.exit(f"no reproduction slice for {unknown}; choose from {sorted(SLICES)}")
+    figures = json.loads(REFERENCE.read_text()) if names else {}
     for name, measure in SLICES.items():
+        if names and name not in names:
+            continue
         figures[name] = measure(_Factory())
         print(name, figures[name], flush=True)
     REFERENCE.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    if sys.argv[1:] != ["--record"]:
-        sys.exit("usage: python -m tests.test_shipped_models --record")
-    _record()
+    if sys.argv[1:2] != ["--record"]:
+        sys.exit("usage: python -m tests.test_shipped_models --record [MODEL ...]  (all models when none named)")
+    _record(sys.argv[2:])

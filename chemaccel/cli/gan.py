@@ -35,6 +35,8 @@ TEMPERATURE_HELP = ("molecules: draw each atom and bond type from softmax(scores
 
 MASK_HELP = ("molecules drawn at T > 0: draw each bond only from the types both atoms' remaining valence "
              "can carry, most likely bonds first (default: as the model was saved)")
+CONNECT_HELP = ("molecules drawn with valence masks: join a graph's fragments with single bonds where both atoms "
+                "have a free valence, the pair the model most wants bonded first (default: as the model was saved)")
 
 _FLAGS = {  # flag dest -> GanConfig field
     "k": "n_generators", "private_layers": "private_layers", "steps": "steps", "batch_size": "batch_size",
@@ -46,7 +48,7 @@ _FLAGS = {  # flag dest -> GanConfig field
     "connectivity_weight": "connectivity_weight", "gumbel_tau": "gumbel_tau",
     "novelty_weight": "novelty_weight", "repeat_memory": "repeat_memory", "valence_weight": "valence_weight",
     "sample_temperature": "sample_temperature", "decode_temperature": "decode_temperature",
-    "valence_mask": "valence_mask",
+    "valence_mask": "valence_mask", "connect_fragments": "connect_fragments",
 }
 
 
@@ -83,6 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--decode-temperature", type=float, metavar="T",
                    help="qm9: sample at this temperature instead (0 = --sample-temperature)")
     t.add_argument("--valence-mask", action=argparse.BooleanOptionalAction, help=MASK_HELP)
+    t.add_argument("--connect-fragments", action=argparse.BooleanOptionalAction, help=CONNECT_HELP)
     t.add_argument("--gumbel-tau", type=float, help="qm9: temperature of the straight-through Gumbel-softmax")
     t.add_argument("--ortho-on", choices=["features", "outputs", "weights"])
     t.add_argument("--graph-sampling", choices=["gumbel", "argmax"],
@@ -104,6 +107,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "within --max-samples)")
     s.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     s.add_argument("--valence-mask", action=argparse.BooleanOptionalAction, help=MASK_HELP)
+    s.add_argument("--connect-fragments", action=argparse.BooleanOptionalAction, help=CONNECT_HELP)
     s.add_argument("--max-samples", type=int,
                    help="with --unique: the most samples to draw (default 20 x N)")
     s.add_argument("-o", "--out", required=True, help=".smi/.txt or .sdf (molecules); .csv (vectors)")
@@ -115,6 +119,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("-n", type=int, help="number of samples (default: the model's eval_samples)")
     e.add_argument("--temperature", type=float, metavar="T", help=TEMPERATURE_HELP)
     e.add_argument("--valence-mask", action=argparse.BooleanOptionalAction, help=MASK_HELP)
+    e.add_argument("--connect-fragments", action=argparse.BooleanOptionalAction, help=CONNECT_HELP)
     e.add_argument("--reference", metavar="PATH",
                    help="molecules: reference set for the distribution metrics (Frechet ChemNet Distance, "
                         "Wasserstein distances of QED, logP, SA score, weight, heavy atoms): a molecule store "
@@ -217,6 +222,14 @@ def _load(args: argparse.Namespace) -> Any:
         if model.spec.kind != "qm9":
             raise ConfigError(f"--valence-mask applies to molecule models, not {model.spec.kind!r} samples")
         model.valence_mask = mask
+    connect = getattr(args, "connect_fragments", None)
+    if connect is not None:
+        if model.spec.kind != "qm9":
+            raise ConfigError(f"--connect-fragments applies to molecule models, not {model.spec.kind!r} samples")
+        if connect and not model.valence_mask:
+            raise ConfigError("--connect-fragments joins valence-masked draws: the model samples without "
+                              "valence masks (add --valence-mask)")
+        model.connect_fragments = connect
     return model
 
 

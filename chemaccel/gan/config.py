@@ -98,6 +98,9 @@ class GanConfig:
         valence_mask: sampling (not training) draws each graph with valence masks
             (:func:`chemaccel.gan.valence.draw_valence_masked`): bonds most likely first, each from the types
             that both atoms' remaining valence can carry. Needs ``sample_temperature`` > 0.
+        connect_fragments: with ``valence_mask``, sampling then joins a graph's fragments with single bonds
+            where both atoms have a free valence, the pair the generator most wants bonded first
+            (:func:`chemaccel.gan.valence.join_fragments`).
         repeat_memory: with the novelty critic: it also counts as bad a molecule that is among the last
             ``repeat_memory`` molecules the generators made (or earlier in the same batch), so that its
             penalty grows with how often a molecule comes out (:mod:`chemaccel.gan.recent`): a reward for
@@ -146,6 +149,7 @@ class GanConfig:
     sample_temperature: float = 0.0
     decode_temperature: float = 0.0
     valence_mask: bool = False
+    connect_fragments: bool = False
     repeat_memory: int = 0
     placement: tuple[str, ...] = ()
     shared_device: str = ""
@@ -184,6 +188,10 @@ class GanConfig:
         _float(self, "decode_temperature", 0.0)
         if not isinstance(self.valence_mask, bool):
             raise ConfigError(f"valence_mask must be true or false, got {self.valence_mask!r}")
+        if not isinstance(self.connect_fragments, bool):
+            raise ConfigError(f"connect_fragments must be true or false, got {self.connect_fragments!r}")
+        if self.connect_fragments and not self.valence_mask:
+            raise ConfigError("connect_fragments joins the fragments of valence-masked draws: set valence_mask")
         if (self.valence_mask or self.decode_temperature > 0) and self.sample_temperature <= 0:
             raise ConfigError("valence_mask and decode_temperature apply to drawn graphs: set sample_temperature > 0")
         if self.sample_temperature > 0 and (self.data != "qm9" or self.graph_sampling != "gumbel"):

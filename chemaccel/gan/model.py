@@ -52,6 +52,8 @@ class GanModel(nn.Module):
         self.sample_temperature: float = config.decode_temperature or config.sample_temperature
         #: graphs drawn with valence masks (:func:`chemaccel.gan.valence.draw_valence_masked`)
         self.valence_mask: bool = config.valence_mask
+        #: with ``valence_mask``: fragments joined where valences allow (:func:`chemaccel.gan.valence.join_fragments`)
+        self.connect_fragments: bool = config.connect_fragments
 
     @property
     def device(self) -> torch.device:
@@ -109,7 +111,8 @@ class GanModel(nn.Module):
 
         Returns:
             samples (n, dim) on the CPU (graphs: per-atom and per-bond probabilities, or one-hot graphs drawn
-            at ``sample_temperature`` > 0, with valence masks when ``valence_mask``) and the index of the
+            at ``sample_temperature`` > 0, with valence masks when ``valence_mask``, fragments joined when
+            also ``connect_fragments``) and the index of the
             generator that made each sample (n,).
         """
         k = self.config.n_generators
@@ -132,7 +135,8 @@ class GanModel(nn.Module):
         if temperature > 0 and self.valence_mask:
             from chemaccel.gan.valence import draw_valence_masked
 
-            samples = draw_valence_masked(torch.cat(parts, dim=0), self.spec.max_atoms, temperature, draws)
+            samples = draw_valence_masked(torch.cat(parts, dim=0), self.spec.max_atoms, temperature, draws,
+                                          connect=self.connect_fragments)
         else:
             samples = self.spec.postprocess(torch.cat(parts, dim=0), training=False, temperature=temperature,
                                             generator=draws)

@@ -12,7 +12,10 @@ overload an atom (or raises that of an element that can carry them).
 :func:`draw_valence_masked` draws a graph from the generator's type probabilities the way a chemist would
 build it: atom types first, then the bonds, most likely bonded pair first, each drawn from the bond types
 that both atoms' remaining valence can still carry (the generator's probabilities restricted to those and
-renormalized). No atom ends over its valence; a graph can still be in several fragments (invalid).
+renormalized). No atom ends over its valence; a graph can still be in several fragments (invalid). With
+``connect`` the fragments are then joined: while a graph has more than one, a single bond is added between
+the two atoms of different fragments that the generator most wants bonded (highest probability of any
+bond) and that both still have a free valence; a graph whose fragments have no such pair stays as it is.
 Constrained generation of this kind is what graph decoders such as CGVAE do by construction.
 """
 
@@ -62,9 +65,10 @@ def valence(graphs: torch.Tensor, max_atoms: int) -> torch.Tensor:
 
 
 def draw_valence_masked(raw: torch.Tensor, max_atoms: int, temperature: float,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
+                        generator: torch.Generator | None = None, connect: bool = False) -> torch.Tensor:
     """One-hot graphs (n, dim) drawn from ``softmax(raw / temperature)`` with valence masks (see the module
-    docstring); seeded by ``generator``."""
+    docstring); seeded by ``generator``; with ``connect`` the fragments of each graph joined where the
+    atoms' valences allow (:func:`join_fragments`)."""
     a_size, _, total = graph_dims(max_atoms)
     if raw.dim() != 2 or raw.shape[1] != total:
         raise ValueError(f"graph outputs for {max_atoms} atoms have shape (n, {total}), got {tuple(raw.shape)}")
@@ -92,5 +96,65 @@ def draw_valence_masked(raw: torch.Tensor, max_atoms: int, temperature: float,
         bonds[rows, pair] = kind
         room[rows, i] -= orders[kind]
         room[rows, j] -= orders[kind]
+    if connect:
+        join_fragments(atoms, bonds, room, 1.0 - bond_probs[..., 0], max_atoms)
     return torch.cat([F.one_hot(atoms, n_types).reshape(n, -1), F.one_hot(bonds, n_bonds).reshape(n, -1)],
                      dim=1).to(raw.dtype)
+
+
+def fragments(atoms: torch.Tensor, bonds: torch.Tensor, max_atoms: int) -> torch.Tensor:
+    """Fragment label of each atom, (n, N): the lowest index of a present atom it is connected to, -1 for
+    absent atoms. ``atoms`` (n, N) type indices (0 = absent), ``bonds`` (n, P) bond-type indices over the
+    upper triangle (0 = none)."""
+    n = atoms.shape[0]
+    present = atoms != 0
+    iu = torch.triu_indices(max_atoms, max_atoms, offset=1)
+    adj = torch.zeros(n, max_atoms, max_atoms, dtype=torch.bool)
+    adj[:, iu[0], iu[1]] = bonds != 0
+    adj = (adj | adj.transpose(1, 2)) & present[:, :, None] & present[:, None, :]
+    adj |= torch.diag_embed(present)
+    index = torch.arange(max_atoms).expand(n, max_atoms)
+    label = torch.where(present, index, max_atoms)
+    for _ in range(max_atoms):  # min-label propagation: N rounds reach every path
+        spread = torch.where(adj, label[:, None, :], max_atoms).amin(-1)
+        if torch.equal(spread, label):
+            break
+        label = spread
+    return torch.where(present, label, -1)
+
+
+def join_fragments(atoms: torch.Tensor, bonds: torch.Tensor, room: torch.Tensor, bond_wish: torch.Tensor,
+                   max_atoms: int) -> int:
+    """Join the fragments of each graph in place with single bonds; returns how many bonds were added.
+
+    Args:
+        atoms: (n, N) atom type indices (0 = absent).
+        bonds: (n, P) bond type indices over the upper-triangle pairs, changed in place.
+        room: (n, N) remaining valence of each atom, changed in place.
+        bond_wish: (n, P) how much the generator wants each pair bonded (the probability of any bond).
+        max_atoms: N.
+
+    While a graph has several fragments, the pair of atoms in different fragments with the highest
+    ``bond_wish`` among those whose atoms both have a free valence gets a single bond.
+    """
+    iu = torch.triu_indices(max_atoms, max_atoms, offset=1)
+    single = BOND_TYPES.index("single")
+    added = 0
+    labels = fragments(atoms, bonds, max_atoms)
+    several = [r for r in range(atoms.shape[0]) if len(set(labels[r].tolist()) - {-1}) > 1]
+    for r in several:
+        label = labels[r].clone()
+        while len(set(label.tolist()) - {-1}) > 1:
+            li, lj = label[iu[0]], label[iu[1]]
+            free = (room[r, iu[0]] >= 1) & (room[r, iu[1]] >= 1)
+            ok = (li >= 0) & (lj >= 0) & (li != lj) & free & (bonds[r] == 0)
+            if not ok.any():
+                break
+            pair = int(torch.where(ok, bond_wish[r], -1.0).argmax())
+            i, j = int(iu[0][pair]), int(iu[1][pair])
+            bonds[r, pair] = single
+            room[r, i] -= 1
+            room[r, j] -= 1
+            label[label == label[j]] = label[i]
+            added += 1
+    return added

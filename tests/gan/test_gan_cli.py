@@ -43,9 +43,15 @@ def test_train_sample_molecules(tmp_path, capsys, smiles20):
     drawn = tmp_path / "drawn"
     assert main(["--device", "cpu", "gan", "train", "--data", "qm9", "--input", str(smi), "-k", "2", "--steps", "2",
                  "--batch-size", "10", "--gen-hidden", "8", "--disc-hidden", "8", "--eval-samples", "30",
-                 "--sample-temperature", "0.7", "--decode-temperature", "0.5", "--valence-mask", "-o", str(drawn)]) == 0
+                 "--sample-temperature", "0.7", "--decode-temperature", "0.5", "--valence-mask", "--connect-fragments",
+                 "-o", str(drawn)]) == 0
     saved = json.loads((drawn / "config.json").read_text())["config"]
     assert (saved["sample_temperature"], saved["decode_temperature"], saved["valence_mask"]) == (0.7, 0.5, True)
+    assert saved["connect_fragments"] is True
+    capsys.readouterr()
+    assert main(["gan", "evaluate", str(drawn), "-n", "20", "--no-valence-mask", "--connect-fragments"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chemaccel: error:") and "add --valence-mask" in err and "\n" not in err
 
 
 @pytest.mark.parametrize("extra,match", [

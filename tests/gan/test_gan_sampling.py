@@ -139,3 +139,110 @@ def test_valence_mask_on_the_shipped_model_raises_validity():
     assert masked["validity"] > raw_validity + 0.2
     with pytest.raises(ConfigError, match="apply to drawn graphs"):
         GanConfig(data="qm9", valence_mask=True)
+
+
+def atoms_bonds(smiles):
+    atoms, bonds, kept, _ = encode_smiles([smiles], N)
+    assert len(kept) == 1
+    return torch.from_numpy(atoms).long(), torch.from_numpy(bonds).long()
+
+
+def test_fragments_labels_each_atom_by_its_lowest_connected_index():
+    from chemaccel.gan.valence import fragments
+
+    atoms, bonds = atoms_bonds("CC.O.NC")  # atoms 0-1, 2, 3-4; 5-8 absent
+    assert fragments(atoms, bonds, N).tolist() == [[0, 0, 2, 3, 3, -1, -1, -1, -1]]
+    atoms, bonds = atoms_bonds("CCOC")
+    assert fragments(atoms, bonds, N).tolist() == [[0, 0, 0, 0, -1, -1, -1, -1, -1]]
+
+
+def test_join_fragments_bonds_the_pair_the_generator_wants_most_where_valence_allows():
+    from chemaccel.gan.molgraph import decode
+    from chemaccel.gan.valence import MAX_VALENCE, join_fragments
+
+    atoms, bonds = atoms_bonds("CC.O")  # C0-C1, O2
+    room = torch.tensor([[MAX_VALENCE[z] for z in ATOMS_OF(atoms[0])]]) - torch.tensor([[1.0, 1.0] + [0.0] * 7])
+    wish = torch.zeros(1, len(PAIRS))
+    wish[0, PAIRS.index((1, 2))] = 0.9  # C1-O2 wanted most
+    wish[0, PAIRS.index((0, 2))] = 0.5
+    assert join_fragments(atoms, bonds, room, wish, N) == 1
+    assert decode(atoms[0].numpy(), bonds[0].numpy(), N) == "CCO"
+    assert room[0, :3].tolist() == [3.0, 2.0, 1.0]
+    # an atom without free valence is passed over: F2 is full, so the join goes to the next wish
+    atoms, bonds = atoms_bonds("CF.C")  # C0-F1, C2
+    room = torch.tensor([[3.0, 0.0, 4.0] + [0.0] * 6])
+    wish = torch.zeros(1, len(PAIRS))
+    wish[0, PAIRS.index((1, 2))] = 0.9
+    wish[0, PAIRS.index((0, 2))] = 0.1
+    assert join_fragments(atoms, bonds, room, wish, N) == 1
+    assert decode(atoms[0].numpy(), bonds[0].numpy(), N) == "CCF"
+    # two full fragments (F-F and F-F) cannot be joined: left as they are, still invalid
+    atoms, bonds = atoms_bonds("FF.FF")
+    room = torch.zeros(1, N)
+    before = bonds.clone()
+    assert join_fragments(atoms, bonds, room, torch.rand(1, len(PAIRS)), N) == 0
+    assert torch.equal(bonds, before) and decode(atoms[0].numpy(), bonds[0].numpy(), N) is None
+
+
+def ATOMS_OF(row):
+    from chemaccel.gan.molgraph import ATOM_TYPES
+
+    return [ATOM_TYPES[int(t)] for t in row]
+
+
+def test_connected_draws_are_single_fragments_and_stay_within_valence():
+    from chemaccel.gan.valence import draw_valence_masked, fragments
+
+    raw = torch.randn(300, DIM) * 2.0
+    loose = draw_valence_masked(raw, N, 1.0, torch.Generator().manual_seed(0))
+    joined = draw_valence_masked(raw, N, 1.0, torch.Generator().manual_seed(0), connect=True)
+    assert valence_excess(joined, N).eq(0).all()
+
+    def labels(g):
+        a = g[:, :A_SIZE].reshape(-1, N, A_SIZE // N).argmax(-1)
+        b = g[:, A_SIZE:].reshape(len(g), -1, 4).argmax(-1)
+        return a, fragments(a, b, N)
+
+    def n_fragments(g):
+        return torch.tensor([len(set(r.tolist()) - {-1}) for r in labels(g)[1]])
+
+    assert (n_fragments(loose) > 1).sum() > 150
+    assert (n_fragments(joined) == 1).sum() > 2 * (n_fragments(loose) == 1).sum()
+    # what stays in fragments has no two atoms in different fragments with a free valence each
+    from chemaccel.gan.molgraph import ATOM_TYPES
+    from chemaccel.gan.valence import MAX_VALENCE
+
+    a, lab = labels(joined)
+    adj = torch.zeros(len(joined), N, N)
+    adj[:, [i for i, _ in PAIRS], [j for _, j in PAIRS]] = (
+        joined[:, A_SIZE:].reshape(len(joined), -1, 4) @ torch.tensor([0.0, 1.0, 2.0, 3.0]))
+    free = torch.tensor([MAX_VALENCE[z] for z in ATOM_TYPES])[a] - (adj + adj.transpose(1, 2)).sum(-1)
+    for r in torch.nonzero(n_fragments(joined) > 1).flatten().tolist():
+        open_ = {int(lab[r, i]) for i in range(N) if lab[r, i] >= 0 and free[r, i] >= 1}
+        assert len(open_) <= 1
+    # joining only adds bonds: the atoms and every drawn bond stay
+    changed = loose != joined
+    assert not changed[:, :A_SIZE].any()
+    valid_loose = [s is not None for s in decode_all(loose.numpy(), N)]
+    valid_joined = [s is not None for s in decode_all(joined.numpy(), N)]
+    assert sum(valid_joined) > sum(valid_loose) and all(j for lo, j in zip(valid_loose, valid_joined) if lo)
+
+
+def test_connect_fragments_needs_valence_masks():
+    with pytest.raises(ConfigError, match="set valence_mask"):
+        GanConfig(data="qm9", sample_temperature=0.7, connect_fragments=True)
+    assert GanConfig(data="qm9", sample_temperature=0.7, valence_mask=True, connect_fragments=True).connect_fragments
+
+
+def test_the_shipped_model_joins_fragments_and_only_adds_molecules():
+    from chemaccel import api
+
+    model = api.load_model("gan-qm9")
+    assert model.connect_fragments and model.valence_mask
+    smiles = model.sample_smiles(2000, 0)
+    model.connect_fragments = False
+    loose = model.sample_smiles(2000, 0)
+    # recorded from the shipped files: 1,831 valid draws as drawn, 1,999 once the fragments are joined
+    assert (sum(s is not None for s in loose), sum(s is not None for s in smiles)) == (1831, 1999)
+    # a draw that was one molecule already is left exactly as it was
+    assert all(a == b for a, b in zip(loose, smiles) if a is not None)
