@@ -24,6 +24,7 @@ from chemaccel.chem.depict import depict_png, depict_svg
 from chemaccel.chem.molecules import MoleculeRecord, canonical_smiles, read_all, read_molecules, write_csv, write_sdf
 from chemaccel.chem.readers import molecules_from_text
 from chemaccel.chem.store import MoleculeStore
+from chemaccel.engines import ENGINES, EXTRA_LOADERS, Engine, engine
 from chemaccel.errors import (
     Cancelled, ChemAccelError, ConfigError, DeviceError, InputError, ModelFileError, NotAvailableError,
     StoreError,
@@ -31,18 +32,23 @@ from chemaccel.errors import (
 from chemaccel.reporting import (
     LoggingReporter, NullReporter, RecordingReporter, Reporter, StopFlag, TqdmReporter,
 )
+from chemaccel.shipped import examples_dir, models_dir, shipped_names
 from chemaccel.runtime import RuntimeConfig, available_devices, describe_device, resolve_device, seed_everything
 from chemaccel.gan.config import GanConfig
+from chemaccel.property.config import PropertyConfig
+from chemaccel.nas.config import PRECISIONS as NAS_PRECISIONS, RetrainConfig, SearchConfig
+from chemaccel.nas.workflow import (
+    NasModelView, NasRetrainOutcome, NasRetrainSpec, NasSearchOutcome, NasSearchSpec,
+    describe_model as describe_nas_model, read_genotype, run_retrain as run_nas_retrain_job,
+    run_search as run_nas_search_job, save_search_genotype as save_nas_genotype,
+)
+from chemaccel.prune.config import PruneConfig
+from chemaccel.prune.models import MODEL_KINDS as PRUNE_ARCHITECTURES
+from chemaccel.prune.workflow import DENSE_TASK as PRUNE_DENSE_TASK, PruneJobSpec, PruneOutcome
 from chemaccel.reaction.config import ReactionConfig
 
-MODEL_LOADERS: dict[str, str] = {
-    "demo-fingerprint-mlp": "chemaccel.demo:load_regressor",
-    "prune": "chemaccel.prune.storage:load_model",
-    "reaction": "chemaccel.reaction.storage:load_model",
-    "gan": "chemaccel.gan.storage:load_model",
-    "property": "chemaccel.property.storage:load_model",
-    "nas": "chemaccel.nas.storage:load_model",
-}
+#: ``engine`` of a model folder -> ``"module:function"`` of its loader (the engine registry's, and extras)
+MODEL_LOADERS: dict[str, str] = {**{name: e.load for name, e in ENGINES.items()}, **EXTRA_LOADERS}
 
 
 def load_model(path: str | Path, device: str | Any = "cpu") -> Any:
@@ -60,6 +66,21 @@ def load_model(path: str | Path, device: str | Any = "cpu") -> Any:
         )
     module, func = target.split(":")
     return getattr(importlib.import_module(module), func)(Path(path), device)
+
+
+def evaluate(path: str | Path, data: Any = None, device: str | Any = "cpu", **options: Any) -> dict[str, Any]:
+    """The figures of any model folder (or shipped model's name) on ``data``, through its engine's
+    evaluate (:mod:`chemaccel.engines`): an IDX folder for prune and nas, a molecule store for property, a
+    reaction folder for reaction, a reference set (optional) for gan. ``options`` go to the engine's
+    evaluate (e.g. ``split``, ``limit``)."""
+    from chemaccel.shipped import resolve_model
+
+    path = resolve_model(path)
+    info = read_model_info(path)
+    if info.engine not in ENGINES:
+        raise NotAvailableError(f"{path}: no engine {info.engine!r} to evaluate it in this chemaccel "
+                                f"(known: {', '.join(sorted(ENGINES))})")
+    return ENGINES[info.engine].evaluator()(path, data, device=device, **options)
 
 
 def prune(model: Any, data: Any, config: Any = None, reporter: Reporter | None = None, val_data: Any = None,
@@ -86,9 +107,61 @@ def prune(model: Any, data: Any, config: Any = None, reporter: Reporter | None =
     return AutoPrune(config).run(model, data, val_data, reporter, checkpoint_dir=checkpoint_dir, resume=resume)
 
 
+def run_prune_job(reporter: Reporter | None, spec: Any) -> Any:
+    """Run one AutoPrune job as ``chemaccel prune run`` and the app run it: read an IDX image folder, train
+    a built-in architecture dense first (or start from a model folder), prune with checkpoints in
+    ``spec.work`` (:mod:`chemaccel.prune.workflow`). ``spec`` is a :class:`PruneJobSpec`; returns a
+    :class:`chemaccel.prune.workflow.PruneOutcome` (``.cancelled``, ``.result``, ``.layers``); write it
+    with :func:`save_prune_outcome`."""
+    from chemaccel.prune.workflow import run_job
+
+    return run_job(reporter, spec)
+
+
+def save_prune_outcome(outcome: Any, path: str | Path, notes: str = "") -> Path:
+    """Write a finished :func:`run_prune_job` outcome as a prune model folder; returns the folder."""
+    from chemaccel.prune.workflow import save_outcome
+
+    return save_outcome(outcome, path, notes=notes)
+
+
+def evaluate_pruned(model: str | Path, data: Any = None, split: str = "test", limit: int | None = None,
+                    latency_repeats: int = 50, device: str | Any = "cpu") -> dict[str, Any]:
+    """Measure a prune model folder: sizes, FLOPs and CPU latency, and with ``data`` (an IDX folder or
+    ``(x, y)`` tensors) the error on ``split`` on ``device`` (:func:`chemaccel.prune.evaluate.evaluate`)."""
+    from chemaccel.prune.evaluate import evaluate
+
+    return evaluate(model, data, split=split, limit=limit, latency_repeats=latency_repeats, device=device)
+
+
+def measure_pruned(model: Any, example: Any, reference: Any = None, latency_repeats: int = 50) -> dict[str, Any]:
+    """Sizes, FLOPs (against ``reference``, the dense model) and CPU latency of a (pruned) module on one
+    ``example`` input (:func:`chemaccel.prune.measure.measure`)."""
+    from chemaccel.prune.measure import measure
+
+    return measure(model, example, reference=reference, latency_repeats=latency_repeats)
+
+
+def prune_table(stats: dict[str, Any]) -> str:
+    """The per-layer text table of :func:`evaluate_pruned`'s (or a prune result's) measurements."""
+    from chemaccel.prune.measure import format_table
+
+    return format_table(stats)
+
+
+def evaluate_nas(model: str | Path, data: Any = None, split: str = "test", limit: int | None = None,
+                 device: str | Any = "cpu") -> dict[str, Any]:
+    """Measure a NAS model folder: parameters, skips per cell, and with ``data`` (an IDX folder or
+    ``(x, y)``) the accuracy on ``split`` (:func:`chemaccel.nas.evaluate.evaluate`)."""
+    from chemaccel.nas.evaluate import evaluate
+
+    return evaluate(model, data, split=split, limit=limit, device=device)
+
+
 def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter: Reporter | None = None,
                    resume: bool = False, runtime: RuntimeConfig | None = None, mit_dir: str | Path | None = None,
-                   limit: int | None = None) -> Any:
+                   limit: int | None = None, init_from: str | Path | None = None,
+                   keep_decoder_layers: Any = None) -> Any:
     """Train a forward reaction model (reactants -> product) on a USPTO-50K-format folder with eole.
 
     Args:
@@ -99,18 +172,50 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         reporter: progress and cancellation (cancel leaves a checkpoint and a valid model folder).
         runtime: device (cpu or cuda:0); mit_dir: USPTO-MIT folder for ``extra_mit_valid``.
         limit: read only the first N reactions of each split.
+        init_from: a reaction model folder to start from (its vocabulary and weights).
+        keep_decoder_layers: with ``init_from``: keep only these decoder layers of it (indices, or text such
+            as ``"0,2,5"``), copied once into ``<out>.work/init-model`` (a resumed run keeps its copy).
 
     Returns:
         a :class:`chemaccel.reaction.TrainResult`; load the model with :func:`load_model`.
     """
     from chemaccel.reaction import ReactionTrainer
+    from chemaccel.reaction.storage import drop_decoder_layers, parse_kept_layers
 
     if isinstance(config, str):
         config = ReactionConfig.from_preset(config)
     elif not isinstance(config, ReactionConfig):
         config = ReactionConfig.from_dict(config)
-    trainer = ReactionTrainer(config, data_dir, out, runtime=runtime, mit_dir=mit_dir, limit=limit)
+    if keep_decoder_layers is not None:
+        if init_from is None:
+            raise ConfigError("keeping decoder layers needs a model to start from (--init-from)")
+        keep = parse_kept_layers(keep_decoder_layers) if isinstance(keep_decoder_layers, str) else list(
+            keep_decoder_layers)
+        if config.decoder_layers != len(keep):
+            raise ConfigError(f"decoder_layers {config.decoder_layers} but {len(keep)} decoder layers kept")
+        copy = Path(out).with_name(Path(out).name + ".work") / "init-model"
+        if not (resume and copy.is_dir()):
+            drop_decoder_layers(init_from, copy, keep)
+        init_from = copy
+    trainer = ReactionTrainer(config, data_dir, out, runtime=runtime, mit_dir=mit_dir, limit=limit,
+                              init_from=init_from)
     return trainer.run(reporter, resume=resume)
+
+
+def reaction_kept_layers(text: str) -> list[int]:
+    """The decoder layer indices of ``--keep-decoder-layers`` text such as ``"0,2,5"`` (one-line error if bad)."""
+    from chemaccel.reaction.storage import parse_kept_layers
+
+    return parse_kept_layers(text)
+
+
+def evaluate_reaction(model: Any, data_dir: str | Path, split: str = "test", limit: int | None = None, k: int = 5,
+                      batch_size: int = 32, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Top-k accuracy of a reaction model on a USPTO-50K or USPTO-MIT folder
+    (:func:`chemaccel.reaction.evaluate.evaluate`)."""
+    from chemaccel.reaction.evaluate import evaluate
+
+    return evaluate(model, data_dir, split=split, limit=limit, k=k, batch_size=batch_size, reporter=reporter)
 
 
 def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = None, out: str | Path | None = None,
@@ -136,7 +241,9 @@ def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = 
     elif not isinstance(config, GanConfig):
         config = GanConfig.from_dict(config)
     result = GanTrainer(config, runtime).run(reporter, data=data, checkpoint_dir=checkpoint_dir, resume=resume)
-    if out is not None and result.status != "cancelled":
+    from chemaccel.runtime import is_main_process
+
+    if out is not None and result.status != "cancelled" and is_main_process():
         save_gan_result(out, result)
     return result
 
@@ -218,6 +325,24 @@ def train_property(config: Any, store: str | Path, out: str | Path | None = None
     return PropertyTrainer(config, store, out, runtime=runtime, init_from=init_from).run(reporter, resume=resume)
 
 
+def predict_property_file(model: Any, source: str | Path, out: str | Path, reporter: Reporter | None = None,
+                          **options: Any) -> dict[str, int]:
+    """Stream a molecule file through a property model (:func:`load_model` of a property folder) into a CSV
+    with value, uncertainty and verdict columns, resumable (:func:`chemaccel.property.predict.predict_file`:
+    ``chunk``, ``seed``, ``resume``, ``conformers``, ``workers``); returns the row counts."""
+    from chemaccel.property.predict import predict_file
+
+    return predict_file(model, source, out, reporter=reporter, **options)
+
+
+def evaluate_property(model: Any, store: str | Path, split: str = "test", limit: int | None = None) -> dict[str, Any]:
+    """MAE (meV) per target of a property model on ``split`` of a molecule store, in its stored geometry,
+    with parameters, FLOPs and molecules/s (:func:`chemaccel.property.evaluate.evaluate_model`)."""
+    from chemaccel.property.evaluate import evaluate_model
+
+    return evaluate_model(model, store, split=split, limit=limit)
+
+
 def nas_search(data: Any, config: Any = None, reporter: Reporter | None = None, teacher: Any = None,
                teacher_layers: Any = None, checkpoint_dir: str | Path | None = None, resume: bool = False) -> Any:
     """Search a cell architecture with DARTS (Liu et al. ICLR 2019), optionally distilled from a teacher.
@@ -280,11 +405,14 @@ def nas_retrain(genotype: Any, data: Any, out: str | Path | None = None, config:
 
 
 __all__ = [
-    "nas_search", "nas_retrain",
-    "train_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
+    "nas_search", "nas_retrain", "run_nas_search_job", "save_nas_genotype", "run_nas_retrain_job", "evaluate_nas",
+    "describe_nas_model", "read_genotype", "NasSearchSpec", "NasSearchOutcome", "NasRetrainSpec",
+    "NasRetrainOutcome", "NasModelView", "SearchConfig", "RetrainConfig", "NAS_PRECISIONS",
+    "train_property", "PropertyConfig", "predict_property_file", "evaluate_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
     "train_gan", "save_gan_result", "GanConfig", "read_reference_molecules",
-    "train_reaction", "ReactionConfig",
-    "prune",
+    "train_reaction", "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
+    "prune", "run_prune_job", "save_prune_outcome", "evaluate_pruned", "measure_pruned", "prune_table", "PruneJobSpec", "PruneOutcome", "PruneConfig",
+    "PRUNE_ARCHITECTURES", "PRUNE_DENSE_TASK",
     "__version__",
     "Cancelled", "ChemAccelError", "ConfigError", "DeviceError", "InputError", "ModelFileError",
     "NotAvailableError",
@@ -292,6 +420,7 @@ __all__ = [
     "MoleculeRecord", "read_molecules", "read_all", "molecules_from_text", "write_csv", "write_sdf", "canonical_smiles",
     "embed_3d", "embed_records", "MoleculeStore",
     "depict_png", "depict_svg",
+    "ENGINES", "Engine", "engine", "evaluate", "examples_dir", "models_dir", "shipped_names",
     "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "expect_engine", "load_model", "MODEL_LOADERS",
     "Reporter", "NullReporter", "TqdmReporter", "LoggingReporter", "RecordingReporter", "StopFlag",
     "RuntimeConfig", "available_devices", "describe_device", "resolve_device", "seed_everything",

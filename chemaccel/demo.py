@@ -214,21 +214,19 @@ def gan_demo(model_dir: Path, n: int = 2000, shown: int = 8) -> list[str]:
     a few of the valid molecules (the novel ones marked)."""
     if not (model_dir / "config.json").is_file():
         return [f"  missing: no shipped molecular GAN at {model_dir} (scripts/train_shipped_gan.py --only qm9)"]
-    from chemaccel.gan import load_gan
-    from chemaccel.gan.molgraph import molecule_metrics, smiles_hash
+    from chemaccel.api import load_model
 
     try:
-        model = load_gan(model_dir)
+        model = load_model(model_dir)
         smiles = model.sample_smiles(n, seed=0)
     except ChemAccelError as exc:
         return [f"  skipped: {exc}"]
-    known = set(model.train_hashes.tolist()) if model.train_hashes is not None else set()
-    m = molecule_metrics(smiles, model.train_hashes if model.train_hashes is not None else np.zeros(0, np.int64))
+    m = model.molecule_metrics(smiles)
     lines = [f"  {n:,} samples from {model.config.n_generators} generators: validity {m['validity']:.3f}, "
              f"uniqueness {m['uniqueness']:.4f} ({m['n_unique']} distinct molecules), novelty {m['novelty']:.3f}"]
-    distinct = sorted({s for s in smiles if s})
-    for s in distinct[:shown]:
-        lines.append(f"  {s:<28} {'novel' if smiles_hash(s) not in known else 'in the training set'}")
+    distinct = sorted({s for s in smiles if s})[:shown]
+    for s, known in zip(distinct, model.in_training_set(distinct)):
+        lines.append(f"  {s:<28} {'in the training set' if known else 'novel'}")
     return lines
 
 
@@ -266,10 +264,10 @@ def nas_demo(model_dir: Path) -> list[str]:
     """The shipped NAS model's genotype and its recorded test accuracy, or a line saying it is missing."""
     if not (model_dir / "config.json").is_file():
         return [f"  missing: no shipped NAS model at {model_dir} (scripts/train_shipped_nas.py makes it)"]
-    from chemaccel.nas.storage import load_nas
+    from chemaccel.api import load_model, read_model_info
 
     try:
-        model, info = load_nas(model_dir)
+        model, info = load_model(model_dir), read_model_info(model_dir)
     except ChemAccelError as exc:
         return [f"  skipped: {exc}"]
     lines = [f"  {line}" for line in model.genotype.describe().splitlines()]
@@ -306,8 +304,7 @@ def prune_demo(csv_path: Path, runtime: RuntimeConfig, reporter: Reporter, n_val
     """Train a fingerprint MLP on QM9 gaps (2,000 molecules), prune it with AutoPrune, compare."""
     import copy
 
-    from chemaccel.prune import AutoPrune, PruneConfig
-    from chemaccel.prune.measure import measure
+    from chemaccel.api import PruneConfig, measure_pruned, prune
 
     records = [r for r in read_molecules(csv_path) if r.ok]
     x = torch.from_numpy(morgan_fingerprints([r.smiles for r in records]))
@@ -328,15 +325,15 @@ def prune_demo(csv_path: Path, runtime: RuntimeConfig, reporter: Reporter, n_val
     config = PruneConfig(granularity="structured", target="flops", budget=0.3, lambda_init=0.1, gate_lr=1e-3,
                          epochs=12, finetune_epochs=4, loss="mse", batch_size=64, runtime=runtime)
     t0 = time.perf_counter()
-    result = AutoPrune(config).run(copy.deepcopy(dense), (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:]),
-                                   reporter)
+    result = prune(copy.deepcopy(dense), (x[:n_train], y[:n_train]), config, reporter,
+                   val_data=(x[n_train:], y[n_train:]))
     seconds = time.perf_counter() - t0
     rows = []
     for label, model in (("dense", dense), ("AutoPrune", result.model)):
         model.eval()
         with torch.no_grad():
             mae = float((model(x[n_train:]) - y[n_train:]).abs().mean())
-        stats = measure(model, x[:1], reference=dense, latency_repeats=0)
+        stats = measure_pruned(model, x[:1], reference=dense, latency_repeats=0)
         widths = [m.out_features for m in model if isinstance(m, nn.Linear)][:-1]
         rows.append(f"  {label:<10} hidden {str(widths):<11} {stats['params_nonzero']:>7,} params "
                     f"{stats['flops_fraction']:>7.1%} FLOPs   valid MAE {mae:.3f} eV")

@@ -33,9 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import chemaccel.nas as nas
 from chemaccel import api
-from chemaccel.nas.config import PRECISIONS
 from chemaccel_gui.charts import ScatterPlot
 from chemaccel_gui.config_form import INVALID_STYLE, ConfigForm
 from chemaccel_gui.genotype_view import GenotypeView
@@ -62,7 +60,7 @@ DEFAULT_LIMIT = 2000
 HIDDEN = ["runtime.device", "limit_train"]
 DISTILL_FIELDS = ("feature_weight", "logit_weight", "temperature", "distill_arch", "teacher_epochs",
                   "teacher_width")
-CHOICES = {"order": ("first", "second"), "runtime.precision": PRECISIONS}
+CHOICES = {"order": ("first", "second"), "runtime.precision": api.NAS_PRECISIONS}
 SHIPPED = "nas-fashion"
 NO_SHIPPED_MODEL = (f"No NAS model is shipped yet (resources/models/{SHIPPED} is not there): choose a "
                     "folder of your own (chemaccel nas retrain --genotype G.json --data DIR -o FOLDER), or "
@@ -112,7 +110,7 @@ class NasPanel(JobPanel):
         self.distill_check.setObjectName("nasDistill")
         self.distill_check.setToolTip("DARTS + distillation: the teacher's stage features and logits are "
                                       "distilled into the supernet (off: plain DARTS)")
-        self.form = ConfigForm(nas.SearchConfig, hidden=HIDDEN, values=DISTILL_DEFAULTS, choices=CHOICES,
+        self.form = ConfigForm(api.SearchConfig, hidden=HIDDEN, values=DISTILL_DEFAULTS, choices=CHOICES,
                                parent=self)
 
         self.start_button = self.button("Start", "nasStart", self.start)

@@ -2,7 +2,7 @@
 
 Left: the model (a fresh LeNet-5, LeNet-300-100 or Fashion CNN, trained dense first; or a shipped or
 user prune model, pruned further), the data (with a sample limit so a job can be tiny), and the
-settings, a form generated from :class:`chemaccel.prune.PruneConfig` and validated by it. Start runs a
+settings, a form generated from :class:`chemaccel.api.PruneConfig` and validated by it. Start runs a
 job (worker thread); Cancel stops it at the next step and keeps the last good checkpoint, which Resume
 continues. Right: live loss and kept-fraction curves, compression versus accuracy, per-layer sparsity.
 A finished model is saved as a model folder (Save model...).
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import chemaccel.prune as prune
 from chemaccel import api
 from chemaccel_gui.config_form import ConfigForm
 from chemaccel_gui.job_panel import JobPanel
@@ -75,7 +74,7 @@ class PrunePanel(JobPanel):
         self.pretrain_spin.setRange(0, 100)
         self.pretrain_spin.setValue(1)
         self.pretrain_spin.setToolTip("Dense training epochs before pruning a new architecture")
-        self.form = ConfigForm(prune.PruneConfig, hidden=["runtime.device"], parent=self)
+        self.form = ConfigForm(api.PruneConfig, hidden=["runtime.device"], parent=self)
 
         self.start_button = self.button("Start", "pruneStart", self.start)
         self.resume_button = self.button("Resume", "pruneResume", self.resume,
@@ -206,7 +205,7 @@ class PrunePanel(JobPanel):
     def _model_changed(self) -> None:
         choice = self.picker.choice()
         fashion = choice == "cnn"
-        values = prune.PruneConfig().to_dict()  # a new architecture starts from the defaults
+        values = api.PruneConfig().to_dict()  # a new architecture starts from the defaults
         if isinstance(choice, ModelEntry):  # a model folder: the settings it was pruned with
             fashion = "fashion" in (choice.name + choice.info.notes).lower()
             values.update(choice.info.config)

@@ -62,13 +62,8 @@ def load_reaction_model(path: Path, device: str = "cpu",
     key = (str(Path(path).resolve()), device)
     if cache is not None and key in cache:
         return cache[key]
-    info = api.expect_engine(api.read_model_info(path), "reaction", path)
-    if device == "cpu":
-        model = api.load_model(path)
-    else:
-        from chemaccel.reaction import load_model
-
-        model = load_model(path, device=device)
+    api.expect_engine(api.read_model_info(path), "reaction", path)
+    model = api.load_model(path, device)
     if cache is not None:
         cache[key] = model
     return model

@@ -33,7 +33,10 @@ exit status: 0 ok, 1 failed (one-line reason on stderr), 2 bad usage, 130 interr
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chemaccel.cli import data, demo, gan, model, molecules, nas, property, prune, reaction
+    import importlib
+
+    from chemaccel.cli import data, demo, model, molecules
+    from chemaccel.engines import ENGINES
 
     parser = argparse.ArgumentParser(
         prog="chemaccel",
@@ -48,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed for reproducible runs (default 0)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="group", metavar="<group>", required=True)
-    for module in (molecules, data, model, demo, prune, gan, reaction, property, nas):
+    for module in (molecules, data, model, demo, *(importlib.import_module(e.cli) for e in ENGINES.values())):
         module.add_parser(sub)
     return parser
 

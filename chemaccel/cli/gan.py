@@ -129,9 +129,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from chemaccel.gan import GanConfig, GanTrainer, save_gan
-    from chemaccel.reporting import TqdmReporter
-    from chemaccel.runtime import RuntimeConfig
+    from chemaccel import api
+    from chemaccel.runtime import is_main_process
 
     extra: dict[str, Any] = read_config_file(args.config)
     fields = {**extra, "data": args.data}
@@ -143,27 +142,24 @@ def _train(args: argparse.Namespace) -> int:
         fields["placement"] = [d for d in args.placement.split(",") if d]
     if args.data == "qm9" and "eval_samples" not in fields:
         fields["eval_samples"] = 10000
-    config = GanConfig.from_dict(fields)
+    config = api.GanConfig.from_dict(fields)
     data = _read_input(args.data, args.input)
-    reporter = TqdmReporter(file=sys.stderr)
+    reporter = api.TqdmReporter(file=sys.stderr)
     out = Path(args.out)
     work = out.with_name(out.name + ".work")
     with cancel_on_sigint(reporter, what="step"):
         try:
-            result = GanTrainer(config, RuntimeConfig(device=args.device, seed=args.seed)).run(
-                reporter, data=data, checkpoint_dir=work, resume=args.resume)
+            result = api.train_gan(config, data, reporter, runtime=api.RuntimeConfig(device=args.device, seed=args.seed),
+                                   checkpoint_dir=work, resume=args.resume)
         finally:
             reporter.close()
     if result.status == "cancelled":
         eprint(f"chemaccel: cancelled at step {result.steps}; resume with the same command and --resume "
                f"(checkpoint in {work})")
         return 130
-    from chemaccel.runtime import is_main_process
-
     if not is_main_process():
         return 0  # process 0 writes the model under torchrun
-    save_gan(out, result.model, metrics=_scalars(result.metrics),
-             notes=f"{result.status}: {result.reason}")
+    api.save_gan_result(out, result)
     if result.status == "diverged":
         eprint(f"chemaccel: {result.reason}; saved the last good state to {out}")
     if args.json:

@@ -126,11 +126,8 @@ def _fields(args: argparse.Namespace, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from chemaccel.nas.config import SearchConfig
-    from chemaccel.nas.data import load_images
-    from chemaccel.nas.genotype import save_genotype
-    from chemaccel.nas.search import NasSearch
-    from chemaccel.reporting import TqdmReporter
+    from chemaccel import api
+    from chemaccel.runtime import is_main_process
 
     fields = _fields(args, {"layers": "layers", "channels": "init_channels", "nodes": "nodes", "epochs": "epochs",
                             "batch_size": "batch_size", "order": "order", "arch_lr": "arch_lr",
@@ -141,26 +138,23 @@ def _search(args: argparse.Namespace) -> int:
         fields["ops"] = []
     if args.no_skip_cap:
         fields["max_skip"] = None
-    config = SearchConfig.from_dict(fields)
-    (x, y), norm = load_images(args.data, "train", config.limit_train)
-    reporter = TqdmReporter(file=sys.stderr)
     out = Path(args.out)
+    spec = api.NasSearchSpec(Path(args.data), api.SearchConfig.from_dict(fields), out.with_name(out.name + ".work"),
+                             resume=args.resume)
+    reporter = api.TqdmReporter(file=sys.stderr)
     with cancel_on_sigint(reporter, what="step"):
         try:
-            result = NasSearch(config).run((x, y), reporter, checkpoint_dir=out.with_name(out.name + ".work"),
-                                           resume=args.resume)
+            outcome = api.run_nas_search_job(reporter, spec)
         finally:
             reporter.close()
-    summary = {**result.summary(), "config": config.to_dict(), "normalization": list(norm)}
+    result = outcome.result
     if result.cancelled:
         eprint("chemaccel: cancelled; resume with the same command and --resume "
                f"(checkpoint in {result.checkpoint})")
         return 130
-    from chemaccel.runtime import is_main_process
-
     if not is_main_process():
         return 0  # under torchrun every process holds the same genotype; process 0 writes it
-    save_genotype(out, result.genotype, summary)
+    api.save_nas_genotype(outcome, out)
     if args.json:
         print_json({"genotype": result.genotype.to_dict(), "skip_per_cell": result.genotype.skip_counts(),
                     "skips_before_cap": result.skips_before_cap, "seconds": result.seconds, "out": str(out)})
@@ -173,38 +167,25 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from chemaccel.datasets.images import idx_file
-    from chemaccel.errors import InputError
-    from chemaccel.nas.config import RetrainConfig
-    from chemaccel.nas.data import load_images
-    from chemaccel.nas.genotype import load_genotype
-    from chemaccel.nas.retrain import NasRetrain
-    from chemaccel.reporting import TqdmReporter
+    from chemaccel import api
 
     fields = _fields(args, {"layers": "layers", "channels": "init_channels", "epochs": "epochs",
                             "batch_size": "batch_size", "lr": "lr", "val_size": "val_size"})
     if args.no_augment:
         fields["augment"] = False
-    config = RetrainConfig.from_dict(fields)
-    genotype = load_genotype(args.genotype)
-    (x, y), norm = load_images(args.data, "train", config.limit_train)
-    test = None
-    if not args.no_test:
-        try:
-            idx_file(args.data, "t10k-images-idx3-ubyte")
-        except InputError:
-            eprint("chemaccel: no test split in the data folder; the model folder records no test accuracy")
-        else:
-            test, _ = load_images(args.data, "test", None, norm)
     out = Path(args.out)
-    reporter = TqdmReporter(file=sys.stderr)
+    spec = api.NasRetrainSpec(Path(args.genotype), Path(args.data), api.RetrainConfig.from_dict(fields), out,
+                              out.with_name(out.name + ".work"), resume=args.resume, test=not args.no_test)
+    api.read_genotype(spec.genotype)  # a bad genotype file fails before the images are read
+    reporter = api.TqdmReporter(file=sys.stderr)
     with cancel_on_sigint(reporter, what="step"):
         try:
-            result = NasRetrain(config).run(genotype, (x, y), out, reporter, test_data=test, normalization=norm,
-                                            search_info={"genotype_file": str(args.genotype)},
-                                            checkpoint_dir=out.with_name(out.name + ".work"), resume=args.resume)
+            outcome = api.run_nas_retrain_job(reporter, spec)
         finally:
             reporter.close()
+    result = outcome.result
+    if spec.test and not outcome.test_measured:
+        eprint("chemaccel: no test split in the data folder; the model folder records no test accuracy")
     if result.cancelled:
         eprint("chemaccel: cancelled; resume with the same command and --resume "
                f"(checkpoint in {result.checkpoint})")
@@ -219,9 +200,9 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from chemaccel.nas.evaluate import evaluate
+    from chemaccel import api
 
-    stats = evaluate(args.model, args.data, split=args.split, limit=args.limit, device=args.device)
+    stats = api.evaluate_nas(args.model, args.data, split=args.split, limit=args.limit, device=args.device)
     if args.json:
         print_json(stats)
         return 0

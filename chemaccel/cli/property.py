@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
 
@@ -121,23 +122,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from chemaccel.property import PropertyConfig, PropertyTrainer
-    from chemaccel.reporting import TqdmReporter
-    from chemaccel.runtime import RuntimeConfig
+    from chemaccel import api
 
     values: dict = read_config_file(args.config)
     init = None
     if args.verb == "prune":
-        from chemaccel.checkpoint import read_model_info
-
-        info = read_model_info(args.model)
+        info = api.read_model_info(args.model)
         values = {**info.config, **values, "prune": args.method, "budget": args.budget}
         init = args.model
     else:
         if args.init_from:  # the model's own settings are the base; the config file and flags win
-            from chemaccel.checkpoint import read_model_info
-
-            values = {**read_model_info(args.init_from).config, **values, "prune": "none"}
+            values = {**api.read_model_info(args.init_from).config, **values, "prune": "none"}
             init = args.init_from
         values.update(targets=[t.strip() for t in args.targets.split(",") if t.strip()], max_epochs=args.epochs)
     for flag, key in (("geometry", "geometry"), ("valid_geometry", "valid_geometry"),
@@ -148,13 +143,13 @@ def _train(args: argparse.Namespace) -> int:
         values["limit_train"] = args.limit_train
     if args.limit_valid:
         values["limit_valid"] = args.limit_valid
-    config = PropertyConfig.from_dict(values)
-    reporter = TqdmReporter()
+    config = api.PropertyConfig.from_dict(values)
+    reporter = api.TqdmReporter()
     with cancel_on_sigint(reporter, what="step"):
         try:
-            trainer = PropertyTrainer(config, args.data, args.out, runtime=RuntimeConfig(device=args.device, seed=args.seed),
-                                      init_from=init)
-            result = trainer.run(reporter, resume=args.resume)
+            result = api.train_property(config, args.data, args.out, reporter,
+                                        runtime=api.RuntimeConfig(device=args.device, seed=args.seed),
+                                        resume=args.resume, init_from=init)
         finally:
             reporter.close()
     if result.status == "cancelled":
@@ -167,10 +162,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from chemaccel import api
     from chemaccel.errors import ConfigError
-    from chemaccel.property.predict import predict_file
-    from chemaccel.property.storage import load_model
-    from chemaccel.reporting import TqdmReporter
 
     if args.chunk < 1:
         raise ConfigError(f"--chunk must be positive, got {args.chunk}")
@@ -178,13 +171,13 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.conformers is not None and args.conformers < 1:
         raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
-    model = load_model(Path(args.model), args.torch_device)
-    reporter = TqdmReporter(file=sys.stderr, disable=None)
+    model = _load(args)
+    reporter = api.TqdmReporter(file=sys.stderr, disable=None)
     try:
         with cancel_on_sigint(reporter):
-            counts = predict_file(model, args.input, args.out, chunk=args.chunk, seed=args.seed,
-                                  reporter=reporter, resume=args.resume, conformers=args.conformers,
-                                  workers=args.workers)
+            counts = api.predict_property_file(model, args.input, args.out, reporter, chunk=args.chunk,
+                                               seed=args.seed, resume=args.resume, conformers=args.conformers,
+                                               workers=args.workers)
     finally:
         reporter.close()
     if counts["cancelled"]:
@@ -199,9 +192,17 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> Any:
+    """The property model folder of ``args.model`` on the device asked for (another engine's folder is an
+    error)."""
+    from chemaccel import api
+
+    api.expect_engine(api.read_model_info(args.model), "property", args.model)
+    return api.load_model(Path(args.model), args.torch_device)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    from chemaccel.property.evaluate import evaluate_model
-    from chemaccel.property.storage import load_model
+    from chemaccel import api
 
     data = args.data
     if data is None:
@@ -213,10 +214,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             data = default_qm9_store(reporter)
         finally:
             reporter.close()
-    model = load_model(Path(args.model), args.torch_device)
+    model = _load(args)
     if args.geometry is not None:
         return _evaluate_rows(args, model, data)
-    figures = evaluate_model(model, data, split=args.split, limit=args.limit)
+    figures = api.evaluate_property(model, data, split=args.split, limit=args.limit)
     if args.json:
         print_json(figures)
     else:

@@ -68,17 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import torch
-
-    from chemaccel.prune.baselines import fit
-    from chemaccel.prune.config import PruneConfig
-    from chemaccel.prune.data import load_image_split, normalization_for, split_validation
-    from chemaccel.prune.engine import AutoPrune
-    from chemaccel.prune.measure import format_table
-    from chemaccel.prune.models import build_model, default_architecture
-    from chemaccel.prune.storage import load_pruned, save_pruned
+    from chemaccel import api
     from chemaccel.runtime import is_main_process
-    from chemaccel.reporting import TqdmReporter
 
     extra = read_config_file(args.config)
     fields = {**extra, "granularity": args.granularity, "target": args.target, "budget": args.budget,
@@ -86,66 +77,42 @@ def _run(args: argparse.Namespace) -> int:
               "runtime": {"device": args.device, "seed": args.seed}}
     if fields.get("recovery_epochs") is not None and fields["recovery_epochs"] > args.epochs:
         fields["recovery_epochs"] = args.epochs
-    config = PruneConfig.from_dict(fields)
-    norm = normalization_for(args.data)
-    x, y = load_image_split(args.data, "train", args.limit, norm)
-    n_val = min(5000, max(1, len(x) // 10))
-    train, val = split_validation(x, y, n_val, seed=args.seed)
-    arch = default_architecture(args.model)
-    reporter = TqdmReporter(file=sys.stderr)
     out = Path(args.out)
     work = out.with_name(out.name + ".work")
+    spec = api.PruneJobSpec(args.dense or args.model, Path(args.data), api.PruneConfig.from_dict(fields), work,
+                            limit=args.limit, pretrain_epochs=args.pretrain_epochs, resume=args.resume)
+    reporter = api.TqdmReporter(file=sys.stderr)
     with cancel_on_sigint(reporter, what="step"):
         try:
-            if args.dense:
-                model, _ = load_pruned(args.dense)
-            elif args.resume and (work / "dense" / "config.json").exists():
-                model, _ = load_pruned(work / "dense")
-            else:
-                torch.manual_seed(args.seed)
-                model = build_model(arch)
-                fit(model, train, val, args.pretrain_epochs, reporter=reporter, task="dense training", seed=args.seed)
-                if reporter.should_stop():
-                    eprint("chemaccel: interrupted during dense training")
-                    return 130
-                if is_main_process():  # (under torchrun every process trains the same dense model from the seed)
-                    save_pruned(work / "dense", model, arch, granularity="dense", compacted=False, normalization=norm)
-            result = AutoPrune(config).run(model, train, val, reporter, checkpoint_dir=work, resume=args.resume)
+            outcome = api.run_prune_job(reporter, spec)
         finally:
             reporter.close()
-    if result.cancelled:
+    if outcome.result is None:
+        eprint("chemaccel: interrupted during dense training")
+        return 130
+    if outcome.cancelled:
         eprint(f"chemaccel: cancelled; resume with the same command and --resume (checkpoint in {work})")
         return 130
     if not is_main_process():
         return 0  # process 0 writes the model under torchrun
-    save_pruned(out, result.model, arch, granularity=config.granularity, compacted=result.compacted,
-                config=config.to_dict(), normalization=norm,
-                metrics={k: result.measurements.get(k) for k in ("compression", "flops_fraction", "val_error")})
-    print(format_table(result.measurements))
+    api.save_prune_outcome(outcome, out)
+    print(api.prune_table(outcome.result.measurements))
     print(f"saved {out}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from chemaccel.prune.evaluate import evaluate
-    from chemaccel.prune.measure import format_table
-
-    stats = evaluate(args.model, args.data, split=args.split, limit=args.limit, latency_repeats=args.repeats,
-                     device=args.torch_device)
-    if args.json:
-        print_json(stats)
-    else:
-        print(format_table(stats))
-    return 0
+    return _show(args, args.data, args.repeats)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from chemaccel.prune.evaluate import evaluate
-    from chemaccel.prune.measure import format_table
+    return _show(args, None, 0)
 
-    stats = evaluate(args.model, None, latency_repeats=0, device=args.torch_device)
-    if args.json:
-        print_json(stats)
-    else:
-        print(format_table(stats))
+
+def _show(args: argparse.Namespace, data: str | None, repeats: int) -> int:
+    from chemaccel import api
+
+    stats = api.evaluate_pruned(args.model, data, split=getattr(args, "split", "test"),
+                                limit=getattr(args, "limit", None), latency_repeats=repeats, device=args.torch_device)
+    print_json(stats) if args.json else print(api.prune_table(stats))
     return 0

@@ -127,22 +127,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------------------------------------ train
 def _train(args: argparse.Namespace) -> int:
-    from chemaccel.reaction import ReactionConfig, ReactionTrainer
-    from chemaccel.reporting import TqdmReporter
-    from chemaccel.runtime import RuntimeConfig
-
+    from chemaccel import api
     from chemaccel.errors import ConfigError
-    from chemaccel.reaction.storage import drop_decoder_layers, parse_kept_layers
+    from chemaccel.runtime import is_main_process
 
     extra = read_config_file(args.config)
     flags = {"steps": args.steps, "batch_tokens": args.batch_tokens, "save_every": args.save_every,
              "augment": args.augment, "decoder_layers": args.decoder_layers, "reagents": args.reagents,
              "min_token_count": args.min_token_count}
-    init_from = args.init_from
+    keep = None
     if args.keep_decoder_layers:
         if not args.init_from:
             raise ConfigError("--keep-decoder-layers needs --init-from (the model whose layers are kept)")
-        keep = parse_kept_layers(args.keep_decoder_layers)
+        keep = api.reaction_kept_layers(args.keep_decoder_layers)
         if args.decoder_layers not in (None, len(keep)):
             raise ConfigError(f"--decoder-layers {args.decoder_layers} but --keep-decoder-layers keeps "
                               f"{len(keep)} layers")
@@ -150,22 +147,16 @@ def _train(args: argparse.Namespace) -> int:
     fields = {**extra, **{k: v for k, v in flags.items() if v is not None}, "seed": args.seed}
     if args.mit_valid:
         fields["extra_mit_valid"] = True
-    config = ReactionConfig.from_preset(args.preset, **{k: v for k, v in fields.items() if k != "preset"})
+    config = api.ReactionConfig.from_preset(args.preset, **{k: v for k, v in fields.items() if k != "preset"})
     if config.save_every > config.steps:
         config = config.replace(save_every=config.steps, valid_every=min(config.valid_every, config.steps))
-    if args.keep_decoder_layers:
-        init_from = Path(args.out).with_name(Path(args.out).name + ".work") / "init-model"
-        if not (args.resume and init_from.is_dir()):  # a resumed run keeps the copy it started from
-            drop_decoder_layers(args.init_from, init_from, keep)
-    trainer = ReactionTrainer(config, args.data, args.out, mit_dir=args.mit_valid,
-                              runtime=RuntimeConfig(device=args.device, seed=args.seed), limit=args.limit,
-                              init_from=init_from)
-    from chemaccel.runtime import is_main_process
-
-    reporter = TqdmReporter(file=sys.stderr, disable=None if is_main_process() else True)
+    reporter = api.TqdmReporter(file=sys.stderr, disable=None if is_main_process() else True)
     with cancel_on_sigint(reporter, what="step"):
         try:
-            result = trainer.run(reporter, resume=args.resume)
+            result = api.train_reaction(config, args.data, args.out, reporter, resume=args.resume,
+                                        runtime=api.RuntimeConfig(device=args.device, seed=args.seed),
+                                        mit_dir=args.mit_valid, limit=args.limit, init_from=args.init_from,
+                                        keep_decoder_layers=keep)
         finally:
             reporter.close()
     if not is_main_process():
@@ -180,9 +171,8 @@ def _train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ predict
 def _predict(args: argparse.Namespace) -> int:
+    from chemaccel import api
     from chemaccel.errors import ConfigError, InputError
-    from chemaccel.reaction.storage import load_model
-    from chemaccel.reporting import TqdmReporter
 
     if not 1 <= args.k <= 20:
         raise ConfigError(f"-k must be from 1 to 20, got {args.k}")
@@ -208,8 +198,8 @@ def _predict(args: argparse.Namespace) -> int:
     first = list(islice(rows, args.chunk))
     if not first and not done:
         raise InputError(args.input, "no reactions (the input is empty)")
-    model = load_model(args.model, device=_device(args.device))
-    reporter = TqdmReporter(file=sys.stderr, disable=None if writer else True)
+    model = _load(args)
+    reporter = api.TqdmReporter(file=sys.stderr, disable=None if writer else True)
     n, ok = done, 0
     try:
         with cancel_on_sigint(reporter), (writer or _Stdout(header)) as out:
@@ -276,10 +266,13 @@ class _Stdout:
         sys.stdout.flush()
 
 
-def _device(spec: str) -> str:
-    from chemaccel.runtime import resolve_device
+def _load(args: argparse.Namespace) -> Any:
+    """The reaction model folder of ``args.model`` on the device asked for (another engine's folder is an
+    error)."""
+    from chemaccel import api
 
-    return str(resolve_device(spec))
+    api.expect_engine(api.read_model_info(args.model), "reaction", args.model)
+    return api.load_model(args.model, str(args.torch_device))
 
 
 def _read_inputs(path: str, column: str | None) -> Iterator[str]:
@@ -339,20 +332,18 @@ def _csv_column(path: str, column: str | None, delimiter: str) -> Iterator[str]:
 def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
+    from chemaccel import api
     from chemaccel.errors import ConfigError
-    from chemaccel.reaction.evaluate import evaluate
-    from chemaccel.reaction.storage import load_model
-    from chemaccel.reporting import TqdmReporter
 
     if args.threads is not None:
         if args.threads < 1:
             raise ConfigError(f"--threads must be positive, got {args.threads}")
         torch.set_num_threads(args.threads)
-    model = load_model(args.model, device=_device(args.device))
-    reporter = TqdmReporter(file=sys.stderr, disable=args.json or None)
+    model = _load(args)
+    reporter = api.TqdmReporter(file=sys.stderr, disable=args.json or None)
     try:
-        stats = evaluate(model, args.data, split=args.split, limit=args.limit, k=args.beam,
-                         batch_size=args.batch_size, reporter=reporter)
+        stats = api.evaluate_reaction(model, args.data, split=args.split, limit=args.limit, k=args.beam,
+                                      batch_size=args.batch_size, reporter=reporter)
     finally:
         reporter.close()
     stats["model"] = str(args.model)

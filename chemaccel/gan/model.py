@@ -160,6 +160,15 @@ class GanModel(nn.Module):
         hashes = self.train_hashes if self.train_hashes is not None else np.zeros(0, dtype=np.int64)
         return {**molecule_metrics(smiles, hashes), "internal_diversity": internal_diversity(smiles)}
 
+    def in_training_set(self, smiles: Sequence[str]) -> list[bool]:
+        """Whether each canonical SMILES is one of this model's training molecules (False for all when the
+        model folder keeps no training hashes)."""
+        from chemaccel.gan.molgraph import in_training_set
+
+        if self.train_hashes is None:
+            return [False] * len(smiles)
+        return [bool(b) for b in in_training_set(list(smiles), self.train_hashes)]
+
     def unique_smiles(self, n: int, seed: int = 0, max_samples: int | None = None,
                       on_progress: Any = None) -> tuple[list[str], int]:
         """Up to ``n`` distinct valid molecules, in the order first made, sampling in rounds (round r uses

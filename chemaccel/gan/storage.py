@@ -101,3 +101,17 @@ def _plain(obj: Any) -> Any:
         v = float(obj)
         return v if np.isfinite(v) else None
     return obj
+
+
+def evaluate_folder(model_folder: str | Path, data: Any = None, *, device: str | torch.device = "cpu",
+                    n: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """The engine contract's evaluate (:mod:`chemaccel.engines`): the model's metrics on ``n`` samples; for
+    molecule models ``data`` is an optional reference (a store's test split or SMILES file) for the
+    distribution metrics (:meth:`GanModel.evaluate`)."""
+    from chemaccel.gan.distribution import read_reference
+
+    model = load_model(Path(model_folder), device)
+    if model.spec.kind != "qm9":
+        return model.evaluate(n, seed=seed)
+    reference = read_reference(data) if data is not None else None
+    return model.evaluate(n, seed=seed, reference=reference, distribution=True)

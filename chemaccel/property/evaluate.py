@@ -75,3 +75,12 @@ def evaluate_model(model: Any, store: str | Path, split: str = "test", limit: in
               "molecules_per_s": n / seconds if seconds else 0.0, "threads": torch.get_num_threads(), **flops}
     rows = [{"target": t, "mae_mev": float(err[k] / max(1, n) * 1000), **common} for k, t in enumerate(module.targets)]
     return {"results": rows, **common}
+
+
+def evaluate_folder(model_folder: str | Path, data: str | Path, *, device: str | torch.device = "cpu",
+                    split: str = "test", limit: int | None = None) -> dict[str, Any]:
+    """The engine contract's evaluate (:mod:`chemaccel.engines`): :func:`evaluate_model` of a model folder
+    loaded onto ``device``, on ``split`` of the molecule store ``data``."""
+    from chemaccel.property.storage import load_model
+
+    return evaluate_model(load_model(Path(model_folder), device), data, split=split, limit=limit)

@@ -11,14 +11,13 @@ NeurIPS 2019. One file per idea:
 * :mod:`~chemaccel.prune.compact`: physical removal of pruned units; :mod:`~chemaccel.prune.storage`:
   model folders; :mod:`~chemaccel.prune.measure` and :mod:`~chemaccel.prune.evaluate`: figures;
 * :mod:`~chemaccel.prune.models`: LeNet-300-100, LeNet-5, a Fashion-MNIST CNN;
-  :mod:`~chemaccel.prune.baselines`: magnitude and L1-filter pruning.
+  :mod:`~chemaccel.prune.baselines`: magnitude and L1-filter pruning;
+* :mod:`~chemaccel.prune.workflow`: the job a user runs (``chemaccel prune run``, the app's panel).
+
+Prune any module with :func:`chemaccel.api.prune` ``(model, data, config, reporter)``.
 """
 
 from __future__ import annotations
-
-import sys
-import types
-from typing import Any
 
 from chemaccel.prune.baselines import fit
 from chemaccel.prune.config import PruneConfig
@@ -27,20 +26,6 @@ from chemaccel.prune.engine import AutoPrune, PruneResult, TrainingDiverged
 from chemaccel.prune.gates import GateSpec, register_gate_hook
 from chemaccel.prune.models import MODEL_KINDS, build_model, default_architecture
 from chemaccel.prune.storage import load_pruned, save_pruned
-
-
-
-class _CallablePackage(types.ModuleType):
-    """Lets ``chemaccel.prune(model, data, config, reporter)`` (the issue's API) call
-    :func:`chemaccel.api.prune`, while ``chemaccel.prune.AutoPrune`` etc. stay ordinary attributes."""
-
-    def __call__(self, model: Any, data: Any, config: Any = None, reporter: Any = None, **kwargs: Any) -> Any:
-        from chemaccel.api import prune
-
-        return prune(model, data, config, reporter, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
 
 __all__ = [
     "AutoPrune", "GateSpec", "PruneConfig", "PruneResult", "TrainingDiverged", "register_gate_hook",

@@ -122,3 +122,14 @@ def evaluate(model: ReactionModel, data_dir: str | Path, split: str = "test", li
     result = evaluate_pairs(model, pairs, k=k, batch_size=batch_size, reporter=reporter)
     result.update({"data": str(data_dir), "format": fmt, "split": split, "skipped_records": len(errors)})
     return result
+
+
+def evaluate_folder(model_folder: str | Path, data: str | Path, *, device: str | torch.device = "cpu",
+                    split: str = "test", limit: int | None = None, k: int = 5, batch_size: int = 32,
+                    reporter: Reporter | None = None) -> dict[str, Any]:
+    """The engine contract's evaluate (:mod:`chemaccel.engines`): :func:`evaluate` of a model folder loaded
+    onto ``device``, on ``split`` of the reaction folder ``data``."""
+    from chemaccel.reaction.storage import load_model
+
+    return evaluate(load_model(model_folder, device=str(device)), data, split=split, limit=limit, k=k,
+                    batch_size=batch_size, reporter=reporter)

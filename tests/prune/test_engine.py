@@ -164,15 +164,6 @@ def test_public_api_prune(toy_images):
     assert res.measurements["params_nonzero"] < res.measurements["params_total"]
 
 
-def test_package_is_callable_as_in_the_issue(toy_images):
-    import chemaccel
-
-    x, y = toy_images
-    cfg = {**FAST, "budget": 0.5, "epochs": 1, "finetune_epochs": 0, "runtime": {"device": "cpu"}}
-    res = chemaccel.prune(mlp(), (x, y), cfg, RecordingReporter())
-    assert res.model is not None and chemaccel.prune.AutoPrune is AutoPrune
-
-
 def test_budget_not_reached_is_reported():
     from chemaccel.prune import AutoPrune, PruneConfig
     from chemaccel.reporting import RecordingReporter
