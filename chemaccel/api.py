@@ -335,6 +335,17 @@ def predict_property_file(model: Any, source: str | Path, out: str | Path, repor
     return predict_file(model, source, out, reporter=reporter, **options)
 
 
+def predict_property_file_ray(model: Any, source: str | Path, out: str | Path, address: str | None = None,
+                              reporter: Reporter | None = None, **options: Any) -> dict[str, int]:
+    """:func:`predict_property_file` as a Ray Data job on a local instance (``address`` None or ``local``)
+    or a cluster (``auto`` or its address): the same rows, ordered shards, resumable
+    (:func:`chemaccel.property.ray_predict.predict_file_ray`; options ``chunk``, ``seed``, ``resume``,
+    ``conformers``, ``actors``, ``gpus_per_actor``, ``num_cpus``). Needs ``chemaccel[cluster]``."""
+    from chemaccel.property.ray_predict import predict_file_ray
+
+    return predict_file_ray(model, source, out, address, reporter=reporter, **options)
+
+
 def evaluate_property(model: Any, store: str | Path, split: str = "test", limit: int | None = None) -> dict[str, Any]:
     """MAE (meV) per target of a property model on ``split`` of a molecule store, in its stored geometry,
     with parameters, FLOPs and molecules/s (:func:`chemaccel.property.evaluate.evaluate_model`)."""
@@ -408,7 +419,7 @@ __all__ = [
     "nas_search", "nas_retrain", "run_nas_search_job", "save_nas_genotype", "run_nas_retrain_job", "evaluate_nas",
     "describe_nas_model", "read_genotype", "NasSearchSpec", "NasSearchOutcome", "NasRetrainSpec",
     "NasRetrainOutcome", "NasModelView", "SearchConfig", "RetrainConfig", "NAS_PRECISIONS",
-    "train_property", "PropertyConfig", "predict_property_file", "evaluate_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
+    "train_property", "PropertyConfig", "predict_property_file", "predict_property_file_ray", "evaluate_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
     "train_gan", "save_gan_result", "GanConfig", "read_reference_molecules",
     "train_reaction", "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
     "prune", "run_prune_job", "save_prune_outcome", "evaluate_pruned", "measure_pruned", "prune_table", "PruneJobSpec", "PruneOutcome", "PruneConfig",

@@ -42,6 +42,8 @@ examples:
   chemaccel property predict big.xyz -m MODEL -o out.csv --chunk 2000
   chemaccel property predict big.smi -m MODEL -o out.csv --workers 2              # embed on 2 cores
   chemaccel property predict big.xyz -m MODEL -o out.csv --chunk 2000 --resume   # after a kill or Ctrl-C
+  chemaccel property predict big.smi -m MODEL -o out.csv --ray                   # a local Ray instance
+  chemaccel property predict big.parquet -m MODEL -o out.parquet --ray auto --ray-actors 8 --resume  # a cluster
 """
 
 
@@ -95,6 +97,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--workers", type=int, default=1,
                     help="processes that embed SMILES in 3D (the slow part of SMILES input); the rows are the "
                          "same as with 1 (default 1)")
+    pr.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                    help="run as a Ray Data job (pip install 'chemaccel[cluster]'): embedding in Ray tasks, the "
+                         "model in actors, the same rows; ADDRESS of a cluster, 'auto' (the cluster this machine "
+                         "is in) or none (a local instance). Shards in OUT.shards/, merged into OUT (CSV or "
+                         ".parquet); --resume skips the shards done")
+    pr.add_argument("--ray-actors", type=int, default=1, metavar="N", help="with --ray: model actors (default 1)")
+    pr.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
+                    help="with --ray: GPUs per model actor (default 1 when --device is cuda, else 0)")
+    pr.add_argument("--ray-cpus", type=int, default=None, metavar="N",
+                    help="with --ray and no ADDRESS: CPUs of the local instance (default: all)")
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: keep OUT's complete chunks, skip that many input "
                          "records, append the rest (same model, input, --chunk and --seed, else an error); "
@@ -172,6 +184,8 @@ def _predict(args: argparse.Namespace) -> int:
     if args.conformers is not None and args.conformers < 1:
         raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
     model = _load(args)
+    if args.ray is not None:
+        return _predict_ray(args, model)
     reporter = api.TqdmReporter(file=sys.stderr, disable=None)
     try:
         with cancel_on_sigint(reporter):
@@ -189,6 +203,35 @@ def _predict(args: argparse.Namespace) -> int:
     resumed = f" after {counts['resumed']} rows kept from before" if counts["resumed"] else ""
     eprint(f"wrote {args.out}: {counts['ok']} ok, {counts['error']} with errors{resumed} "
            "(see the status column)")
+    return 0
+
+
+def _predict_ray(args: argparse.Namespace, model: Any) -> int:
+    from chemaccel import api
+    from chemaccel.errors import ConfigError
+
+    if args.ray_actors < 1:
+        raise ConfigError(f"--ray-actors must be at least 1, got {args.ray_actors}")
+    gpus = args.ray_gpus_per_actor
+    if gpus is None:
+        gpus = 1.0 if str(args.torch_device).startswith("cuda") else 0.0
+    reporter = api.TqdmReporter(file=sys.stderr, disable=None)
+    try:
+        with cancel_on_sigint(reporter):
+            counts = api.predict_property_file_ray(model, args.input, args.out, args.ray, reporter, chunk=args.chunk,
+                                                   seed=args.seed, resume=args.resume, conformers=args.conformers,
+                                                   actors=args.ray_actors, gpus_per_actor=gpus,
+                                                   num_cpus=args.ray_cpus)
+    finally:
+        reporter.close()
+    shards = f"{args.out}.shards"
+    if counts["cancelled"]:
+        eprint(f"chemaccel: interrupted; the finished shards are in {shards}; continue with the same command "
+               "and --resume")
+        return 130
+    kept = f", {counts['skipped_shards']} shards kept from before" if counts["skipped_shards"] else ""
+    eprint(f"wrote {args.out}: {counts['rows']} rows in {counts['shards']} shards ({shards}): {counts['ok']} ok, "
+           f"{counts['error']} with errors, {counts['retried']} retried{kept} (see the status column)")
     return 0
 
 

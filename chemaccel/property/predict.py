@@ -261,9 +261,7 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
     reporter = reporter or NullReporter()
     chunk = max(1, int(chunk))
     read_molecules(source)  # whole-file problems (missing, empty, binary ...) before anything is written
-    header = ["index", "name", "smiles", "geometry", *[f"{t}_eV" for t in model.targets],
-              *[f"{t}_{kind}_eV" for t in model.targets for kind in ("uncertainty", "interval90")],
-              "domain", "domain_reason", "status", "note"]
+    header = csv_header(model.targets)
     fingerprint = {"engine": "property", "model_sha256": _model_id(model), "input": file_fingerprint(source),
                    "chunk": chunk, "seed": seed}
     if conformers is not None:
@@ -307,6 +305,13 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
                 counts["cancelled"] = 1
                 break
     return counts
+
+
+def csv_header(targets: Sequence[str]) -> list[str]:
+    """The columns of a prediction CSV."""
+    return ["index", "name", "smiles", "geometry", *[f"{t}_eV" for t in targets],
+            *[f"{t}_{kind}_eV" for t in targets for kind in ("uncertainty", "interval90")],
+            "domain", "domain_reason", "status", "note"]
 
 
 def _csv_row(row: PredictionRow, targets: Sequence[str]) -> list[object]:
