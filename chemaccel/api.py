@@ -202,6 +202,38 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
     return trainer.run(reporter, resume=resume)
 
 
+def read_reactions(path: str | Path, column: str | None = None) -> Any:
+    """The reactions of a text file (one per line, ``-`` for stdin) or of a CSV/TSV column, streamed
+    (:func:`chemaccel.reaction.batch.read_reactions`); whole-file problems raise at once."""
+    from chemaccel.reaction.batch import read_reactions as read
+
+    return read(str(path), column)
+
+
+def reaction_csv_header(k: int) -> list[str]:
+    """The columns of ``reaction predict``'s CSV with ``k`` candidates."""
+    from chemaccel.reaction.batch import csv_header
+
+    return csv_header(k)
+
+
+def reaction_csv_rows(predictions: Any, k: int, first_row: int) -> list[list[object]]:
+    """``reaction predict``'s CSV rows of a reaction model's predictions, numbered from ``first_row``."""
+    from chemaccel.reaction.batch import csv_rows
+
+    return csv_rows(predictions, k, first_row)
+
+
+def predict_reactions_ray(model_path: str | Path, source: str | Path, out: str | Path, address: str | None = None,
+                          reporter: Reporter | None = None, **options: Any) -> dict[str, int]:
+    """``reaction predict`` as a Ray Data job (local instance or cluster; the model in actors, the same rows,
+    ordered shards, resumable): :func:`chemaccel.reaction.batch.predict_reactions_ray`. Needs
+    ``chemaccel[cluster]``."""
+    from chemaccel.reaction.batch import predict_reactions_ray as run
+
+    return run(model_path, source, out, address, reporter=reporter, **options)
+
+
 def reaction_kept_layers(text: str) -> list[int]:
     """The decoder layer indices of ``--keep-decoder-layers`` text such as ``"0,2,5"`` (one-line error if bad)."""
     from chemaccel.reaction.storage import parse_kept_layers
@@ -234,7 +266,7 @@ def train_gan(config: Any = None, data: Any = None, reporter: Reporter | None = 
     Returns:
         a :class:`chemaccel.gan.GanResult` (model, status, reason, metrics, history).
     """
-    from chemaccel.gan import GanConfig, GanTrainer, save_gan
+    from chemaccel.gan import GanConfig, GanTrainer
 
     if config is None:
         config = GanConfig()
@@ -421,7 +453,8 @@ __all__ = [
     "NasRetrainOutcome", "NasModelView", "SearchConfig", "RetrainConfig", "NAS_PRECISIONS",
     "train_property", "PropertyConfig", "predict_property_file", "predict_property_file_ray", "evaluate_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
     "train_gan", "save_gan_result", "GanConfig", "read_reference_molecules",
-    "train_reaction", "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
+    "train_reaction", "read_reactions", "reaction_csv_header", "reaction_csv_rows", "predict_reactions_ray",
+    "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
     "prune", "run_prune_job", "save_prune_outcome", "evaluate_pruned", "measure_pruned", "prune_table", "PruneJobSpec", "PruneOutcome", "PruneConfig",
     "PRUNE_ARCHITECTURES", "PRUNE_DENSE_TASK",
     "__version__",

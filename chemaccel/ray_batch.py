@@ -217,9 +217,9 @@ class RayStages:
     gpus_per_actor: float = 0.0
 
 
-def run_sharded(source: str | Path, shards: ShardFolder, stages: RayStages, chunk: int, resume: bool = False,
+def run_sharded(items: Iterator[Any], shards: ShardFolder, stages: RayStages, chunk: int, resume: bool = False,
                 reporter: Reporter | None = None) -> dict[str, int]:
-    """Run the job (see the module docstring); returns ``ok``, ``error``, ``rows``, ``shards``,
+    """Run the job over ``items`` (the input's records, in order; see the module docstring); returns ``ok``, ``error``, ``rows``, ``shards``,
     ``skipped_shards`` (done before), ``retried`` (shard attempts Ray ran again) and ``cancelled``."""
     ray = require_ray()
     reporter = reporter or NullReporter()
@@ -229,7 +229,7 @@ def run_sharded(source: str | Path, shards: ShardFolder, stages: RayStages, chun
     if done:
         reporter.on_message(f"{shards.folder}: {len(done)} shards done before are kept")
     reporter.on_start("predict (ray)", None)
-    records = read_records(source)
+    records = iter(items)
     k, exhausted = 0, False
     while not exhausted:
         wave: list[tuple[int, list[Any]]] = []

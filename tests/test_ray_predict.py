@@ -106,13 +106,25 @@ class _IndexModel:
 def test_a_dead_worker_is_retried_and_counted(tmp_path, local_ray):
     import functools
 
-    from chemaccel.ray_batch import RayStages, ShardFolder, run_sharded
+    from chemaccel.ray_batch import RayStages, ShardFolder, read_records, run_sharded
 
     source = _smiles_file(tmp_path / "in.smi", 99)  # 100 records, shards of 20
     shards = ShardFolder(tmp_path / "out.csv", ["index", "smiles"], {"test": 1})
     stages = RayStages(cpu=functools.partial(_die_once, marker=str(tmp_path / "died")), model_factory=_IndexModel())
-    counts = run_sharded(source, shards, stages, chunk=20)
+    counts = run_sharded(read_records(source), shards, stages, chunk=20)
     assert (tmp_path / "died").exists() and counts["retried"] == 1
     assert (counts["rows"], counts["ok"], counts["shards"]) == (100, 100, 5)
     rows = list(csv.reader(open(tmp_path / "out.csv", encoding="utf-8")))
     assert rows[0] == ["index", "smiles"] and [int(r[0]) for r in rows[1:]] == list(range(1, 101))
+
+
+def test_reaction_predict_on_ray_gives_the_one_process_rows(tmp_path, local_ray, capsys):
+    source = EXAMPLES / "reactions_with_reagents.csv"
+    common = ["-m", "uspto-forward-reagents", "-k", "3", "--chunk", "5", "--column", "input"]
+    assert main(["reaction", "predict", str(source), "-o", str(tmp_path / "one.csv"), *common]) == 0
+    assert main(["reaction", "predict", str(source), "-o", str(tmp_path / "ray.csv"), *common, "--ray"]) == 0
+    err = capsys.readouterr().err
+    assert "0 retried" in err
+    assert (tmp_path / "ray.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    assert main(["reaction", "predict", str(source), "-o", "-", *common, "--ray"]) == 1
+    assert "not stdout" in capsys.readouterr().err

@@ -18,7 +18,7 @@ import csv
 import sys
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any
 
 from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
 
@@ -47,7 +47,6 @@ examples:
   chemaccel reaction predict batch.csv --column reactants -m MODEL -o out.csv
   chemaccel reaction predict reactions.txt -m MODEL -k 5 -o out.csv --resume   # after a kill or Ctrl-C
 """
-_COLUMN_GUESSES = ("reactants", "reaction", "rxn_smiles", "reaction_smiles", "smiles", "input")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -98,6 +97,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-k", type=int, default=5, help="candidates per reaction (beam size), 1-20")
     r.add_argument("--column", help="CSV column holding the reactions (default: a reactants/reaction/smiles "
                                     "column, else the first)")
+    r.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run as a Ray Data job (pip install 'chemaccel[cluster]'): the model in Ray actors, the "
+                        "same rows; ADDRESS of a cluster, 'auto', or none (a local instance). Shards in "
+                        "OUT.shards/, merged into OUT; --resume skips the shards done")
+    r.add_argument("--ray-actors", type=int, default=1, metavar="N", help="with --ray: model actors (default 1)")
+    r.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
+                   help="with --ray: GPUs per model actor (default 1 when --device is cuda, else 0)")
+    r.add_argument("--ray-cpus", type=int, default=None, metavar="N",
+                   help="with --ray and no ADDRESS: CPUs of the local instance (default: all)")
     r.add_argument("--chunk", type=int, default=256,
                    help="rows read, predicted and written (fsync-ed) at a time (default 256)")
     r.add_argument("-o", "--output", default="-",
@@ -180,10 +188,10 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--chunk must be positive, got {args.chunk}")
     if args.resume and args.output == "-":
         raise ConfigError("--resume needs an output file (-o OUT.csv), not stdout")
-    header = ["row", "input", "status", "note", "confidence"]
-    for i in range(1, args.k + 1):
-        header += [f"product_{i}", f"valid_{i}", f"score_{i}"]
-    rows = _read_inputs(args.input, args.column)
+    header = api.reaction_csv_header(args.k)
+    if args.ray is not None:
+        return _predict_ray(args, header)
+    rows = api.read_reactions(args.input, args.column)
     writer = None
     if args.output != "-":
         writer = _resumable_output(args, header)
@@ -206,16 +214,10 @@ def _predict(args: argparse.Namespace) -> int:
             reporter.on_start("predict", None)
             chunk = first
             while chunk:
-                lines: list[list[object]] = []
-                for pred in model.predict(chunk, k=args.k):
-                    n += 1
-                    ok += pred.ok
-                    conf = "" if pred.confidence is None else f"{pred.confidence:.4f}"
-                    row: list[object] = [n, pred.input, pred.status, pred.note, conf]
-                    for c in pred.candidates:
-                        row += [c.smiles, int(c.valid), f"{c.score:.4f}"]
-                    lines.append(row + [""] * (len(header) - len(row)))
-                out.write_rows(lines)
+                preds = model.predict(chunk, k=args.k)
+                out.write_rows(api.reaction_csv_rows(preds, args.k, first_row=n + 1))
+                n += len(preds)
+                ok += sum(p.ok for p in preds)
                 reporter.on_progress(n, None, {"not_predicted": float(n - done - ok)})
                 if reporter.should_stop():
                     break
@@ -233,6 +235,36 @@ def _predict(args: argparse.Namespace) -> int:
     kept = f" after {done} rows kept from before" if done else ""
     eprint(f"{n - done} rows: {ok} predicted, {n - done - ok} not (see the status column)" + kept
            + ("" if args.output == "-" else f"; wrote {args.output}"))
+    return 0
+
+
+def _predict_ray(args: argparse.Namespace, header: list[str]) -> int:
+    from chemaccel import api
+    from chemaccel.errors import ConfigError
+
+    if args.output == "-":
+        raise ConfigError("--ray writes a file (-o OUT.csv), not stdout")
+    if args.ray_actors < 1:
+        raise ConfigError(f"--ray-actors must be at least 1, got {args.ray_actors}")
+    gpus = args.ray_gpus_per_actor
+    if gpus is None:
+        gpus = 1.0 if str(args.torch_device).startswith("cuda") else 0.0
+    api.expect_engine(api.read_model_info(args.model), "reaction", args.model)
+    reporter = api.TqdmReporter(file=sys.stderr, disable=None)
+    try:
+        with cancel_on_sigint(reporter):
+            counts = api.predict_reactions_ray(args.model, args.input, args.output, args.ray, reporter,
+                                               column=args.column, k=args.k, chunk=args.chunk, resume=args.resume,
+                                               actors=args.ray_actors, gpus_per_actor=gpus, num_cpus=args.ray_cpus)
+    finally:
+        reporter.close()
+    if counts["cancelled"]:
+        eprint(f"chemaccel: interrupted; the finished shards are in {args.output}.shards; continue with the same "
+               "command and --resume")
+        return 130
+    kept = f", {counts['skipped_shards']} shards kept from before" if counts["skipped_shards"] else ""
+    eprint(f"wrote {args.output}: {counts['rows']} rows in {counts['shards']} shards: {counts['ok']} predicted, "
+           f"{counts['error']} not, {counts['retried']} retried{kept} (see the status column)")
     return 0
 
 
@@ -273,59 +305,6 @@ def _load(args: argparse.Namespace) -> Any:
 
     api.expect_engine(api.read_model_info(args.model), "reaction", args.model)
     return api.load_model(args.model, str(args.torch_device))
-
-
-def _read_inputs(path: str, column: str | None) -> Iterator[str]:
-    """Reactions of a text file (one per line) or a CSV/TSV column, streamed; checks the file first."""
-    from chemaccel.errors import InputError
-
-    if path != "-":
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(path, "file not found")
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        return _csv_column(path, column, "\t" if suffix == ".tsv" else ",")
-    if column:
-        raise InputError(path, "--column needs a .csv or .tsv file")
-    return _lines(path)
-
-
-def _lines(path: str) -> Iterator[str]:
-    handle: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
-    try:
-        for line in handle:
-            yield line.rstrip("\r\n")
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
-
-
-def _csv_column(path: str, column: str | None, delimiter: str) -> Iterator[str]:
-    from chemaccel.errors import InputError
-
-    handle = open(path, encoding="utf-8", errors="replace", newline="")
-    reader = csv.reader(handle, delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        handle.close()
-        raise InputError(path, "no reactions (the input is empty)")
-    names = [h.strip() for h in header]
-    if column is not None:
-        if column not in names:
-            handle.close()
-            raise InputError(path, f"no column {column!r} (columns: {', '.join(names)})")
-        index = names.index(column)
-    else:
-        lowered = [n.lower() for n in names]
-        index = next((lowered.index(g) for g in _COLUMN_GUESSES if g in lowered), 0)
-
-    def rows() -> Iterator[str]:
-        with handle:
-            for fields in reader:
-                yield fields[index] if index < len(fields) else ""
-
-    return rows()
 
 
 # ------------------------------------------------------------------------------------------------ evaluate

@@ -49,8 +49,7 @@ def predict_file_ray(model: Any, source: str | Path, out: str | Path, address: s
 
     if model.path is None:
         raise ConfigError("--ray loads the model in each actor: give a model folder")
-    ray_batch.input_fingerprint(source)
-    ray_batch.read_records(source)  # whole-file problems before Ray starts
+    records = ray_batch.read_records(source)  # whole-file problems before Ray starts
     n_conf = model.conformers if conformers is None else max(1, int(conformers))
     fingerprint = {"engine": "property", "model_sha256": _model_id(model), "input": ray_batch.input_fingerprint(source),
                    "chunk": int(chunk), "seed": int(seed)}
@@ -62,4 +61,4 @@ def predict_file_ray(model: Any, source: str | Path, out: str | Path, address: s
         model_factory=ShardPredictor(str(model.path), "cuda" if gpus_per_actor else "cpu", seed, conformers),
         actors=actors, gpus_per_actor=gpus_per_actor)
     ray_batch.start_ray(address, num_cpus)
-    return ray_batch.run_sharded(source, shards, stages, int(chunk), resume=resume, reporter=reporter)
+    return ray_batch.run_sharded(records, shards, stages, int(chunk), resume=resume, reporter=reporter)

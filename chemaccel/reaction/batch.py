@@ -1,0 +1,139 @@
+"""Batch reaction prediction: reading reactions (a text file, one per line, or a CSV/TSV column), the CSV
+rows of ``chemaccel reaction predict``, and the same job on Ray Data (:mod:`chemaccel.ray_batch`)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence, TextIO
+
+from chemaccel.errors import InputError
+from chemaccel.reporting import Reporter
+
+_COLUMN_GUESSES = ("reactants", "reaction", "rxn_smiles", "reaction_smiles", "smiles", "input")
+
+
+def csv_header(k: int) -> list[str]:
+    """The columns of a prediction CSV with ``k`` candidates."""
+    header = ["row", "input", "status", "note", "confidence"]
+    for i in range(1, k + 1):
+        header += [f"product_{i}", f"valid_{i}", f"score_{i}"]
+    return header
+
+
+def csv_rows(predictions: Sequence[Any], k: int, first_row: int) -> list[list[object]]:
+    """The CSV rows of ``predictions`` (:class:`~chemaccel.reaction.model.ReactionPrediction`), numbered from
+    ``first_row``."""
+    width = len(csv_header(k))
+    rows = []
+    for n, pred in enumerate(predictions, first_row):
+        conf = "" if pred.confidence is None else f"{pred.confidence:.4f}"
+        row: list[object] = [n, pred.input, pred.status, pred.note, conf]
+        for c in pred.candidates:
+            row += [c.smiles, int(c.valid), f"{c.score:.4f}"]
+        rows.append(row + [""] * (width - len(row)))
+    return rows
+
+
+def read_reactions(path: str, column: str | None = None) -> Iterator[str]:
+    """Reactions of a text file (one per line) or a CSV/TSV column, streamed; checks the file first."""
+    if path != "-":
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(path, "file not found")
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return _csv_column(path, column, "\t" if suffix == ".tsv" else ",")
+    if column:
+        raise InputError(path, "--column needs a .csv or .tsv file")
+    return _lines(path)
+
+
+def _lines(path: str) -> Iterator[str]:
+    handle: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
+    try:
+        for line in handle:
+            yield line.rstrip("\r\n")
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _csv_column(path: str, column: str | None, delimiter: str) -> Iterator[str]:
+    handle = open(path, encoding="utf-8", errors="replace", newline="")
+    reader = csv.reader(handle, delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        handle.close()
+        raise InputError(path, "no reactions (the input is empty)")
+    names = [h.strip() for h in header]
+    if column is not None:
+        if column not in names:
+            handle.close()
+            raise InputError(path, f"no column {column!r} (columns: {', '.join(names)})")
+        index = names.index(column)
+    else:
+        lowered = [n.lower() for n in names]
+        index = next((lowered.index(g) for g in _COLUMN_GUESSES if g in lowered), 0)
+
+    def rows() -> Iterator[str]:
+        with handle:
+            for fields in reader:
+                yield fields[index] if index < len(fields) else ""
+
+    return rows()
+
+
+
+
+@dataclass(frozen=True)
+class ShardPredictor:
+    """Builds, inside a Ray actor, the model stage: the model loaded once on ``device``."""
+
+    model_path: str
+    device: str
+    k: int
+
+    def __call__(self) -> Any:
+        from chemaccel.reaction.storage import load_model
+
+        model = load_model(self.model_path, device=self.device)
+
+        def predict(items: list[tuple[int, str]]) -> tuple[list[list[object]], int, int]:
+            preds = model.predict([text for _, text in items], k=self.k)
+            ok = sum(p.ok for p in preds)
+            return csv_rows(preds, self.k, first_row=items[0][0]), ok, len(preds) - ok
+
+        return predict
+
+
+def _passthrough(items: list[Any]) -> list[Any]:
+    return items  # reactions are canonicalized and tokenized with the model, in the actors
+
+
+def predict_reactions_ray(model_path: str | Path, source: str | Path, out: str | Path, address: str | None = None,
+                          reporter: Reporter | None = None, column: str | None = None, k: int = 5, chunk: int = 256,
+                          resume: bool = False, actors: int = 1, gpus_per_actor: float = 0.0,
+                          num_cpus: int | None = None) -> dict[str, int]:
+    """``reaction predict`` as a Ray Data job: shards of ``chunk`` reactions, the model in ``actors`` actors,
+    the one-process run's rows; ordered shards in ``OUT.shards/``, merged into ``out``, resumable."""
+    from chemaccel import ray_batch
+    from chemaccel.batch_output import model_fingerprint
+
+    fingerprint = {"engine": "reaction", "model_sha256": model_fingerprint(model_path),
+                   "input": ray_batch.input_fingerprint(source), "column": column, "k": k, "chunk": chunk}
+    items = enumerate(read_reactions(str(source), column), 1)
+    first = next(items, None)
+    if first is None:
+        raise InputError(source, "no reactions (the input is empty)")
+    shards = ray_batch.ShardFolder(Path(out), csv_header(k), fingerprint)
+    stages = ray_batch.RayStages(cpu=_passthrough,
+                                 model_factory=ShardPredictor(str(model_path), "cuda" if gpus_per_actor else "cpu", k),
+                                 actors=actors, gpus_per_actor=gpus_per_actor)
+    ray_batch.start_ray(address, num_cpus)
+    import itertools
+
+    return ray_batch.run_sharded(itertools.chain([first], items), shards, stages, chunk, resume=resume,
+                                 reporter=reporter)
