@@ -66,3 +66,44 @@ def cancel_on_sigint(reporter: Any, what: str = "chunk") -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def add_ray_flags(parser: Any, what: str) -> None:
+    """``--ray [ADDRESS]``, ``--ray-actors``, ``--ray-gpus-per-actor``, ``--ray-cpus`` of a predict command."""
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help=f"run as a Ray Data job (pip install 'chemaccel[cluster]'): {what}, the same rows; "
+                             "ADDRESS of a cluster, 'auto' (the cluster this machine is in) or none (a local "
+                             "instance). Shards in OUT.shards/, merged into OUT; --resume skips the shards done")
+    parser.add_argument("--ray-actors", type=int, default=1, metavar="N", help="with --ray: model actors (default 1)")
+    parser.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
+                        help="with --ray: GPUs per model actor (default 1 when --device is cuda, else 0)")
+    parser.add_argument("--ray-cpus", type=int, default=None, metavar="N",
+                        help="with --ray and no ADDRESS: CPUs of the local instance (default: all)")
+
+
+def run_ray_job(args: Any, out: str, job: Any, ok_word: str, error_words: str) -> int:
+    """Run ``job(reporter, actors=..., gpus_per_actor=..., num_cpus=...)`` (a Ray prediction, see
+    :mod:`chemaccel.ray_batch`) with a progress bar and Ctrl-C, then say what it wrote; the exit status."""
+    from chemaccel.errors import ConfigError
+    from chemaccel.reporting import TqdmReporter
+
+    if args.ray_actors < 1:
+        raise ConfigError(f"--ray-actors must be at least 1, got {args.ray_actors}")
+    gpus = args.ray_gpus_per_actor
+    if gpus is None:
+        gpus = 1.0 if str(args.torch_device).startswith("cuda") else 0.0
+    reporter = TqdmReporter(file=sys.stderr, disable=None)
+    try:
+        with cancel_on_sigint(reporter):
+            counts = job(reporter, actors=args.ray_actors, gpus_per_actor=gpus, num_cpus=args.ray_cpus)
+    finally:
+        reporter.close()
+    shards = f"{out}.shards"
+    if counts["cancelled"]:
+        eprint(f"chemaccel: interrupted; the finished shards are in {shards}; continue with the same command "
+               "and --resume")
+        return 130
+    kept = f", {counts['skipped_shards']} shards kept from before" if counts["skipped_shards"] else ""
+    eprint(f"wrote {out}: {counts['rows']} rows in {counts['shards']} shards ({shards}): {counts['ok']} {ok_word}, "
+           f"{counts['error']} {error_words}, {counts['retried']} retried{kept} (see the status column)")
+    return 0

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
+from chemaccel.cli.common import add_ray_flags, cancel_on_sigint, eprint, print_json, read_config_file, run_ray_job
 
 EXAMPLES = """\
 examples:
@@ -97,16 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--workers", type=int, default=1,
                     help="processes that embed SMILES in 3D (the slow part of SMILES input); the rows are the "
                          "same as with 1 (default 1)")
-    pr.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                    help="run as a Ray Data job (pip install 'chemaccel[cluster]'): embedding in Ray tasks, the "
-                         "model in actors, the same rows; ADDRESS of a cluster, 'auto' (the cluster this machine "
-                         "is in) or none (a local instance). Shards in OUT.shards/, merged into OUT (CSV or "
-                         ".parquet); --resume skips the shards done")
-    pr.add_argument("--ray-actors", type=int, default=1, metavar="N", help="with --ray: model actors (default 1)")
-    pr.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
-                    help="with --ray: GPUs per model actor (default 1 when --device is cuda, else 0)")
-    pr.add_argument("--ray-cpus", type=int, default=None, metavar="N",
-                    help="with --ray and no ADDRESS: CPUs of the local instance (default: all)")
+    add_ray_flags(pr, "embedding in Ray tasks, the model in actors")
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: keep OUT's complete chunks, skip that many input "
                          "records, append the rest (same model, input, --chunk and --seed, else an error); "
@@ -207,32 +198,13 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _predict_ray(args: argparse.Namespace, model: Any) -> int:
-    from chemaccel import api
-    from chemaccel.errors import ConfigError
+    import functools
 
-    if args.ray_actors < 1:
-        raise ConfigError(f"--ray-actors must be at least 1, got {args.ray_actors}")
-    gpus = args.ray_gpus_per_actor
-    if gpus is None:
-        gpus = 1.0 if str(args.torch_device).startswith("cuda") else 0.0
-    reporter = api.TqdmReporter(file=sys.stderr, disable=None)
-    try:
-        with cancel_on_sigint(reporter):
-            counts = api.predict_property_file_ray(model, args.input, args.out, args.ray, reporter, chunk=args.chunk,
-                                                   seed=args.seed, resume=args.resume, conformers=args.conformers,
-                                                   actors=args.ray_actors, gpus_per_actor=gpus,
-                                                   num_cpus=args.ray_cpus)
-    finally:
-        reporter.close()
-    shards = f"{args.out}.shards"
-    if counts["cancelled"]:
-        eprint(f"chemaccel: interrupted; the finished shards are in {shards}; continue with the same command "
-               "and --resume")
-        return 130
-    kept = f", {counts['skipped_shards']} shards kept from before" if counts["skipped_shards"] else ""
-    eprint(f"wrote {args.out}: {counts['rows']} rows in {counts['shards']} shards ({shards}): {counts['ok']} ok, "
-           f"{counts['error']} with errors, {counts['retried']} retried{kept} (see the status column)")
-    return 0
+    from chemaccel import api
+
+    job = functools.partial(api.predict_property_file_ray, model, args.input, args.out, args.ray, chunk=args.chunk,
+                            seed=args.seed, resume=args.resume, conformers=args.conformers)
+    return run_ray_job(args, args.out, job, "ok", "with errors")
 
 
 def _load(args: argparse.Namespace) -> Any:

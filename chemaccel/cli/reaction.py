@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
+from chemaccel.cli.common import add_ray_flags, cancel_on_sigint, eprint, print_json, read_config_file, run_ray_job
 
 EXAMPLES = """\
 examples:
@@ -97,15 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-k", type=int, default=5, help="candidates per reaction (beam size), 1-20")
     r.add_argument("--column", help="CSV column holding the reactions (default: a reactants/reaction/smiles "
                                     "column, else the first)")
-    r.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="run as a Ray Data job (pip install 'chemaccel[cluster]'): the model in Ray actors, the "
-                        "same rows; ADDRESS of a cluster, 'auto', or none (a local instance). Shards in "
-                        "OUT.shards/, merged into OUT; --resume skips the shards done")
-    r.add_argument("--ray-actors", type=int, default=1, metavar="N", help="with --ray: model actors (default 1)")
-    r.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
-                   help="with --ray: GPUs per model actor (default 1 when --device is cuda, else 0)")
-    r.add_argument("--ray-cpus", type=int, default=None, metavar="N",
-                   help="with --ray and no ADDRESS: CPUs of the local instance (default: all)")
+    add_ray_flags(r, "the model in Ray actors")
     r.add_argument("--chunk", type=int, default=256,
                    help="rows read, predicted and written (fsync-ed) at a time (default 256)")
     r.add_argument("-o", "--output", default="-",
@@ -190,7 +182,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError("--resume needs an output file (-o OUT.csv), not stdout")
     header = api.reaction_csv_header(args.k)
     if args.ray is not None:
-        return _predict_ray(args, header)
+        return _predict_ray(args)
     rows = api.read_reactions(args.input, args.column)
     writer = None
     if args.output != "-":
@@ -238,34 +230,18 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_ray(args: argparse.Namespace, header: list[str]) -> int:
+def _predict_ray(args: argparse.Namespace) -> int:
+    import functools
+
     from chemaccel import api
     from chemaccel.errors import ConfigError
 
     if args.output == "-":
         raise ConfigError("--ray writes a file (-o OUT.csv), not stdout")
-    if args.ray_actors < 1:
-        raise ConfigError(f"--ray-actors must be at least 1, got {args.ray_actors}")
-    gpus = args.ray_gpus_per_actor
-    if gpus is None:
-        gpus = 1.0 if str(args.torch_device).startswith("cuda") else 0.0
     api.expect_engine(api.read_model_info(args.model), "reaction", args.model)
-    reporter = api.TqdmReporter(file=sys.stderr, disable=None)
-    try:
-        with cancel_on_sigint(reporter):
-            counts = api.predict_reactions_ray(args.model, args.input, args.output, args.ray, reporter,
-                                               column=args.column, k=args.k, chunk=args.chunk, resume=args.resume,
-                                               actors=args.ray_actors, gpus_per_actor=gpus, num_cpus=args.ray_cpus)
-    finally:
-        reporter.close()
-    if counts["cancelled"]:
-        eprint(f"chemaccel: interrupted; the finished shards are in {args.output}.shards; continue with the same "
-               "command and --resume")
-        return 130
-    kept = f", {counts['skipped_shards']} shards kept from before" if counts["skipped_shards"] else ""
-    eprint(f"wrote {args.output}: {counts['rows']} rows in {counts['shards']} shards: {counts['ok']} predicted, "
-           f"{counts['error']} not, {counts['retried']} retried{kept} (see the status column)")
-    return 0
+    job = functools.partial(api.predict_reactions_ray, args.model, args.input, args.output, args.ray,
+                            column=args.column, k=args.k, chunk=args.chunk, resume=args.resume)
+    return run_ray_job(args, args.output, job, "predicted", "not")
 
 
 def _resumable_output(args: argparse.Namespace, header: list[str]) -> Any:
