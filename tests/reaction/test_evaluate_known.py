@@ -74,3 +74,57 @@ def test_a_hit_counts_once_at_its_best_rank_and_a_wrong_molecule_never():
     r = evaluate_pairs(FixedBeams(beams), pairs, k=5)
     assert (r["top1"], r["top2"], r["top5"]) == (0.0, 0.5, 0.5)
     assert "per_class" not in r
+
+
+class CountingBeams(FixedBeams):
+    """FixedBeams that records the arguments of every predict call."""
+
+    def __init__(self, beams):
+        super().__init__(beams)
+        self.calls = []
+
+    def predict(self, sources, k=5, batch_size=32):
+        self.calls.append((list(sources), k, batch_size))
+        return super().predict(sources, k=k, batch_size=batch_size)
+
+
+def test_batches_beam_reporting_timing_and_the_run_facts(monkeypatch):
+    import importlib
+
+    import torch
+
+    from chemaccel.reporting import RecordingReporter
+
+    module = importlib.import_module("chemaccel.reaction.evaluate")
+
+    ticks = iter(range(100))
+    monkeypatch.setattr(module.time, "perf_counter", lambda: float(next(ticks)))  # each predict call: 1 s
+    pairs = [ReactionPair(s, "CCO") for s in "abc"]
+    beams = {"a": [("CCO", True)], "b": None, "c": None}  # two refused rows
+    model = CountingBeams(beams)
+    reporter = RecordingReporter()
+    r = evaluate_pairs(model, pairs, k=6, batch_size=2, reporter=reporter)
+    assert model.calls == [(["a", "b"], 6, 2), (["c"], 6, 2)]
+    assert reporter.starts == [("evaluate", 3)]
+    assert reporter.progress == [(2, 3, {"top1": 0.5}), (3, 3, {"top1": pytest.approx(1 / 3)})]
+    assert (r["n"], r["not_predicted"], r["top1"]) == (3, 2, pytest.approx(1 / 3))
+    assert (r["seconds"], r["reactions_per_s"]) == (2.0, 1.5)
+    assert (r["beam"], r["batch_size"], r["device"], r["threads"]) == (6, 2, "cpu", torch.get_num_threads())
+
+
+def test_a_cancelled_evaluation_scores_the_rows_done():
+    from chemaccel.reporting import RecordingReporter
+
+    pairs = [ReactionPair(s, "CCO") for s in "abcd"]
+    beams = {"a": [("CCO", True)], "b": [("CC", True)], "c": [("CCO", True)], "d": [("CCO", True)]}
+    r = evaluate_pairs(FixedBeams(beams), pairs, k=5, batch_size=2, reporter=RecordingReporter(stop_after=1))
+    assert (r["n"], r["top1"]) == (2, 0.5)
+
+
+def test_no_reactions_or_a_short_beam_is_a_one_line_error():
+    from chemaccel.errors import ConfigError, InputError
+
+    with pytest.raises(InputError, match=r"^<data>: no reactions to evaluate$"):
+        evaluate_pairs(FixedBeams({}), [])
+    with pytest.raises(ConfigError, match=r"^evaluation needs a beam of at least 5, got 4$"):
+        evaluate_pairs(FixedBeams({"a": None}), [ReactionPair("a", "C")], k=4)
