@@ -64,7 +64,33 @@ def test_read_reference_from_a_smiles_file(tmp_path):
     assert read_reference(f) == ["CCO", "c1ccccc1"]
     bad = tmp_path / "bad.smi"
     bad.write_text("xx\nyy\n")
-    with pytest.raises(InputError, match="no readable reference molecule"):
+    with pytest.raises(InputError, match=r"bad.smi: no readable reference molecule \(of 2 records\)$"):
         read_reference(bad)
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match=r"missing.smi: reference file not found$"):
         read_reference(tmp_path / "missing.smi")
+    upper = tmp_path / "upper.smi"
+    upper.write_text("SMILES\nCCO\n", encoding="utf-8")  # the header is skipped whatever its case
+    assert read_reference(upper) == ["CCO"]
+    binary = tmp_path / "bin.smi"
+    binary.write_bytes(b"CCO\n\xff\xfe\n")
+    with pytest.raises(InputError, match=r"bin.smi: not a text SMILES file \(invalid start byte at byte 4\)$"):
+        read_reference(binary)
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".HDF5"])
+def test_read_reference_from_a_store_reads_its_test_split(tmp_path, suffix):
+    import numpy as np
+    from rdkit import Chem
+
+    from chemaccel.chem.store import MoleculeStore
+
+    smiles = ["C", "CC", "CCO", "CCN", "c1ccccc1", "not-a-smiles"]
+    numbers = [np.array([a.GetAtomicNum() for a in Chem.AddHs(m).GetAtoms()]) if (m := Chem.MolFromSmiles(s))
+               else np.array([6]) for s in smiles]
+    positions = [np.zeros((len(z), 3)) + np.arange(len(z))[:, None] for z in numbers]
+    path = tmp_path / f"s{suffix}"
+    with MoleculeStore.create(path, {"gap": "eV"}) as store:
+        store.append(numbers, positions, smiles=smiles, properties={"gap": np.zeros(len(smiles))})
+        store.set_split("train", np.arange(2))
+        store.set_split("test", np.arange(2, 6))
+    assert read_reference(path) == ["CCO", "CCN", "c1ccccc1"]

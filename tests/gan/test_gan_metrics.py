@@ -68,3 +68,51 @@ def test_ratio_interval_is_the_ratio_of_means_with_a_bootstrap_interval_over_see
         ratio_interval([0.1, 0.2], [0.1])
     with pytest.raises(ValueError, match="confidence"):
         ratio_interval([0.1], [0.1], confidence=1.0)
+
+
+def test_ratio_interval_bounds_are_the_exact_bootstrap_quantiles():
+    import itertools
+
+    import numpy as np
+
+    from chemaccel.gan.metrics import ratio_interval
+
+    num, den = [0.10, 0.12, 0.08, 0.30], [0.02, 0.03, 0.01, 0.05]
+    # all 4^4 resamples of the seeds, equally likely: the exact bootstrap distribution of the ratio
+    exact = np.sort([sum(num[i] for i in pick) / sum(den[i] for i in pick)
+                     for pick in itertools.product(range(4), repeat=4)])
+    ratio, low, high = ratio_interval(num, den)
+    assert ratio == pytest.approx(sum(num) / sum(den))
+    assert np.quantile(exact, 0.02) <= low <= np.quantile(exact, 0.03)
+    assert np.quantile(exact, 0.97) <= high <= np.quantile(exact, 0.98)
+    _, low80, high80 = ratio_interval(num, den, confidence=0.8)
+    assert np.quantile(exact, 0.09) <= low80 <= np.quantile(exact, 0.11)
+    assert np.quantile(exact, 0.89) <= high80 <= np.quantile(exact, 0.91)
+    assert ratio_interval(num, den) == ratio_interval(num, den, seed=0, resamples=10000)  # the defaults
+    with pytest.raises(ValueError, match="confidence must be in"):
+        ratio_interval(num, den, confidence=0.0)
+    with pytest.raises(ValueError, match="equally many"):
+        ratio_interval([[0.1]], [[0.1]])
+
+
+def test_mode_metrics_known_counts_threshold_edge_and_shapes():
+    import numpy as np
+
+    from chemaccel.gan.metrics import mode_metrics
+
+    means = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    std = 1.0
+    samples = np.array([[0.5, 0.0], [10.0, 0.5], [10.0, -0.5], [0.0, 3.0],  # the last: exactly 3 std away
+                        [5.0, 5.0], [np.nan, 0.0]])
+    r = mode_metrics(samples, means, std, threshold=3.0)
+    assert r["mode_counts"] == [1, 2, 0] and r["n_modes_captured"] == 2
+    assert (r["n_modes"], r["n_samples"]) == (3, 6)
+    assert r["high_quality"] == pytest.approx(3 / 6)
+    p = np.array([1 / 3, 2 / 3])
+    assert r["reverse_kl"] == pytest.approx(float(np.sum(p * np.log(p * 3))))
+    assert mode_metrics(samples[:0], means, std)["high_quality"] == 0.0
+    assert mode_metrics(samples, means, std, min_count=2)["n_modes_captured"] == 1
+    with pytest.raises(ValueError, match=r"^samples must be \(N, 2\), got \(3,\)$"):
+        mode_metrics(np.zeros(3), means, std)
+    with pytest.raises(ValueError, match=r"^samples must be \(N, 2\), got \(2, 3\)$"):
+        mode_metrics(np.zeros((2, 3)), means, std)
