@@ -15,7 +15,8 @@ An engine lives in its own folder (``chemaccel/<name>/``) and provides, each nam
 
 :data:`ENGINES` is the registry: :func:`chemaccel.api.load_model` and :func:`chemaccel.api.evaluate` dispatch
 on a folder's ``engine`` through it, and ``chemaccel --help`` lists the engines' commands from it. Adding an
-engine is its folder, a CLI module, one :class:`Engine` line below (and its GUI panel);
+engine is its folder, a CLI module, one :class:`Engine` line below (and its GUI panel with its line in
+``gui/panels.py``);
 ``tests/test_engines.py`` checks every registered engine against the contract. See docs/architecture.md.
 """
 

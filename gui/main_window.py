@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,20 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 import chemaccel
-from chemaccel_gui.gan_panel import GanPanel
 from chemaccel_gui.job_progress import JobProgress
 from chemaccel_gui.jobs import Job, JobRunner
 from chemaccel_gui.molecule_export import FORMATS as EXPORT_FILTERS
 from chemaccel_gui.molecule_export import Exported, export_molecules
 from chemaccel_gui.molecule_loading import LoadedMolecules, load_molecules
 from chemaccel_gui.molecules_tab import MoleculesTab
-from chemaccel_gui.nas_panel import NasPanel
-from chemaccel_gui.property_panel import PropertyPanel
-from chemaccel_gui.prune_panel import PrunePanel
-from chemaccel_gui.reaction_panel import ReactionPanel
+from chemaccel_gui.panels import PANELS
 
 APP_NAME = "chemaccel"
-ENGINE_TABS = ("Property", "Reaction", "Train / prune", "GAN", "NAS")
+ENGINE_TABS = tuple(entry.title for entry in PANELS)
 #: Engine tabs without a panel yet (a placeholder label).
 PLACEHOLDER_TABS: tuple[str, ...] = ()
 MAX_RECENT = 10
@@ -156,23 +152,10 @@ class MainWindow(QMainWindow):
         self.molecule_table = self.molecules.view
         self.molecule_model = self.molecules.model
         self.tabs.addTab(self.molecules, "Molecules")
-        self.property_panel = PropertyPanel(self.jobs, self.molecules, export=self.export_molecules,
-                                            parent=self)
-        self.reaction_panel = ReactionPanel(self.jobs, self)
-        self.prune_panel = PrunePanel(self.jobs, self)
-        self.gan_panel = GanPanel(self.jobs, self)
-        self.nas_panel = NasPanel(self.jobs, self)
-        panels = {"Property": self.property_panel, "Reaction": self.reaction_panel,
-                  "Train / prune": self.prune_panel, "GAN": self.gan_panel, "NAS": self.nas_panel}
-        for name in ENGINE_TABS:
-            widget = panels.get(name)
-            if widget is None:
-                label = QLabel(f"The {name} engine is not available yet.", self)
-                label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                label.setWordWrap(True)
-                label.setObjectName(f"placeholder{name.replace(' ', '').replace('/', '')}")
-                widget = label
-            self.tabs.addTab(widget, name)
+        for entry in PANELS:  # the engine tabs, declared in chemaccel_gui.panels
+            panel = entry.build(self)
+            setattr(self, entry.attribute, panel)
+            self.tabs.addTab(panel, entry.title)
         self.setCentralWidget(self.tabs)
 
     # ---------------------------------------------------------------------------------------- actions

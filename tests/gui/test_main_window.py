@@ -165,3 +165,14 @@ def test_main_runs_and_names_the_app(qtbot, monkeypatch: pytest.MonkeyPatch):
         for win in created:
             win.close()
         app.setQuitOnLastWindowClosed(quit_on_last)
+
+
+def test_every_registered_engine_has_a_declared_tab(window):
+    from chemaccel.engines import ENGINES
+    from chemaccel_gui.panels import PANELS
+
+    assert sorted(entry.engine for entry in PANELS) == sorted(ENGINES)
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles == ["Molecules", *(entry.title for entry in PANELS)]
+    for entry in PANELS:
+        assert window.tabs.indexOf(getattr(window, entry.attribute)) == titles.index(entry.title)
