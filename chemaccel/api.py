@@ -234,6 +234,14 @@ def predict_reactions_ray(model_path: str | Path, source: str | Path, out: str |
     return run(model_path, source, out, address, reporter=reporter, **options)
 
 
+def predict_reaction_chunks(model_path: str | Path, chunks: Any, k: int, workers: int, device: str = "cpu") -> Any:
+    """Predictions of each chunk of reactions, in order, by ``workers`` processes that each load the model
+    once (``reaction predict --workers``; :func:`chemaccel.reaction.batch.predict_chunks_in_processes`)."""
+    from chemaccel.reaction.batch import predict_chunks_in_processes
+
+    return predict_chunks_in_processes(model_path, chunks, k, workers, device)
+
+
 def reaction_kept_layers(text: str) -> list[int]:
     """The decoder layer indices of ``--keep-decoder-layers`` text such as ``"0,2,5"`` (one-line error if bad)."""
     from chemaccel.reaction.storage import parse_kept_layers
@@ -454,7 +462,7 @@ __all__ = [
     "train_property", "PropertyConfig", "predict_property_file", "predict_property_file_ray", "evaluate_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
     "train_gan", "save_gan_result", "GanConfig", "read_reference_molecules",
     "train_reaction", "read_reactions", "reaction_csv_header", "reaction_csv_rows", "predict_reactions_ray",
-    "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
+    "predict_reaction_chunks", "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
     "prune", "run_prune_job", "save_prune_outcome", "evaluate_pruned", "measure_pruned", "prune_table", "PruneJobSpec", "PruneOutcome", "PruneConfig",
     "PRUNE_ARCHITECTURES", "PRUNE_DENSE_TASK",
     "__version__",

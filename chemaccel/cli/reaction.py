@@ -98,6 +98,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--column", help="CSV column holding the reactions (default: a reactants/reaction/smiles "
                                     "column, else the first)")
     add_ray_flags(r, "the model in Ray actors")
+    r.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes that each hold the model and predict whole chunks (one thread each); the rows "
+                        "are the same as with 1 (default 1)")
     r.add_argument("--chunk", type=int, default=256,
                    help="rows read, predicted and written (fsync-ed) at a time (default 256)")
     r.add_argument("-o", "--output", default="-",
@@ -180,6 +183,8 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--chunk must be positive, got {args.chunk}")
     if args.resume and args.output == "-":
         raise ConfigError("--resume needs an output file (-o OUT.csv), not stdout")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     header = api.reaction_csv_header(args.k)
     if args.ray is not None:
         return _predict_ray(args)
@@ -199,26 +204,29 @@ def _predict(args: argparse.Namespace) -> int:
     if not first and not done:
         raise InputError(args.input, "no reactions (the input is empty)")
     model = _load(args)
+    chunks = _chunks(first, rows, args.chunk)
+    if args.workers > 1:
+        predictions = api.predict_reaction_chunks(args.model, chunks, args.k, args.workers, str(args.torch_device))
+    else:
+        predictions = (model.predict(chunk, k=args.k) for chunk in chunks)
     reporter = api.TqdmReporter(file=sys.stderr, disable=None if writer else True)
     n, ok = done, 0
     try:
         with cancel_on_sigint(reporter), (writer or _Stdout(header)) as out:
             reporter.on_start("predict", None)
-            chunk = first
-            while chunk:
-                preds = model.predict(chunk, k=args.k)
+            for preds in predictions:
                 out.write_rows(api.reaction_csv_rows(preds, args.k, first_row=n + 1))
                 n += len(preds)
                 ok += sum(p.ok for p in preds)
                 reporter.on_progress(n, None, {"not_predicted": float(n - done - ok)})
                 if reporter.should_stop():
                     break
-                chunk = list(islice(rows, args.chunk))
             else:
                 if writer is not None:
                     writer.finish(predicted=ok, not_predicted=n - done - ok)
     finally:
         reporter.close()
+        predictions.close()  # a pool of --workers shuts down with the chunks not started
     if reporter.should_stop():
         eprint(f"chemaccel: interrupted after {n} rows" if writer is None else
                f"chemaccel: interrupted; {args.output} holds the first {n} rows; continue with the same "
@@ -228,6 +236,13 @@ def _predict(args: argparse.Namespace) -> int:
     eprint(f"{n - done} rows: {ok} predicted, {n - done - ok} not (see the status column)" + kept
            + ("" if args.output == "-" else f"; wrote {args.output}"))
     return 0
+
+
+def _chunks(first: list[str], rows: Any, size: int) -> Any:
+    chunk = first
+    while chunk:
+        yield chunk
+        chunk = list(islice(rows, size))
 
 
 def _predict_ray(args: argparse.Namespace) -> int:

@@ -137,3 +137,47 @@ def predict_reactions_ray(model_path: str | Path, source: str | Path, out: str |
 
     return ray_batch.run_sharded(itertools.chain([first], items), shards, stages, chunk, resume=resume,
                                  reporter=reporter)
+
+
+_POOL_MODEL: Any = None
+
+
+def _pool_init(model_path: str, device: str) -> None:
+    """A worker process: one thread, Ctrl-C left to the main process, the model loaded once."""
+    import signal
+
+    import torch
+
+    from chemaccel.reaction.storage import load_model
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    global _POOL_MODEL
+    _POOL_MODEL = load_model(model_path, device=device)
+
+
+def _pool_predict(chunk: list[str], k: int) -> list[Any]:
+    return _POOL_MODEL.predict(chunk, k=k)
+
+
+def predict_chunks_in_processes(model_path: str | Path, chunks: Iterator[list[str]], k: int, workers: int,
+                                device: str = "cpu") -> Iterator[list[Any]]:
+    """The predictions of each chunk, in order, computed by ``workers`` processes that each load the model
+    once (at most two chunks per process in flight); the rows equal one process's. Stopping the iteration
+    early cancels the chunks not started."""
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(str(model_path), device))
+    pending: deque = deque()
+    try:
+        for chunk in chunks:
+            pending.append(pool.submit(_pool_predict, chunk, k))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

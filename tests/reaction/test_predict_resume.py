@@ -59,3 +59,23 @@ def test_sigkill_then_resume_gives_the_uninterrupted_output(tmp_path, capsys):
     assert "chunk: was 8, now 4" in err and err.count("\n") == 1
     assert main([*args(src, out)[:-4], "-o", "-", "--resume"]) == 1
     assert "--resume needs an output file" in capsys.readouterr().err
+
+
+def test_workers_give_the_one_process_rows_and_resume(tmp_path, capsys):
+    source = Path(__file__).resolve().parents[2] / "resources" / "examples" / "reactions_with_reagents.csv"
+    common = ["-m", "uspto-forward-reagents", "-k", "3", "--chunk", "3", "--column", "input"]
+    assert main(["reaction", "predict", str(source), "-o", str(tmp_path / "one.csv"), *common]) == 0
+    assert main(["reaction", "predict", str(source), "-o", str(tmp_path / "two.csv"), *common, "--workers", "2"]) == 0
+    one = (tmp_path / "one.csv").read_bytes()
+    assert (tmp_path / "two.csv").read_bytes() == one and one.count(b"\n") == 17
+    # a run cut after its first chunk continues with the pool
+    cut = b"".join(one.splitlines(keepends=True)[:4])
+    (tmp_path / "two.csv").write_bytes(cut)
+    meta = json.loads(sidecar_path(tmp_path / "two.csv").read_text())
+    meta["complete"] = False
+    sidecar_path(tmp_path / "two.csv").write_text(json.dumps(meta))
+    assert main(["reaction", "predict", str(source), "-o", str(tmp_path / "two.csv"), *common, "--workers", "2",
+                 "--resume"]) == 0
+    assert (tmp_path / "two.csv").read_bytes() == one
+    assert main(["reaction", "predict", str(source), "-o", "-", *common, "--workers", "0"]) == 1
+    assert "--workers must be at least 1, got 0" in capsys.readouterr().err
