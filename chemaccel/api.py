@@ -6,9 +6,11 @@ Example::
     records = list(api.read_molecules("mols.sdf"))       # each record: a molecule or a reason
     good = [r for r in records if r.ok]
 
-Engines register a loader for their model folders in :data:`MODEL_LOADERS` (``engine`` name from
-``config.json`` -> ``"module:function"``), so :func:`load_model` rebuilds any shipped or trained model
-from JSON + safetensors without importing every engine up front.
+Each engine is one line of the registry :data:`chemaccel.engines.ENGINES` (its config, loader, evaluate,
+workflow and CLI module); :func:`load_model` and :func:`evaluate` dispatch on a folder's ``engine`` through
+it (:data:`MODEL_LOADERS` is its loaders, ``"module:function"``), so any shipped or trained model is
+rebuilt from JSON + safetensors without importing every engine up front. The front ends (CLI, GUI, demo)
+use only this module; docs/architecture.md describes the layers.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def run_embed(args: argparse.Namespace) -> int:
     finally:
         reporter.close()
     if summary.cancelled:
-        print(f"cancelled; the embedded chunks are kept: run the same command again to resume")
+        print("cancelled; the embedded chunks are kept: run the same command again to resume")
         return 130
     if args.json:
         print_json(summary.to_dict())
