@@ -268,21 +268,20 @@ def run_sharded(items: Iterator[Any], shards: ShardFolder, stages: RayStages, ch
 
 def _run_wave(ray: Any, wave: list[tuple[int, list[Any]]], stages: RayStages, counter: Any
               ) -> Iterator[tuple[int, list[list[object]], int, int]]:
-    """One Ray Data pipeline over a wave of shards; yields them back in order."""
-    import pickle
-
+    """One Ray Data pipeline over a wave of shards; yields them back in order. The records and rows travel
+    as Python objects in the rows (Ray serializes them between its own processes)."""
     import ray.data
 
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
-    items = [{"shard": k, "records": pickle.dumps(batch)} for k, batch in wave]
+    items = [{"shard": k, "records": batch} for k, batch in wave]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     cpu = stages.cpu
 
     def cpu_stage(row: dict[str, Any]) -> dict[str, Any]:
         ray.get(counter.attempt.remote("cpu", int(row["shard"])))
-        return {"shard": row["shard"], "records": pickle.dumps(cpu(pickle.loads(row["records"])))}
+        return {"shard": row["shard"], "records": cpu(list(row["records"]))}
 
     factory = stages.model_factory
 
@@ -292,11 +291,11 @@ def _run_wave(ray: Any, wave: list[tuple[int, list[Any]]], stages: RayStages, co
 
         def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
             out: dict[str, list[Any]] = {"shard": [], "rows": [], "ok": [], "error": []}
-            for shard, blob in zip(batch["shard"], batch["records"]):
+            for shard, records in zip(batch["shard"], batch["records"]):
                 ray.get(counter.attempt.remote("model", int(shard)))
-                rows, n_ok, n_error = self.predict(pickle.loads(blob))
+                rows, n_ok, n_error = self.predict(list(records))
                 out["shard"].append(int(shard))
-                out["rows"].append(pickle.dumps(rows))
+                out["rows"].append(rows)
                 out["ok"].append(n_ok)
                 out["error"].append(n_error)
             return out
@@ -312,7 +311,7 @@ def _run_wave(ray: Any, wave: list[tuple[int, list[Any]]], stages: RayStages, co
             ModelStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=max(1, stages.actors)),
             num_cpus=stages.cpus_per_actor, num_gpus=stages.gpus_per_actor or None)
     for row in predicted.iter_rows():
-        yield int(row["shard"]), pickle.loads(row["rows"]), int(row["ok"]), int(row["error"])
+        yield int(row["shard"]), [list(r) for r in row["rows"]], int(row["ok"]), int(row["error"])
 
 
 def _define_counter() -> Any:

@@ -107,3 +107,16 @@ def run_ray_job(args: Any, out: str, job: Any, ok_word: str, error_words: str) -
     eprint(f"wrote {out}: {counts['rows']} rows in {counts['shards']} shards ({shards}): {counts['ok']} {ok_word}, "
            f"{counts['error']} {error_words}, {counts['retried']} retried{kept} (see the status column)")
     return 0
+
+
+def run_with_progress(job: Any, what: str = "step") -> Any:
+    """``job(reporter)`` with a progress bar on stderr and Ctrl-C turned into a cancel (the engine then
+    stops after the current ``what`` and leaves its checkpoint); returns what the job returns."""
+    from chemaccel.reporting import TqdmReporter
+
+    reporter = TqdmReporter(file=sys.stderr)
+    with cancel_on_sigint(reporter, what=what):
+        try:
+            return job(reporter)
+        finally:
+            reporter.close()

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
+from chemaccel.cli.common import eprint, print_json, read_config_file, run_with_progress
 
 EXAMPLES = """\
 examples:
@@ -144,15 +144,11 @@ def _train(args: argparse.Namespace) -> int:
         fields["eval_samples"] = 10000
     config = api.GanConfig.from_dict(fields)
     data = _read_input(args.data, args.input)
-    reporter = api.TqdmReporter(file=sys.stderr)
     out = Path(args.out)
     work = out.with_name(out.name + ".work")
-    with cancel_on_sigint(reporter, what="step"):
-        try:
-            result = api.train_gan(config, data, reporter, runtime=api.RuntimeConfig(device=args.device, seed=args.seed),
-                                   checkpoint_dir=work, resume=args.resume)
-        finally:
-            reporter.close()
+    runtime = api.RuntimeConfig(device=args.device, seed=args.seed)
+    result = run_with_progress(lambda reporter: api.train_gan(config, data, reporter, runtime=runtime,
+                                                              checkpoint_dir=work, resume=args.resume))
     if result.status == "cancelled":
         eprint(f"chemaccel: cancelled at step {result.steps}; resume with the same command and --resume "
                f"(checkpoint in {work})")

@@ -18,11 +18,10 @@ Ctrl-C leaves a valid one and --resume continues from it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
+from chemaccel.cli.common import eprint, print_json, read_config_file, run_with_progress
 
 EXAMPLES = """\
 examples:
@@ -141,12 +140,7 @@ def _search(args: argparse.Namespace) -> int:
     out = Path(args.out)
     spec = api.NasSearchSpec(Path(args.data), api.SearchConfig.from_dict(fields), out.with_name(out.name + ".work"),
                              resume=args.resume)
-    reporter = api.TqdmReporter(file=sys.stderr)
-    with cancel_on_sigint(reporter, what="step"):
-        try:
-            outcome = api.run_nas_search_job(reporter, spec)
-        finally:
-            reporter.close()
+    outcome = run_with_progress(lambda reporter: api.run_nas_search_job(reporter, spec))
     result = outcome.result
     if result.cancelled:
         eprint("chemaccel: cancelled; resume with the same command and --resume "
@@ -177,12 +171,7 @@ def _retrain(args: argparse.Namespace) -> int:
     spec = api.NasRetrainSpec(Path(args.genotype), Path(args.data), api.RetrainConfig.from_dict(fields), out,
                               out.with_name(out.name + ".work"), resume=args.resume, test=not args.no_test)
     api.read_genotype(spec.genotype)  # a bad genotype file fails before the images are read
-    reporter = api.TqdmReporter(file=sys.stderr)
-    with cancel_on_sigint(reporter, what="step"):
-        try:
-            outcome = api.run_nas_retrain_job(reporter, spec)
-        finally:
-            reporter.close()
+    outcome = run_with_progress(lambda reporter: api.run_nas_retrain_job(reporter, spec))
     result = outcome.result
     if spec.test and not outcome.test_measured:
         eprint("chemaccel: no test split in the data folder; the model folder records no test accuracy")

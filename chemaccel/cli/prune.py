@@ -12,10 +12,9 @@ to ``OUT.work/``; Ctrl-C leaves a valid one and ``--resume`` continues from it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from chemaccel.cli.common import cancel_on_sigint, eprint, print_json, read_config_file
+from chemaccel.cli.common import eprint, print_json, read_config_file, run_with_progress
 
 EXAMPLES = """\
 examples:
@@ -81,12 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     work = out.with_name(out.name + ".work")
     spec = api.PruneJobSpec(args.dense or args.model, Path(args.data), api.PruneConfig.from_dict(fields), work,
                             limit=args.limit, pretrain_epochs=args.pretrain_epochs, resume=args.resume)
-    reporter = api.TqdmReporter(file=sys.stderr)
-    with cancel_on_sigint(reporter, what="step"):
-        try:
-            outcome = api.run_prune_job(reporter, spec)
-        finally:
-            reporter.close()
+    outcome = run_with_progress(lambda reporter: api.run_prune_job(reporter, spec))
     if outcome.result is None:
         eprint("chemaccel: interrupted during dense training")
         return 130
