@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from chemaccel.batch_output import ResumeError, encode_rows, file_fingerprint
+from chemaccel.checkpoint import atomic_write_bytes
+from chemaccel.chem.writers import atomic_path
 from chemaccel.errors import ConfigError, InputError, NotAvailableError
 from chemaccel.reporting import NullReporter, Reporter
 
@@ -153,7 +155,7 @@ class ShardFolder:
             for file in self.folder.glob("shard-*"):
                 file.unlink()
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(manifest, json.dumps(mine, indent=1).encode())
+        atomic_write_bytes(manifest, json.dumps(mine, indent=1).encode())
         return set()
 
     def _listed(self) -> list[int]:
@@ -169,8 +171,8 @@ class ShardFolder:
 
     def write(self, k: int, rows: Sequence[Sequence[object]]) -> None:
         data = encode_rows(rows)
-        _write_atomic(self.csv(k), data)
-        _write_atomic(self.check(k), json.dumps({"rows": len(rows), "sha256": hashlib.sha256(data).hexdigest()})
+        atomic_write_bytes(self.csv(k), data)
+        atomic_write_bytes(self.check(k), json.dumps({"rows": len(rows), "sha256": hashlib.sha256(data).hexdigest()})
                       .encode())
 
     def merge(self, n_shards: int) -> None:
@@ -182,27 +184,15 @@ class ShardFolder:
             rows = [row for k in range(n_shards) for row in csv.reader(io.StringIO(
                 self.csv(k).read_text(encoding="utf-8")))]
             columns = {name: [r[i] for r in rows] for i, name in enumerate(self.header)}
-            tmp = self.out.with_name(self.out.name + ".tmp")
-            pq.write_table(pa.table(columns), tmp)
-            os.replace(tmp, self.out)
+            with atomic_path(self.out) as tmp:
+                pq.write_table(pa.table(columns), tmp)
             return
-        tmp = self.out.with_name(self.out.name + ".tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_path(self.out) as tmp, open(tmp, "wb") as fh:
             fh.write(encode_rows([self.header]))
             for k in range(n_shards):
                 fh.write(self.csv(k).read_bytes())
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.out)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------------------------- the job

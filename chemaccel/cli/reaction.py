@@ -203,11 +203,12 @@ def _predict(args: argparse.Namespace) -> int:
     first = list(islice(rows, args.chunk))
     if not first and not done:
         raise InputError(args.input, "no reactions (the input is empty)")
-    model = _load(args)
     chunks = _chunks(first, rows, args.chunk)
-    if args.workers > 1:
+    if args.workers > 1:  # each worker process loads the model; this one only checks the folder
+        api.expect_engine(api.read_model_info(args.model), "reaction", args.model)
         predictions = api.predict_reaction_chunks(args.model, chunks, args.k, args.workers, str(args.torch_device))
     else:
+        model = _load(args)
         predictions = (model.predict(chunk, k=args.k) for chunk in chunks)
     reporter = api.TqdmReporter(file=sys.stderr, disable=None if writer else True)
     n, ok = done, 0

@@ -140,6 +140,7 @@ def predict_reactions_ray(model_path: str | Path, source: str | Path, out: str |
 
 
 _POOL_MODEL: Any = None
+_POOL_ERROR = ""  # a worker whose model did not load says why with every chunk (one line, no traceback)
 
 
 def _pool_init(model_path: str, device: str) -> None:
@@ -150,13 +151,22 @@ def _pool_init(model_path: str, device: str) -> None:
 
     from chemaccel.reaction.storage import load_model
 
+    from chemaccel.errors import ChemAccelError
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
-    global _POOL_MODEL
-    _POOL_MODEL = load_model(model_path, device=device)
+    global _POOL_MODEL, _POOL_ERROR
+    try:
+        _POOL_MODEL = load_model(model_path, device=device)
+    except ChemAccelError as exc:
+        _POOL_ERROR = str(exc)
 
 
 def _pool_predict(chunk: list[str], k: int) -> list[Any]:
+    if _POOL_ERROR:
+        from chemaccel.errors import ChemAccelError
+
+        raise ChemAccelError(_POOL_ERROR)
     return _POOL_MODEL.predict(chunk, k=k)
 
 
@@ -167,6 +177,9 @@ def predict_chunks_in_processes(model_path: str | Path, chunks: Iterator[list[st
     early cancels the chunks not started."""
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from chemaccel.errors import ChemAccelError
 
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(str(model_path), device))
     pending: deque = deque()
@@ -177,6 +190,9 @@ def predict_chunks_in_processes(model_path: str | Path, chunks: Iterator[list[st
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise ChemAccelError(f"{model_path}: a worker process could not load or run the model (it died); "
+                             "run with --workers 1 to see why") from None
     finally:
         for future in pending:
             future.cancel()

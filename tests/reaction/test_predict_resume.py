@@ -79,3 +79,17 @@ def test_workers_give_the_one_process_rows_and_resume(tmp_path, capsys):
     assert (tmp_path / "two.csv").read_bytes() == one
     assert main(["reaction", "predict", str(source), "-o", "-", *common, "--workers", "0"]) == 1
     assert "--workers must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_workers_report_a_damaged_model_in_one_line(tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(MODEL / "config.json", bad / "config.json")
+    (bad / "model.safetensors").write_bytes((MODEL / "model.safetensors").read_bytes()[:1000])
+    source = Path(__file__).resolve().parents[2] / "resources" / "examples" / "reactions.txt"
+    assert main(["reaction", "predict", str(source), "-m", str(bad), "-o", str(tmp_path / "o.csv"),
+                 "--workers", "2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chemaccel: error:") and "unreadable weights" in err and "\n" not in err
