@@ -85,6 +85,19 @@ def evaluate(path: str | Path, data: Any = None, device: str | Any = "cpu", **op
     return ENGINES[info.engine].evaluator()(path, data, device=device, **options)
 
 
+def workflow(name: str) -> Any:
+    """The workflow module of engine ``name`` (its jobs: train / prune / search / sample with checkpoints,
+    resume and a :class:`Reporter`), imported now. A new engine's CLI module and desktop panel reach its jobs
+    through this, so adding an engine adds nothing to this module; the named functions below are the
+    existing engines' shortcuts for embedding code."""
+    return engine(name).resolve("workflow")
+
+
+def engine_config(name: str) -> Any:
+    """The typed, frozen settings class of engine ``name`` (``from_dict`` / ``to_dict``)."""
+    return engine(name).resolve("config")
+
+
 def prune(model: Any, data: Any, config: Any = None, reporter: Reporter | None = None, val_data: Any = None,
           checkpoint_dir: str | Path | None = None, resume: bool = False) -> Any:
     """Prune ``model`` with AutoPrune (Xiao, Wang and Rajasekaran, NeurIPS 2019).
@@ -474,7 +487,7 @@ __all__ = [
     "MoleculeRecord", "read_molecules", "read_all", "molecules_from_text", "write_csv", "write_sdf", "canonical_smiles",
     "embed_3d", "embed_records", "MoleculeStore",
     "depict_png", "depict_svg",
-    "ENGINES", "Engine", "engine", "evaluate", "examples_dir", "models_dir", "shipped_names",
+    "ENGINES", "Engine", "engine", "engine_config", "workflow", "evaluate", "examples_dir", "models_dir", "shipped_names",
     "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "expect_engine", "load_model", "MODEL_LOADERS",
     "Reporter", "NullReporter", "TqdmReporter", "LoggingReporter", "RecordingReporter", "StopFlag",
     "RuntimeConfig", "available_devices", "describe_device", "resolve_device", "seed_everything",

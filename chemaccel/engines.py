@@ -11,12 +11,13 @@ An engine lives in its own folder (``chemaccel/<name>/``) and provides, each nam
 * ``workflow``: the module that holds what a user runs (train / prune / search jobs with checkpoints,
   resume and a :class:`~chemaccel.reporting.Reporter`), which the CLI and the GUI call through
   :mod:`chemaccel.api` instead of writing it themselves;
-* ``cli``: the module with ``add_parser(subparsers)`` for its ``chemaccel <name> ...`` commands.
+* ``cli``: ``chemaccel.<name>.cli``, the module with ``add_parser(subparsers)`` for its ``chemaccel <name> ...``
+  commands (a front end: it calls :mod:`chemaccel.api`, as the GUI does).
 
 :data:`ENGINES` is the registry: :func:`chemaccel.api.load_model` and :func:`chemaccel.api.evaluate` dispatch
 on a folder's ``engine`` through it, and ``chemaccel --help`` lists the engines' commands from it. Adding an
-engine is its folder, a CLI module, one :class:`Engine` line below (and its GUI panel with its line in
-``gui/panels.py``);
+engine is its folder (its ``cli.py`` included) and one :class:`Engine` line below (and its GUI panel with
+its line in ``gui/panels.py``); setup.py finds the package;
 ``tests/test_engines.py`` checks every registered engine against the contract. See docs/architecture.md.
 """
 
@@ -57,19 +58,19 @@ class Engine:
 ENGINES: dict[str, Engine] = {e.name: e for e in (
     Engine("prune", "AutoPrune: pruning by training auxiliary gate parameters",
            "chemaccel.prune.config:PruneConfig", "chemaccel.prune.storage:load_model",
-           "chemaccel.prune.evaluate:evaluate", "chemaccel.prune.workflow", "chemaccel.cli.prune"),
+           "chemaccel.prune.evaluate:evaluate", "chemaccel.prune.workflow", "chemaccel.prune.cli"),
     Engine("gan", "parallel orthogonal multi-generator GAN",
            "chemaccel.gan.config:GanConfig", "chemaccel.gan.storage:load_model",
-           "chemaccel.gan.storage:evaluate_folder", "chemaccel.gan.engine", "chemaccel.cli.gan"),
+           "chemaccel.gan.storage:evaluate_folder", "chemaccel.gan.engine", "chemaccel.gan.cli"),
     Engine("reaction", "forward reaction prediction as low-capacity SMILES translation (eole)",
            "chemaccel.reaction.config:ReactionConfig", "chemaccel.reaction.storage:load_model",
-           "chemaccel.reaction.evaluate:evaluate_folder", "chemaccel.reaction.engine", "chemaccel.cli.reaction"),
+           "chemaccel.reaction.evaluate:evaluate_folder", "chemaccel.reaction.engine", "chemaccel.reaction.cli"),
     Engine("property", "SchNet property prediction with attention-based AutoPrune of the filters",
            "chemaccel.property.config:PropertyConfig", "chemaccel.property.storage:load_model",
-           "chemaccel.property.evaluate:evaluate_folder", "chemaccel.property.train", "chemaccel.cli.property"),
+           "chemaccel.property.evaluate:evaluate_folder", "chemaccel.property.train", "chemaccel.property.cli"),
     Engine("nas", "DARTS architecture search guided by a distilling teacher",
            "chemaccel.nas.config:SearchConfig", "chemaccel.nas.storage:load_model",
-           "chemaccel.nas.evaluate:evaluate", "chemaccel.nas.workflow", "chemaccel.cli.nas"),
+           "chemaccel.nas.evaluate:evaluate", "chemaccel.nas.workflow", "chemaccel.nas.cli"),
 )}
 
 #: model folders that are not an engine's: the demo's fingerprint regressor

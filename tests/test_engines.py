@@ -80,8 +80,22 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("path", sorted([*(ROOT / "chemaccel" / "cli").glob("*.py"), *(ROOT / "gui").glob("*.py"),
-                                         ROOT / "chemaccel" / "demo.py"]), ids=lambda p: f"{p.parent.name}/{p.name}")
+FRONT_ENDS = sorted([*(ROOT / "chemaccel" / "cli").glob("*.py"), *(ROOT / "gui").glob("*.py"),
+                     *(ROOT / "chemaccel").glob("*/cli.py"), ROOT / "chemaccel" / "demo.py"])
+
+
+@pytest.mark.parametrize("path", FRONT_ENDS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_front_ends_import_no_engine_internals(path):
+    """The command-line modules (the engines' own included) and the desktop app go through chemaccel.api."""
     inner = sorted(m for m in _imports(path) if m.startswith(ENGINE_PACKAGES))
     assert not inner, f"{path.name} imports engine internals {inner}: go through chemaccel.api"
+
+
+def test_each_engine_keeps_its_command_line_module_in_its_own_folder():
+    """Adding an engine touches its folder and one registry line: its commands live in its folder, and the
+    package list is found by setup.py (tests/test_wheel.py checks that the wheel holds every module)."""
+    for name, e in ENGINES.items():
+        assert e.cli == f"chemaccel.{name}.cli"
+        assert e.workflow.startswith(f"chemaccel.{name}.") and api.workflow(name).__name__ == e.workflow
+        assert api.engine_config(name) is e.resolve("config")
+    assert "packages = [" not in (ROOT / "pyproject.toml").read_text()

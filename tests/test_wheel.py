@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -24,12 +26,21 @@ ROOT = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory) -> Path:
     """The python of a fresh venv holding the wheel built from this repo."""
     work = tmp_path_factory.mktemp("wheel")
+    # built from a copy: setuptools reuses a checkout's build/ folder, where modules since moved or deleted
+    # would still sit and slip into the wheel
+    source = work / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "runs", "*.egg-info", "__pycache__", ".pytest_cache", "mutants"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(work / "dist"), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "-w", str(work / "dist"), str(source)], capture_output=True, text=True, timeout=300)
     if built.returncode != 0 and "No module named pip" in built.stderr:
         pytest.skip("pip is not available in this environment")
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next((work / "dist").glob("chemaccel-*.whl"))
+    # every module of the source tree is in the wheel (the package list is found, not written out), and
+    # nothing else
+    packed = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("chemaccel/") and n.endswith(".py")}
+    assert packed == {p.relative_to(ROOT).as_posix() for p in (ROOT / "chemaccel").rglob("*.py")}
     env_dir = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
     python = env_dir / "bin" / "python"
