@@ -225,6 +225,14 @@ def read_reactions(path: str | Path, column: str | None = None) -> Any:
     return read(str(path), column)
 
 
+def reaction_of_line(line: str) -> str:
+    """The reaction of one line of a text file: its first field; a name after whitespace is dropped
+    (:func:`chemaccel.reaction.batch.reaction_of_line`)."""
+    from chemaccel.reaction.batch import reaction_of_line as first_field
+
+    return first_field(line)
+
+
 def reaction_csv_header(k: int) -> list[str]:
     """The columns of ``reaction predict``'s CSV with ``k`` candidates."""
     from chemaccel.reaction.batch import csv_header
@@ -476,7 +484,7 @@ __all__ = [
     "NasRetrainOutcome", "NasModelView", "SearchConfig", "RetrainConfig", "NAS_PRECISIONS",
     "train_property", "PropertyConfig", "predict_property_file", "predict_property_file_ray", "evaluate_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
     "train_gan", "save_gan_result", "GanConfig", "read_reference_molecules",
-    "train_reaction", "read_reactions", "reaction_csv_header", "reaction_csv_rows", "predict_reactions_ray",
+    "train_reaction", "read_reactions", "reaction_of_line", "reaction_csv_header", "reaction_csv_rows", "predict_reactions_ray",
     "predict_reaction_chunks", "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
     "prune", "run_prune_job", "save_prune_outcome", "evaluate_pruned", "measure_pruned", "prune_table", "PruneJobSpec", "PruneOutcome", "PruneConfig",
     "PRUNE_ARCHITECTURES", "PRUNE_DENSE_TASK",

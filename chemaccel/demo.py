@@ -248,7 +248,10 @@ def reaction_demo(reactions_file: Path, model_dir: Path, k: int = 3) -> list[str
     model, skipped = _shipped_model(model_dir)
     if model is None:
         return skipped
-    reactions = [line.split()[0] for line in reactions_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from chemaccel import api
+
+    reactions = [api.reaction_of_line(line) for line in reactions_file.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
     lines = []
     for row in model.predict(reactions, k=k):
         lines.append(f"  {row.input}")

@@ -34,8 +34,8 @@ class DepictedPrediction:
 
 
 def read_reactions(path: str | Path, limit: int = MAX_REACTIONS) -> tuple[list[str], int]:
-    """Reactions of a text file, one per line (blank lines and ``#`` comments skipped); returns the
-    first ``limit`` and how many there are.
+    """Reactions of a text file, one per line (blank lines and ``#`` comments skipped; a name after the
+    reaction SMILES is dropped); returns the first ``limit`` and how many there are.
 
     Raises:
         chemaccel.api.InputError: the file cannot be read as text.
@@ -50,7 +50,7 @@ def read_reactions(path: str | Path, limit: int = MAX_REACTIONS) -> tuple[list[s
     except OSError as exc:
         raise api.InputError(path, f"cannot read: {exc.strerror or exc}") from None
     lines = [line.strip() for line in text.splitlines()]
-    rows = [line for line in lines if line and not line.startswith("#")]
+    rows = [api.reaction_of_line(line) for line in lines if line and not line.startswith("#")]
     if not rows:
         raise api.InputError(path, "no reactions (the file is empty)")
     return rows[:limit], len(rows)

@@ -18,11 +18,19 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "resources" / "examples"
 
 @pytest.fixture(scope="module")
 def local_ray():
+    """A local Ray instance, and this process on one torch thread as each Ray actor is: float32 sums over
+    a different number of threads differ in the last printed digit (1e-6 eV), so byte-equal rows need equal
+    thread counts (the tests passed only when an earlier test module had left one thread behind)."""
+    import torch
+
     from chemaccel.ray_batch import start_ray
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     start_ray(None, num_cpus=2)
     yield
     ray.shutdown()
+    torch.set_num_threads(threads)
 
 
 def _smiles_file(path: Path, n: int) -> Path:

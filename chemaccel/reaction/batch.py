@@ -1,5 +1,9 @@
 """Batch reaction prediction: reading reactions (a text file, one per line, or a CSV/TSV column), the CSV
-rows of ``chemaccel reaction predict``, and the same job on Ray Data (:mod:`chemaccel.ray_batch`)."""
+rows of ``chemaccel reaction predict``, and the same job on Ray Data (:mod:`chemaccel.ray_batch`).
+
+A text file's line is a reaction SMILES optionally followed by whitespace and a name, as in a ``.smi``
+molecule file (``CC(=O)Cl.Nc1ccccc1 acetyl chloride + aniline``); the name is not part of the reaction, and
+each line, blank ones included, is one row, so row N of the output is line N of the input."""
 
 from __future__ import annotations
 
@@ -51,11 +55,17 @@ def read_reactions(path: str, column: str | None = None) -> Iterator[str]:
     return _lines(path)
 
 
+def reaction_of_line(line: str) -> str:
+    """The reaction of one text line: its first whitespace-separated field (a name after it is dropped)."""
+    fields = line.split(None, 1)
+    return fields[0] if fields else ""
+
+
 def _lines(path: str) -> Iterator[str]:
     handle: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
     try:
         for line in handle:
-            yield line.rstrip("\r\n")
+            yield reaction_of_line(line)
     finally:
         if handle is not sys.stdin:
             handle.close()

@@ -80,7 +80,7 @@ def test_empty_input_says_so_inline(window):
 
 def test_load_a_reaction_file(window, tmp_path, messages):
     path = tmp_path / "reactions.smi"
-    path.write_text("# a comment\nCC(=O)O.OCC\n\nc1ccccc1Br.OB(O)c1ccccc1\n")
+    path.write_text("# a comment\nCC(=O)O.OCC acetic acid + ethanol\n\nc1ccccc1Br.OB(O)c1ccccc1\n")
     panel = window.reaction_panel
     assert panel.load_file(path)
     assert panel.reactions() == ["CC(=O)O.OCC", "c1ccccc1Br.OB(O)c1ccccc1"]

@@ -14,7 +14,7 @@ def test_predict_cli_keeps_order_and_reports_each_row(tmp_path, tiny_model, caps
                  "-o", str(out), "--chunk", "2"]) == 0
     rows = list(csv.DictReader(out.open()))
     assert [r["row"] for r in rows] == ["1", "2", "3", "4", "5"]
-    assert [r["input"] for r in rows] == ["CC(=O)O.OCC", "", "not a reaction", "CC(=O)Cl.Nc1ccccc1>>", "C1CC"]
+    assert [r["input"] for r in rows] == ["CC(=O)O.OCC", "", "not", "CC(=O)Cl.Nc1ccccc1>>", "C1CC"]  # a name dropped
     assert [r["status"] == "ok" for r in rows] == [True, False, False, True, False]
     assert rows[0]["product_1"] and rows[0]["valid_1"] in ("0", "1") and float(rows[0]["score_2"]) <= 0.5
     assert "5 rows: 2 predicted" in capsys.readouterr().err
@@ -129,3 +129,26 @@ def test_train_cli_reads_a_corpus_and_its_reagent_flags(tmp_path, capsys):
     capsys.readouterr()
     assert main(["reaction", "train", "--data", str(corpus), "--min-token-count", "0", "-o", str(tmp_path / "x")]) == 1
     assert "min_token_count must be a positive integer" in capsys.readouterr().err
+
+
+def test_predict_reads_a_text_file_of_reactions_with_names(tmp_path, capsys):
+    """The shipped example file (SMILES, then a name, as in a .smi file) is read as reactions, not refused."""
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "resources" / "examples"
+    out = tmp_path / "out.csv"
+    assert main(["--device", "cpu", "reaction", "predict", str(examples / "reactions.txt"), "-m",
+                 "uspto-forward-reagents", "-k", "1", "-o", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["input"] for r in rows] == ["CC(=O)O.OCC", "CC(=O)Cl.Nc1ccccc1", "O=Cc1ccccc1.NCc1ccccc1"]
+    assert [r["status"] for r in rows] == ["ok"] * 3
+    assert rows[1]["product_1"] == "CC(=O)Nc1ccccc1"  # acetanilide
+    assert rows[2]["product_1"] == "c1ccc(CNCc2ccccc2)cc1"  # the reductive amination's amine
+
+
+def test_a_line_is_its_first_field():
+    from chemaccel import api
+
+    assert api.reaction_of_line("  CCO.CC(=O)O\tethanol + acetic acid\n") == "CCO.CC(=O)O"
+    assert api.reaction_of_line("CC>O>CO") == "CC>O>CO"
+    assert api.reaction_of_line("   \n") == ""
