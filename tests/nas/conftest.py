@@ -55,8 +55,7 @@ def write_idx(folder, prefix, images, labels):
         fh.write(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
 
 
-@pytest.fixture
-def tiny_idx(tmp_path):
+def write_tiny_idx(folder):
     """An IDX folder of 28x28 images: 64 to train, 24 to test, label = the bright quadrant."""
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, 88)
@@ -64,7 +63,12 @@ def tiny_idx(tmp_path):
     for i, lab in enumerate(labels):
         r, c = divmod(int(lab), 2)
         images[i, r * 14:(r + 1) * 14, c * 14:(c + 1) * 14] += 180
-    folder = tmp_path / "fashion_tiny"
     write_idx(folder, "train", images[:64], labels[:64])
     write_idx(folder, "t10k", images[64:], labels[64:])
     return folder
+
+
+@pytest.fixture
+def tiny_idx(tmp_path):
+    """:func:`write_tiny_idx` in a temporary folder."""
+    return write_tiny_idx(tmp_path / "fashion_tiny")
