@@ -49,6 +49,7 @@ class QtReporter(QObject):
         progress(step, total, metrics): throttled to one per :data:`PROGRESS_INTERVAL`;
             ``metrics`` is a ``dict[str, float]``.
         message(text): a notable event.
+        partial(payload): a part of the result ready early (:meth:`on_partial`).
         finished(result), failed(message): emitted by :class:`Job` when the task ends.
 
     Args:
@@ -59,6 +60,7 @@ class QtReporter(QObject):
     started = Signal(str, object)
     progress = Signal(int, object, object)
     message = Signal(str)
+    partial = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
 
@@ -88,6 +90,12 @@ class QtReporter(QObject):
 
     def should_stop(self) -> bool:
         return self.stop_flag.is_set()
+
+    def on_partial(self, payload: Any) -> None:
+        """A part of the result, ready before the task ends (e.g. the first records of a long file);
+        delivered as ``partial(payload)``, in order and before ``finished``. Not part of the Reporter
+        protocol: tasks written for the GUI call it."""
+        self.partial.emit(payload)
 
     # -- for the GUI
 

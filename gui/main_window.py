@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobRunner(device=self.selected_device, parent=self)
         self.load_job: Job | None = None
         self._load_serial = 0
+        self._streaming_serial = 0  # the load whose batches are filling the table
         self._build_menus()
         self._build_toolbar(devices if devices is not None else detect_devices())
         self._build_tabs()
@@ -196,14 +197,26 @@ class MainWindow(QMainWindow):
         self._load_serial += 1
         serial = self._load_serial
         job = self.jobs.start(
-            lambda reporter: load_molecules(path, reporter),
+            lambda reporter: load_molecules(path, reporter, on_batch=lambda records, names: reporter.on_partial(
+                (records, names))),
             "Open molecules",
             on_finished=lambda result: self._loaded(serial, result),
             on_failed=lambda message: self._load_failed(serial, message),
+            on_created=lambda job: job.reporter.partial.connect(lambda part: self._loaded_part(serial, path, part)),
         )
         self.load_job = job
         self.statusBar().showMessage(f"Reading {path}...")
         return job
+
+    def _loaded_part(self, serial: int, path: Path, part: tuple[list, list[str]]) -> None:
+        """A batch of the file being read: the first shows the table at once, the others fill it."""
+        if serial != self._load_serial:  # a batch of a load that a newer open_file superseded
+            return
+        if self._streaming_serial != serial:
+            self._streaming_serial = serial
+            self.molecules.start_streaming(path)
+            self.tabs.setCurrentWidget(self.molecules)
+        self.molecules.append_streamed(*part)
 
     def _loaded(self, serial: int, loaded: LoadedMolecules | None) -> None:
         if serial != self._load_serial:  # superseded by a newer open_file

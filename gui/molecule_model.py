@@ -76,6 +76,27 @@ class MoleculeTableModel(QAbstractTableModel):
         self._rows = self._filtered()
         self.endResetModel()
 
+    def append_records(self, records: Sequence[api.MoleculeRecord], prop_names: Sequence[str] = ()) -> None:
+        """Add ``records`` after those shown (a file still being read); new ``prop_names`` become new
+        columns. The filter applies to them; under a sort they take their sorted places."""
+        added = [name for name in prop_names if name not in self.prop_names]
+        if added:
+            start = self.columnCount()
+            self.beginInsertColumns(QModelIndex(), start, start + len(added) - 1)
+            self.prop_names.extend(added)
+            self.endInsertColumns()
+        first = len(self.records)
+        self.records.extend(records)
+        shown = [p for p in range(first, len(self.records)) if self._passes(self.records[p])]
+        if not shown:
+            return
+        row = len(self._rows)
+        self.beginInsertRows(QModelIndex(), row, row + len(shown) - 1)
+        self._rows.extend(shown)
+        self.endInsertRows()
+        if self._sort is not None:
+            self._reorder(self._sorted(self._rows))
+
     def clear(self) -> None:
         self.set_records([], [])
 
@@ -221,12 +242,13 @@ class MoleculeTableModel(QAbstractTableModel):
         value = self._value(record, column)
         return "" if value is None else format_value(value)
 
+    def _passes(self, record: api.MoleculeRecord) -> bool:
+        return self._filter == "all" or record.ok == (self._filter == "ok")
+
     def _filtered(self) -> list[int]:
-        if self._filter == "ok":
-            return [i for i, r in enumerate(self.records) if r.ok]
-        if self._filter == "errors":
-            return [i for i, r in enumerate(self.records) if not r.ok]
-        return list(range(len(self.records)))
+        if self._filter == "all":
+            return list(range(len(self.records)))
+        return [i for i, r in enumerate(self.records) if self._passes(r)]
 
     def _sorted(self, rows: list[int]) -> list[int]:
         if self._sort is None:

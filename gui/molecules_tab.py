@@ -49,6 +49,7 @@ class MoleculesTab(QWidget):
         super().__init__(parent)
         self.setObjectName("moleculesTab")
         self.model = MoleculeTableModel(parent=self)
+        self._streamed: Path | None = None  # the file whose records are arriving in batches
         self.summary = QLabel(EMPTY_TEXT, self)
         self.summary.setObjectName("moleculeSummary")
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -112,9 +113,30 @@ class MoleculesTab(QWidget):
         layout.addWidget(self.splitter, 1)
         self._apply_column_widths()
 
+    def start_streaming(self, path: Path) -> None:
+        """Empty the table for a file whose records arrive in batches (:meth:`append_streamed`)."""
+        self.model.set_records([], [])
+        self._streamed = path
+        self.summary.setText(f"{html.escape(path.name)}: reading...")
+        self.summary.setToolTip(str(path))
+
+    def append_streamed(self, records: list, prop_names: list[str]) -> None:
+        """Add a batch of a file still being read; the first batch selects the first row."""
+        empty = self.model.rowCount() == 0
+        self.model.append_records(records, prop_names)
+        count = len(self.model.records)
+        name = self._streamed.name if self._streamed else "file"
+        self.summary.setText(f"{html.escape(name)}: {count} record{'s' if count != 1 else ''} so far, reading...")
+        if empty and self.model.rowCount():
+            self.view.selectRow(0)
+
     def show_loaded(self, loaded: LoadedMolecules) -> None:
-        """Put a file's records in the table (replacing what was there)."""
-        self.model.set_records(loaded.records, loaded.prop_names)
+        """Put a file's records in the table (replacing what was there), unless they already came in
+        batches (:meth:`append_streamed`): then only the summary changes, and the selection and scroll stay."""
+        streamed = self._streamed == loaded.path and len(self.model.records) == len(loaded.records)
+        self._streamed = None
+        if not streamed:
+            self.model.set_records(loaded.records, loaded.prop_names)
         count, bad = len(loaded.records), loaded.n_bad
         text = f"{html.escape(loaded.path.name)}: {count} record{'s' if count != 1 else ''}"
         if bad:
@@ -123,7 +145,7 @@ class MoleculesTab(QWidget):
             text += " (loading cancelled: the rest of the file was not read)"
         self.summary.setText(text)
         self.summary.setToolTip(str(loaded.path))
-        if count:
+        if count and not streamed:
             self.view.selectRow(0)
 
     def use_typed_smiles(self) -> int:

@@ -364,3 +364,59 @@ def test_typed_smiles_fill_the_table(window, messages):
     assert tab.use_typed_smiles() == 0 and "at least one SMILES" in tab.summary.text()
     assert model.rowCount() == 4  # the table is kept
     assert messages == []
+
+
+def test_load_hands_over_every_record_once_in_batches(tmp_path):
+    path = tmp_path / "many.smi"
+    path.write_text("".join(f"{'C' * (1 + i % 8)}O m{i}\n" for i in range(1000)) + "C1CC bad\n")
+    batches = []
+    loaded = load_molecules(path, api.NullReporter(), on_batch=lambda recs, names: batches.append(list(recs)))
+    assert len(batches[0]) == 200  # the first rows at once
+    assert [r.index for batch in batches for r in batch] == [r.index for r in loaded.records]
+    assert len(loaded.records) == 1001 and loaded.n_bad == 1
+
+
+def test_a_big_file_fills_the_table_while_it_is_read(window, wait_job, tmp_path, monkeypatch):
+    """The first rows show as soon as the first batch is read, the table grows while the job runs, and
+    the end of the load keeps the selection instead of rebuilding the table."""
+    import chemaccel_gui.molecule_loading as loading
+
+    monkeypatch.setattr(loading, "BATCH_SECONDS", 0.0)  # a batch per record after the first 200
+    monkeypatch.setattr(loading, "FIRST_SECONDS", 60.0)
+    real = loading.api.read_molecules
+
+    def slow(p):  # a file that takes a while to read (as 100,000 molecules do)
+        import time
+
+        for record in real(p):
+            time.sleep(0.003)
+            yield record
+
+    monkeypatch.setattr(loading.api, "read_molecules", slow)
+    path = tmp_path / "big.smi"
+    path.write_text("".join(f"{'C' * (1 + i % 8)}O m{i}\n" for i in range(600)) + "C1CC bad\n")
+    model = window.molecule_model
+    seen: list[tuple[int, bool]] = []
+    model.rowsInserted.connect(lambda *_: seen.append((model.rowCount(), job.is_running())))
+    job = window.open_file(path)
+    wait_job(job)
+    assert seen[0][0] == 200 and seen[-1][0] == 601 and len(seen) > 2
+    assert any(running for _, running in seen[:-1])  # rows were shown while the file was still being read
+    assert [model.record_at(r).name for r in range(3)] == ["m0", "m1", "m2"]  # file order
+    assert "601 records, " in window.molecules.summary.text() and "1 could not be read" in \
+        window.molecules.summary.text()
+    window.molecules.select_row(5)
+    assert window.molecules.selected_record().name == "m5"
+
+
+def test_streamed_rows_follow_the_filter_and_the_sort():
+    model = MoleculeTableModel()
+    records = api.molecules_from_text("CCC a\nC1CC bad\nC b")
+    model.append_records(records[:1])
+    model.set_filter("ok")
+    model.sort(COL_SMILES)
+    model.append_records(records[1:], ["extra"])
+    assert [model.record_at(r).name for r in range(model.rowCount())] == ["b", "a"]  # sorted, the bad one hidden
+    assert model.columns()[-1] == "extra"
+    model.set_filter("all")
+    assert model.rowCount() == 3
