@@ -80,6 +80,7 @@ class MoleculesTab(QWidget):
         self.view.setSortingEnabled(True)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.modelReset.connect(self._model_reset)
+        self.model.columnsInserted.connect(lambda *_: self._apply_column_widths())  # columns of a file being read
 
         self.details = MoleculeDetails(self)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)

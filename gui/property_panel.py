@@ -8,6 +8,7 @@ it (File > Export as CSV / SDF, or the buttons here).
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -33,6 +35,12 @@ from chemaccel_gui.property_predict import PropertyPredictions, predict_properti
 PREFERRED_MODEL = "qm9-gap-schnet-ff"  # SMILES and non-DFT geometries; qm9-gap-schnet-pruned for DFT ones
 #: Columns of the molecule table shown here besides the predictions.
 SHOWN_FIXED = (COL_INDEX, COL_DEPICTION, COL_NAME)
+
+
+#: "auto" embedding processes: this many (the cores, at most 4) ...
+AUTO_WORKERS = min(os.cpu_count() or 1, 4)
+#: ... from this many molecules on
+AUTO_FROM = 500
 
 
 class PropertyPanel(QWidget):
@@ -72,9 +80,17 @@ class PropertyPanel(QWidget):
         self.export_csv_button.clicked.connect(lambda: self._export and self._export("csv"))
         self.export_sdf_button = QPushButton("Export SDF...", self)
         self.export_sdf_button.clicked.connect(lambda: self._export and self._export("sdf"))
+        self.workers = QSpinBox(self)
+        self.workers.setObjectName("propertyWorkers")
+        self.workers.setRange(0, os.cpu_count() or 1)
+        self.workers.setSpecialValueText("auto")
+        self.workers.setPrefix("3D embedding processes: ")
+        self.workers.setToolTip("Processes that embed SMILES in 3D (as 'chemaccel property predict --workers N'; "
+                                f"the same values). auto: {AUTO_WORKERS} for {AUTO_FROM} molecules or more, else 1")
         buttons = QHBoxLayout()
         for button in (self.predict_button, self.cancel_button):
             buttons.addWidget(button)
+        buttons.addWidget(self.workers)
         buttons.addStretch(1)
         for button in (self.export_csv_button, self.export_sdf_button):
             buttons.addWidget(button)
@@ -111,8 +127,17 @@ class PropertyPanel(QWidget):
         self._columns_changed()
         self._records_changed()
         molecules.model.modelReset.connect(self._records_changed)
+        # a file still being read adds rows and property columns without a reset
+        molecules.model.columnsInserted.connect(lambda *_: self._columns_changed())
+        molecules.model.rowsInserted.connect(lambda *_: self._records_changed())
 
     # ---------------------------------------------------------------------------------------- actions
+
+    def processes(self, n_records: int) -> int:
+        """The embedding processes for ``n_records`` molecules: the spin box's number, or with "auto" (0)
+        :data:`AUTO_WORKERS` from :data:`AUTO_FROM` molecules on (starting a process costs seconds)."""
+        chosen = self.workers.value()
+        return chosen if chosen > 0 else (AUTO_WORKERS if n_records >= AUTO_FROM else 1)
 
     def predict(self) -> Job | None:
         """Predict every loaded record with the chosen model; None when nothing can start."""
@@ -126,9 +151,9 @@ class PropertyPanel(QWidget):
             return None
         if self.job is not None:
             return self.job
-        cache, device = self.cache, self.runner.device()
+        cache, device, workers = self.cache, self.runner.device(), self.processes(len(records))
         job = self.runner.start(
-            lambda reporter: predict_properties(reporter, path, records, device, cache),
+            lambda reporter: predict_properties(reporter, path, records, device, cache, workers),
             "Predict properties", on_finished=self._finished, on_failed=self._failed,
             on_created=lambda created: created.done.connect(self._done),
         )

@@ -82,9 +82,10 @@ def load_property_model(path: Path, device: str = "cpu", cache: Cache | None = N
 
 
 def predict_properties(reporter: api.Reporter, path: Path, records: Sequence[api.MoleculeRecord],
-                       device: str = "cpu", cache: Cache | None = None) -> PropertyPredictions:
+                       device: str = "cpu", cache: Cache | None = None, workers: int = 1) -> PropertyPredictions:
     """Predict every record (good and bad: a bad one gets its reason as status); a cancel raises
-    :class:`~chemaccel.api.Cancelled` and nothing is changed."""
+    :class:`~chemaccel.api.Cancelled` and nothing is changed. ``workers`` > 1 embeds the SMILES in that many
+    processes, the path of ``chemaccel property predict --workers`` (the same rows)."""
     path = Path(path)
     source = list(records)
     reporter.on_start(f"Loading {path.name}", None)
@@ -98,11 +99,23 @@ def predict_properties(reporter: api.Reporter, path: Path, records: Sequence[api
     rules = getattr(model, "rules", None)
     if rules is not None and rules.histograms:
         out.train_histograms = dict(rules.histograms)
-    for start in range(0, total, CHUNK):
+    chunk = CHUNK * (4 * workers if workers > 1 else 1)  # enough molecules per batch to keep every process busy
+    rows = model.predict_records(source, batch_size=chunk, workers=workers)
+    try:
+        _collect(reporter, source, rows, out, chunk)
+    finally:
+        rows.close()  # a cancel shuts the worker processes down
+    return out
+
+
+def _collect(reporter: api.Reporter, source: list[api.MoleculeRecord], rows: Any, out: PropertyPredictions,
+             chunk: int) -> None:
+    name, targets, total = out.model_name, out.targets, len(source)
+    for start in range(0, total, chunk):
         if reporter.should_stop():
             raise api.Cancelled("prediction cancelled")
-        chunk = source[start:start + CHUNK]
-        for record, row in zip(chunk, model.predict_records(chunk, batch_size=len(chunk))):
+        for record in source[start:start + chunk]:
+            row = next(rows)
             out.records.append(_with_prediction(record, row, name, targets))
             if row.ok:
                 out.n_ok += 1
@@ -113,7 +126,6 @@ def predict_properties(reporter: api.Reporter, path: Path, records: Sequence[api
             else:
                 out.n_error += 1
         reporter.on_progress(len(out.records), total, {"errors": float(out.n_error)})
-    return out
 
 
 def _with_prediction(record: api.MoleculeRecord, row: Any, name: str,

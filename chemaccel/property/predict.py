@@ -92,14 +92,29 @@ class PropertyModel:
         records = (_as_record(m, i + 1) for i, m in enumerate(molecules))
         return list(self.predict_records(records, batch_size=batch_size, seed=seed))
 
-    def predict_records(self, records: Iterable[MoleculeRecord], batch_size: int = 100, seed: int = 0) -> Iterator[PredictionRow]:
-        """Stream rows for records, in order, ``batch_size`` molecules per forward pass."""
+    def predict_records(self, records: Iterable[MoleculeRecord], batch_size: int = 100, seed: int = 0,
+                        workers: int = 1) -> Iterator[PredictionRow]:
+        """Stream rows for records, in order, ``batch_size`` molecules per forward pass.
+
+        ``workers`` > 1 embeds each batch's SMILES in that many processes, as ``predict --workers`` does (the
+        same calls and seeds, so the same rows); closing the iterator early shuts them down."""
         it = iter(records)
-        while True:
-            chunk = list(itertools.islice(it, batch_size))
-            if not chunk:
-                return
-            yield from self._predict_chunk(chunk, seed)
+        pool = None
+        if workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+        try:
+            while True:
+                chunk = list(itertools.islice(it, batch_size))
+                if not chunk:
+                    return
+                if pool is not None:
+                    chunk = _embedded_in(pool, workers, chunk, seed, self.conformers)
+                yield from self._predict_chunk(chunk, seed)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     @torch.no_grad()
     def predict_geometries(self, numbers: Sequence[np.ndarray], positions: Sequence[np.ndarray]) -> np.ndarray:

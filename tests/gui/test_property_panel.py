@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import math
+import os
 import shutil
 
 import pytest
@@ -98,6 +99,19 @@ def test_smiles_are_predicted_on_force_field_geometries(window, open_and_wait, w
     # predicting again replaces the columns instead of adding more
     predict_and_wait(window, wait_job)
     assert window.molecule_model.prop_names.count(VALUE) == 1
+
+
+def test_two_embedding_processes_give_the_one_process_values(window, open_and_wait, wait_job):
+    """The panel's parallel path is predict --workers': the same force-field geometries, the same values."""
+    open_and_wait(EXAMPLES / "molecules.smi")
+    panel = window.property_panel
+    assert panel.processes(100) == 1 and panel.processes(10_000) == min(os.cpu_count() or 1, 4)  # "auto"
+    panel.workers.setValue(1)
+    predict_and_wait(window, wait_job)
+    one = column_values(window.molecule_model, VALUE)
+    panel.workers.setValue(2)
+    predict_and_wait(window, wait_job)
+    assert column_values(window.molecule_model, VALUE) == one and sum(v != "" for v in one) == 17
 
 
 def test_nothing_loaded_says_so(window):
