@@ -32,6 +32,11 @@ OK = "ok"
 UNKNOWN_TOKEN = "<unk>"  # eole's unknown token: what a model with min_token_count > 1 learnt to read past
 
 
+#: the beam the confidence is calibrated at (scripts/calibrate_reaction_confidence.py): a model with a fitted
+#: confidence never decodes with a smaller one, so ``-k 1`` gets the same top-1 and confidence as ``-k 5``
+CONFIDENCE_BEAM = 5
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One predicted product.
@@ -201,7 +206,9 @@ class ReactionModel:
 
         Args:
             reactions: reactant SMILES (``"CC(=O)O.OCC"``), or ``reactants>>`` / ``reactants>reagents>``.
-            k: beam size and number of candidates (1-20).
+            k: number of candidates (1-20), and the beam size; a model with a fitted confidence decodes
+                with a beam of at least :data:`CONFIDENCE_BEAM` (the beam it was calibrated at), so its top-1
+                and confidence do not change with ``k``.
             batch_size: inputs decoded together. The results do not depend on it (every row has the same
                 length cap); 128 decoded 10-30 % more reactions/s than 32 on the CPU (beam 5, 2 threads;
                 docs/benchmarks.md).
@@ -225,10 +232,11 @@ class ReactionModel:
                 results[i] = ReactionPrediction(text, status, note=notes[i])
             else:
                 todo.append((i, " ".join(tokens)))
+        beam = max(k, CONFIDENCE_BEAM) if self._confidence_weights() else k
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            for (i, _), candidates in zip(chunk, self._beam([src for _, src in chunk], k, batch_size, rank)):
-                results[i] = ReactionPrediction(rows[i], OK, candidates, note=notes[i],
+            for (i, _), candidates in zip(chunk, self._beam([src for _, src in chunk], beam, batch_size, rank)):
+                results[i] = ReactionPrediction(rows[i], OK, candidates[:k], note=notes[i],
                                                 confidence=self._confidence(candidates))
         return [r for r in results if r is not None]
 
@@ -264,10 +272,13 @@ class ReactionModel:
             note = "; ".join(n for n in (note, f"read as unknown: {listed}") if n)
         return OK, tokens, note
 
+    def _confidence_weights(self) -> list[float] | None:
+        return (getattr(self.info, "metrics", None) or {}).get("confidence", {}).get("weights")
+
     def _confidence(self, candidates: Sequence[Candidate]) -> float | None:
         from chemaccel.reaction.confidence import features, probability
 
-        weights = (getattr(self.info, "metrics", None) or {}).get("confidence", {}).get("weights")
+        weights = self._confidence_weights()
         f = features(candidates)
         if not weights or f is None:
             return None

@@ -152,3 +152,18 @@ def test_a_line_is_its_first_field():
     assert api.reaction_of_line("  CCO.CC(=O)O\tethanol + acetic acid\n") == "CCO.CC(=O)O"
     assert api.reaction_of_line("CC>O>CO") == "CC>O>CO"
     assert api.reaction_of_line("   \n") == ""
+
+
+def test_top1_and_confidence_do_not_depend_on_k():
+    """The confidence is calibrated at beam 5: -k 1 and -k 2 decode with that beam too (greedy decoding
+    gave another confidence, 0.08 / 0.93 / 0.72 at beam 5 against 0.11 / 0.93 / 0.95 at beam 2)."""
+    from chemaccel import api
+
+    model = api.load_model("uspto-forward-reagents")
+    reactions = ["CC(=O)O.OCC", "CC(=O)Cl.Nc1ccccc1", "O=Cc1ccccc1.NCc1ccccc1"]
+    by_k = {k: model.predict(reactions, k=k) for k in (1, 2, 5)}
+    assert [len(p.candidates) for p in by_k[1]] == [1, 1, 1] and [len(p.candidates) for p in by_k[2]] == [2, 2, 2]
+    for k in (1, 2):
+        assert [p.candidates[0].smiles for p in by_k[k]] == [p.candidates[0].smiles for p in by_k[5]]
+        assert [p.confidence for p in by_k[k]] == [p.confidence for p in by_k[5]]
+    assert [round(p.confidence, 2) for p in by_k[5]] == [0.08, 0.93, 0.72]
