@@ -240,6 +240,8 @@ class MainWindow(QMainWindow):
     def _load_failed(self, serial: int, message: str) -> None:
         if serial == self._load_serial:
             self.load_job = None
+            if self._streaming_serial == serial:
+                self.molecules.streaming_failed(message)
             self.statusBar().showMessage(message, 10000)
 
     def export_molecules(self, fmt: str, path: str | Path | None = None) -> Job | None:

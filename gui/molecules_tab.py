@@ -131,6 +131,19 @@ class MoleculesTab(QWidget):
         if empty and self.model.rowCount():
             self.view.selectRow(0)
 
+    @property
+    def streaming(self) -> bool:
+        """True while a file's records are still arriving (between :meth:`start_streaming` and the end)."""
+        return self._streamed is not None
+
+    def streaming_failed(self, message: str) -> None:
+        """A file being read failed part way: the records read so far stay, the summary says why."""
+        if self._streamed is not None:
+            count = len(self.model.records)
+            self.summary.setText(f"{html.escape(self._streamed.name)}: {count} records read, then: "
+                                 f"<span style='color:#be1414'>{html.escape(message)}</span>")
+            self._streamed = None
+
     def show_loaded(self, loaded: LoadedMolecules) -> None:
         """Put a file's records in the table (replacing what was there), unless they already came in
         batches (:meth:`append_streamed`): then only the summary changes, and the selection and scroll stay."""

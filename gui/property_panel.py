@@ -141,6 +141,9 @@ class PropertyPanel(QWidget):
 
     def predict(self) -> Job | None:
         """Predict every loaded record with the chosen model; None when nothing can start."""
+        if self.molecules.streaming:
+            self.summary.setText("The molecule file is still being read: predict when it is done.")
+            return None
         records = list(self.molecules.model.records)
         if not records:
             self.summary.setText("No molecules are loaded: open a file in the Molecules tab first.")

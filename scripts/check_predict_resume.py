@@ -13,6 +13,10 @@ Prints the kills, the rows on disk after each, whether a partial last line was l
 
     OMP_NUM_THREADS=1 python scripts/check_predict_resume.py --engine property --kills 8
     OMP_NUM_THREADS=1 python scripts/check_predict_resume.py --engine reaction --kills 5 --records 120
+    OMP_NUM_THREADS=1 python scripts/check_predict_resume.py --engine property --ray --kills 3 --records 2000
+
+With ``--ray`` the killed command is the Ray Data job (a local instance; ``chemaccel[cluster]``), the
+reference is still the one-process run, and a "chunk written" is a shard file in ``OUT.shards/``.
 
 Default inputs: property: ``--records`` XYZ frames (the QM9 molecules of ``--store`` if it exists, else the
 example XYZ files repeated, good and bad frames); reaction: the first ``--records`` reactant lines of
@@ -51,6 +55,7 @@ def main() -> int:
     ap.add_argument("--kills", type=int, default=6, help="SIGKILLs to land before the last, complete run")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random kill moments")
     ap.add_argument("--workdir", help="keep the files here (default: a temporary folder, removed on PASS)")
+    ap.add_argument("--ray", action="store_true", help="kill and resume the --ray job (the reference runs without)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
@@ -66,12 +71,19 @@ def main() -> int:
                "-m", str(model), "--chunk", str(chunk), "-o", str(out)]
         if args.engine == "reaction":
             cmd += ["-k", str(args.k)]
+        if args.ray and resume:  # the resumed runs are the Ray job; the reference is one process
+            cmd += ["--ray"]
         return cmd + (["--resume"] if resume else [])
+
+    def written(path: Path) -> int:
+        """Rows on disk, or with --ray the shards done (the merged file appears only at the end)."""
+        return len(list(Path(str(path) + ".shards").glob("shard-*.csv"))) if args.ray else rows(path)
 
     reference, resumed = work / "reference.csv", work / "resumed.csv"
     for path in (reference, resumed):
         path.unlink(missing_ok=True)
         Path(str(path) + ".resume.json").unlink(missing_ok=True)
+        shutil.rmtree(str(path) + ".shards", ignore_errors=True)
     print(f"{args.engine}: input {src}, model {model.name}, chunk {chunk}; files in {work}", flush=True)
     t0 = time.monotonic()
     run = subprocess.run(command(reference, False), env=env, stdout=subprocess.DEVNULL,
@@ -87,7 +99,7 @@ def main() -> int:
     startup = None  # seconds from start to the header on disk, measured on the first attempt
     while True:
         attempts += 1
-        before = rows(resumed)
+        before = written(resumed)
         proc = subprocess.Popen(command(resumed, True), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         started = time.monotonic()
@@ -97,7 +109,7 @@ def main() -> int:
                 time.sleep(rng.uniform(0, startup))
             else:  # once it has written a new chunk: a random moment, spread so the kills cover the file
                 moment = "while writing"
-                while proc.poll() is None and rows(resumed) <= before:
+                while proc.poll() is None and written(resumed) <= before:
                     time.sleep(0.002)
                 if startup is None:
                     startup = time.monotonic() - started
@@ -108,7 +120,8 @@ def main() -> int:
                 kills += 1
                 partial = last_byte(resumed) not in (b"", b"\n")
                 partial_lines += partial
-                print(f"kill {kills} ({moment}, attempt {attempts}): {rows(resumed)} rows on disk"
+                on_disk = f"{written(resumed)} shards" if args.ray else f"{rows(resumed)} rows"
+                print(f"kill {kills} ({moment}, attempt {attempts}): {on_disk} on disk"
                       + (", partial last line" if partial else ""), flush=True)
                 continue
         _, err = proc.communicate()

@@ -420,3 +420,14 @@ def test_streamed_rows_follow_the_filter_and_the_sort():
     assert model.columns()[-1] == "extra"
     model.set_filter("all")
     assert model.rowCount() == 3
+
+
+def test_no_prediction_while_the_file_is_still_read_and_a_failure_keeps_the_rows(window):
+    tab = window.molecules
+    tab.start_streaming(Path("big.smi"))
+    tab.append_streamed(api.molecules_from_text("CCO a\nCCC b"), [])
+    assert tab.streaming and window.property_panel.predict() is None
+    assert "still being read" in window.property_panel.summary.text()
+    tab.streaming_failed("big.smi: disk read error")
+    assert not tab.streaming and window.molecule_model.rowCount() == 2
+    assert "2 records read, then" in tab.summary.text() and "disk read error" in tab.summary.text()
