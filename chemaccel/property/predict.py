@@ -99,18 +99,15 @@ class PropertyModel:
         ``workers`` > 1 embeds each batch's SMILES in that many processes, as ``predict --workers`` does (the
         same calls and seeds, so the same rows); closing the iterator early shuts them down."""
         it = iter(records)
+        batches: Iterator[list[MoleculeRecord]] = iter(lambda: list(itertools.islice(it, batch_size)), [])
         pool = None
         if workers > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+            batches = _embedded_ahead(pool, workers, batches, seed, self.conformers)
         try:
-            while True:
-                chunk = list(itertools.islice(it, batch_size))
-                if not chunk:
-                    return
-                if pool is not None:
-                    chunk = _embedded_in(pool, workers, chunk, seed, self.conformers)
+            for chunk in batches:
                 yield from self._predict_chunk(chunk, seed)
         finally:
             if pool is not None:
@@ -242,11 +239,22 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _embedded_in(pool: Any, workers: int, batch: list[MoleculeRecord], seed: int, n_conf: int) -> list[MoleculeRecord]:
-    """``batch`` embedded by ``workers`` processes of ``pool``, in input order."""
-    step = max(1, -(-len(batch) // (4 * workers)))  # 4 parts per worker: a slow molecule delays one part
-    parts = [batch[i:i + step] for i in range(0, len(batch), step)]
-    return [rec for part in pool.map(embed_chunk, parts, [seed] * len(parts), [n_conf] * len(parts)) for rec in part]
+def _embedded_ahead(pool: Any, workers: int, batches: Iterator[list[MoleculeRecord]], seed: int,
+                    n_conf: int) -> Iterator[list[MoleculeRecord]]:
+    """Each batch embedded by ``workers`` processes of ``pool``, in input order, with the next batch already
+    handed to them while the caller runs the model on this one (the processes never wait for the model)."""
+    def submit(batch: list[MoleculeRecord]) -> list[Any]:
+        step = max(1, -(-len(batch) // (4 * workers)))  # 4 parts per worker: a slow molecule delays one part
+        return [pool.submit(embed_chunk, batch[i:i + step], seed, n_conf) for i in range(0, len(batch), step)]
+
+    ahead: list[Any] | None = None
+    for batch in batches:
+        submitted = submit(batch)
+        if ahead is not None:
+            yield [rec for future in ahead for rec in future.result()]
+        ahead = submitted
+    if ahead is not None:
+        yield [rec for future in ahead for rec in future.result()]
 
 
 def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chunk: int = CHUNK,
@@ -302,23 +310,26 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
     else:
         workers_pool = nullcontext()
     with workers_pool as pool, writer:  # the pool is shut down however the loop ends
-        while True:
-            batch = list(itertools.islice(records, chunk))
-            if not batch:
+        batches: Iterator[list[MoleculeRecord]] = iter(lambda: list(itertools.islice(records, chunk)), [])
+        if pool is not None:  # the next chunk is embedded while the model runs on this one
+            batches = _embedded_ahead(pool, workers, batches, seed, n_conf)
+        try:
+            for batch in batches:
+                rows = model._predict_chunk(batch, seed, conformers=conformers)
+                writer.write_rows([_csv_row(row, model.targets) for row in rows])
+                for row in rows:
+                    counts["ok" if row.ok else "error"] += 1
+                counts["rows"] = writer.rows_done
+                reporter.on_progress(writer.rows_done, None, {"errors": float(counts["error"])})
+                if reporter.should_stop():
+                    counts["cancelled"] = 1
+                    break
+            else:
                 writer.finish(ok=counts["ok"], error=counts["error"])
                 counts["complete"] = 1
-                break
-            if pool is not None:
-                batch = _embedded_in(pool, workers, batch, seed, n_conf)
-            rows = model._predict_chunk(batch, seed, conformers=conformers)
-            writer.write_rows([_csv_row(row, model.targets) for row in rows])
-            for row in rows:
-                counts["ok" if row.ok else "error"] += 1
-            counts["rows"] = writer.rows_done
-            reporter.on_progress(writer.rows_done, None, {"errors": float(counts["error"])})
-            if reporter.should_stop():
-                counts["cancelled"] = 1
-                break
+        finally:
+            if pool is not None:  # a stop drops the chunk embedded ahead instead of waiting for it
+                pool.shutdown(wait=True, cancel_futures=True)
     return counts
 
 
