@@ -17,14 +17,15 @@ steps also resume mid-epoch from their checkpoints):
    geometries for 4 epochs (cosine from 3e-4, seed 0: ``stage1``), then 8 more epochs (cosine from 2e-4,
    seed 1: ``stage2``), then 8 more on two conformers of each training molecule (``mmff+mmff-t1``, cosine
    from 1.5e-4, seed 2: ``stage3``), then 5 more on three (``mmff+mmff-t1+mmff-t2``, cosine from 1e-4, seed 3:
-   ``stage4``), each selected on the validation split in its force-field geometry; with
+   ``stage4``), then 5 more on the same three (cosine from 7e-5, seed 4: ``stage5``), each selected on the
+   validation split in its force-field geometry; with
    ``--ablation`` also the arm trained on both geometry sets for the same steps (``dft+mmff``, 2 epochs);
 4. ``scripts/build_property_ensemble.py``: the model (a one-member ensemble; ``--members`` may add more)
    with its applicability domain and uncertainty calibration, all from the train and validation splits.
 
 The shipped ``qm9-gap-schnet-ff`` is this recipe's output (2026-12-06, this CPU, one thread per job: about
 16 minutes per stage-1 run, 32 for stage 2, 25 for the mmff-t1 set, 90 for stage 3, 13 for the mmff-t2 set
-on 2 processes and about 85 for stage 4).
+on 2 processes, about 85 for stage 4 and about 95 for stage 5 beside another job).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def main() -> int:
         stage1 = [f.result() for f in [pool.submit(job) for job in jobs]][0]
     stage2 = finetune("stage2", str(stage1), "mmff", 8, 2e-4, 1)
     stage3 = finetune("stage3", str(stage2), "mmff+mmff-t1", 8, 1.5e-4, 2)
-    members = [finetune("stage4", str(stage3), "mmff+mmff-t1+mmff-t2", 5, 1e-4, 3), *map(Path, args.members or [])]
+    stage4 = finetune("stage4", str(stage3), "mmff+mmff-t1+mmff-t2", 5, 1e-4, 3)
+    members = [finetune("stage5", str(stage4), "mmff+mmff-t1+mmff-t2", 5, 7e-5, 4), *map(Path, args.members or [])]
     sets = ",".join(["mmff"] + [f"mmff-c{k}" for k in range(1, args.conformers)])
     run([sys.executable, "scripts/build_property_ensemble.py", "--store", args.store, "--members",
          *map(str, members), "--sets", sets, "--conformers", str(args.conformers), "-o", args.out])
