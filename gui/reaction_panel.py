@@ -40,8 +40,10 @@ from chemaccel_gui.molecule_model import ERROR_COLOR
 PREFERRED_MODEL = "uspto-forward-small"
 from chemaccel_gui.reaction_predict import DEPICTION, DepictedPrediction, predict_reactions, read_reactions
 
-COLUMNS = ("input", "rank", "product", "SMILES", "score", "valid")
-COL_INPUT, COL_RANK, COL_PRODUCT, COL_SMILES, COL_SCORE, COL_VALID = range(len(COLUMNS))
+COLUMNS = ("input", "rank", "product", "SMILES", "score", "valid", "confidence")
+COL_INPUT, COL_RANK, COL_PRODUCT, COL_SMILES, COL_SCORE, COL_VALID, COL_CONFIDENCE = range(len(COLUMNS))
+CONFIDENCE_TIP = ("the calibrated probability that this first product is right (fitted on the model's "
+                  "validation reactions; a model without a fitted confidence shows none)")
 VALID_COLOR = Qt.GlobalColor.darkGreen
 REACTION_FILTER = "Reactions (*.smi *.txt *.smiles);;All files (*)"
 PLACEHOLDER = "Reactant SMILES, one reaction per line, e.g.\nCC(=O)O.OCC\nBrc1ccccc1.OB(O)c1ccccc1"
@@ -109,7 +111,7 @@ class ReactionPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_SMILES, QHeaderView.ResizeMode.Stretch)
         widths = ((COL_INPUT, DEPICTION[0] + 12), (COL_RANK, 44), (COL_PRODUCT, DEPICTION[0] + 12),
-                  (COL_SCORE, 70), (COL_VALID, 70))
+                  (COL_SCORE, 70), (COL_VALID, 70), (COL_CONFIDENCE, 84))
         for column, width in widths:
             self.table.setColumnWidth(column, width)
         right = QWidget(self)
@@ -241,6 +243,11 @@ class ReactionPanel(QWidget):
                 mark.setForeground(QBrush(VALID_COLOR if candidate.valid else ERROR_COLOR))
                 mark.setToolTip("rdkit parses the product" if candidate.valid else "not a valid molecule")
                 table.setItem(row, COL_VALID, mark)
+                if rank == 1 and prediction.confidence is not None:
+                    confidence = QTableWidgetItem(f"{prediction.confidence:.0%}")
+                    confidence.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    confidence.setToolTip(CONFIDENCE_TIP)
+                    table.setItem(row, COL_CONFIDENCE, confidence)
         for row in range(table.rowCount()):
             pictured = table.item(row, COL_PRODUCT) is not None or table.item(row, COL_INPUT) is None
             table.setRowHeight(row, DEPICTION[1] + 28 if pictured else 40)

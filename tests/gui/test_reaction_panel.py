@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from chemaccel_gui.molecule_model import ERROR_COLOR  # noqa: E402
 from chemaccel_gui.reaction_panel import (  # noqa: E402
+    COL_CONFIDENCE,
     COL_INPUT,
     COL_PRODUCT,
     COL_RANK,
@@ -55,6 +56,9 @@ def test_top_k_candidates_with_depictions_scores_and_validity(window, wait_job, 
             assert not table.item(row, COL_PRODUCT).icon().isNull()
     scores = [c.score for c in prediction.candidates]
     assert scores == sorted(scores, reverse=True)
+    # the calibrated confidence of the first product, on its row only
+    assert table.item(0, COL_CONFIDENCE).text() == f"{prediction.confidence:.0%}"
+    assert table.item(1, COL_CONFIDENCE) is None
     assert "1 of 1 reactions predicted" in panel.summary.text()
     assert messages == []
 
