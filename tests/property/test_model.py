@@ -106,3 +106,26 @@ def test_attention_scores_drive_the_gates(qm9_store):
     assert not torch.allclose(scores, torch.ones_like(scores))  # it learned something
     w = pr.reg_weights()
     assert torch.equal(torch.argsort(w), torch.argsort(scores, descending=True)) or np.corrcoef(w, scores)[0, 1] < 0
+
+
+def test_flops_per_molecule_by_hand():
+    """Two molecules (water, 3 atoms; methane, 5 atoms), every atom pair within the cutoff: 6 + 20 directed
+    pairs; the continuous-filter messages cost 3 FLOPs per pair and filter in each interaction block, the
+    dense layers what torch's FlopCounterMode counts; both divided by the 2 molecules."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from chemaccel.property.data import collate_geometries
+    from chemaccel.property.evaluate import count_flops
+
+    cfg = PropertyConfig(targets=("gap",), **TINY)
+    model = PropertySchNet(dense_architecture(cfg)).eval()
+    water = (np.array([8, 1, 1]), np.array([[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]], dtype=float))
+    methane = (np.array([6, 1, 1, 1, 1]), np.array([[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63],
+                                                     [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]], dtype=float))
+    batch = collate_geometries([water[0], methane[0]], [water[1], methane[1]], cfg.cutoff)
+    assert int(batch[keys.IDX_I].numel()) == 6 + 20
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(batch)
+    dense = counter.get_total_flops() / 2
+    messages = 3 * 26 * TINY["n_filters"] * TINY["n_interactions"] / 2
+    assert count_flops(model, batch) == {"flops_dense": dense, "flops_messages": messages, "flops": dense + messages}

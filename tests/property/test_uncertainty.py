@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from chemaccel.property.uncertainty import Calibration, coverage, fit_calibration
 
@@ -57,3 +58,20 @@ def test_summarize_known_answers():
     np.testing.assert_allclose(r["mae_mev_other_90pct"], 200 / 3)
     np.testing.assert_allclose(r["mae_mev_outside_domain"], 500.0)
     np.testing.assert_allclose(r["mae_mev_in_domain"], 200 / 3)
+
+
+def test_fit_keeps_the_weights_non_negative_and_counts_its_rows():
+    """Errors that shrink as the latent score grows would want c < 0 (and, independent of the spread, b
+    near 0): the fit is bounded at a, b, c >= 0, and n is the number of rows it saw."""
+    rng = np.random.default_rng(1)
+    latent = rng.uniform(0.0, 4.0, 3000)
+    spread = rng.uniform(0.0, 0.2, 3000)
+    err = rng.normal(0.0, 0.5 - 0.1 * latent)  # sigma falls from 0.5 to 0.1 eV with the latent score
+    cal = fit_calibration(err, spread, latent)
+    assert cal.c == 0.0 and 0.0 <= cal.b < 0.5 and cal.a > 0.0 and cal.n == 3000
+    # the 90 % quantile on the rows it was fitted on holds 90 % of them exactly
+    assert coverage(err, cal.half_width(spread, latent)) == pytest.approx(0.9, abs=1 / 3000)
+
+
+def test_coverage_of_nothing_is_nan():
+    assert np.isnan(coverage(np.array([]), np.array([])))
