@@ -2,7 +2,7 @@
 #   make app    create .venv, install torch 2.13.0 (CPU wheel) + chemaccel[gui], start the desktop app
 #               (or, with no display, say so and run the headless demo `chemaccel demo`)
 #   make test   the same plus the test extra and the Debian packages Qt needs, then run the tests
-# Both are idempotent: a second run only re-installs when pyproject.toml or constraints.txt changed.
+# Both are idempotent: a second run only re-installs when pyproject.toml, setup.py or constraints.txt changed.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -36,7 +36,7 @@ $(VENV)/.stamp-torch: $(BIN)/python constraints.txt
 	$(PIP) install -c constraints.txt torch==2.13.0
 	@touch $@
 
-$(VENV)/.stamp-app: $(VENV)/.stamp-torch pyproject.toml constraints.txt
+$(VENV)/.stamp-app: $(VENV)/.stamp-torch pyproject.toml setup.py constraints.txt
 	$(PIP) install -c constraints.txt -e ".[gui]"
 	@touch $@
 
