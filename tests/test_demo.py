@@ -30,7 +30,10 @@ def test_demo_runs_headless(capsys, tmp_path):
     assert len(gaps) == 5 and all(2.0 < g < 12.0 for g in gaps)  # shipped pruned SchNet, plausible gaps
     reaction = next(s["lines"] for s in steps if "reaction products" in s["title"])
     assert sum(line.strip().startswith("1. ") for line in reaction) == 3  # three example reactions, ranked
-    assert any("1. CCOC(C)=O " in line for line in reaction)  # acetic acid + ethanol -> ethyl acetate
+    assert any("1. CC(=O)Nc1ccccc1 " in line for line in reaction)  # acetyl chloride + aniline -> acetanilide
+    # each reaction says how likely its first product is right; the missed esterification says it is unlikely
+    assert sum("that 1. is right" in line for line in reaction) == 3
+    assert any(line.startswith("  CC(=O)O.OCC   (confidence 8%") for line in reaction)
 
 
 def test_ddp_two_cpu_processes_under_torchrun(tmp_path):
