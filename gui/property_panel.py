@@ -84,13 +84,14 @@ class PropertyPanel(QWidget):
         self.workers.setObjectName("propertyWorkers")
         self.workers.setRange(0, os.cpu_count() or 1)
         self.workers.setSpecialValueText("auto")
-        self.workers.setPrefix("3D embedding processes: ")
         self.workers.setToolTip("Processes that embed SMILES in 3D (as 'chemaccel property predict --workers N'; "
                                 f"the same values). auto: {AUTO_WORKERS} for {AUTO_FROM} molecules or more, else 1")
+        workers_label = QLabel("3D processes:", self)
+        workers_label.setToolTip(self.workers.toolTip())
+        workers_label.setBuddy(self.workers)
         buttons = QHBoxLayout()
-        for button in (self.predict_button, self.cancel_button):
+        for button in (self.predict_button, self.cancel_button, workers_label, self.workers):
             buttons.addWidget(button)
-        buttons.addWidget(self.workers)
         buttons.addStretch(1)
         for button in (self.export_csv_button, self.export_sdf_button):
             buttons.addWidget(button)
