@@ -257,12 +257,15 @@ def predict_reactions_ray(model_path: str | Path, source: str | Path, out: str |
     return run(model_path, source, out, address, reporter=reporter, **options)
 
 
-def predict_reaction_chunks(model_path: str | Path, chunks: Any, k: int, workers: int, device: str = "cpu") -> Any:
+def predict_reaction_chunks(model_path: str | Path, chunks: Any, k: int, workers: int, device: str = "cpu",
+                            start_method: str | None = None) -> Any:
     """Predictions of each chunk of reactions, in order, by ``workers`` processes that each load the model
-    once (``reaction predict --workers``; :func:`chemaccel.reaction.batch.predict_chunks_in_processes`)."""
+    once (``reaction predict --workers``; :func:`chemaccel.reaction.batch.predict_chunks_in_processes`).
+    ``start_method`` ("spawn", "forkserver", "fork"; default: the platform's) starts the processes: a
+    program with threads of its own (a GUI) should spawn them."""
     from chemaccel.reaction.batch import predict_chunks_in_processes
 
-    return predict_chunks_in_processes(model_path, chunks, k, workers, device)
+    return predict_chunks_in_processes(model_path, chunks, k, workers, device, start_method=start_method)
 
 
 def reaction_kept_layers(text: str) -> list[int]:

@@ -8,6 +8,7 @@ parses the product). A row the model cannot read shows its reason in red. Predic
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
@@ -47,6 +48,10 @@ CONFIDENCE_TIP = ("the calibrated probability that this first product is right (
                   "validation reactions; a model without a fitted confidence shows none)")
 VALID_COLOR = Qt.GlobalColor.darkGreen
 REACTION_FILTER = "Reactions (*.smi *.txt *.smiles);;All files (*)"
+#: "auto" decoding processes: this many (the cores, at most 4) ...
+AUTO_WORKERS = min(os.cpu_count() or 1, 4)
+#: ... from this many reactions on (each spawned process takes seconds to load torch and the model)
+AUTO_FROM = 500
 PLACEHOLDER = "Reactant SMILES, one reaction per line, e.g.\nCC(=O)O.OCC\nBrc1ccccc1.OB(O)c1ccccc1"
 
 
@@ -71,6 +76,13 @@ class ReactionPanel(QWidget):
         self.k_spin.setRange(1, 20)
         self.k_spin.setValue(5)
         self.k_spin.setToolTip("How many products to predict per reaction (beam size)")
+        self.workers = QSpinBox(self)
+        self.workers.setObjectName("reactionWorkers")
+        self.workers.setRange(0, os.cpu_count() or 1)
+        self.workers.setSpecialValueText("auto")
+        self.workers.setToolTip("Processes that decode reactions (as 'chemaccel reaction predict --workers N'; "
+                                f"the same products). auto: {AUTO_WORKERS} for {AUTO_FROM} reactions or more, "
+                                "else 1 (this process)")
         self.load_button = QPushButton("Load file...", self)
         self.load_button.clicked.connect(self._choose_file)
         self.predict_button = QPushButton("Predict", self)
@@ -83,16 +95,24 @@ class ReactionPanel(QWidget):
         self.summary.setObjectName("reactionSummary")
         self.summary.setWordWrap(True)
 
+        settings = QHBoxLayout()
+        k_label = QLabel("top-k:", self)
+        k_label.setBuddy(self.k_spin)
+        workers_label = QLabel("processes:", self)
+        workers_label.setToolTip(self.workers.toolTip())
+        workers_label.setBuddy(self.workers)
+        for widget in (k_label, self.k_spin, workers_label, self.workers):
+            settings.addWidget(widget)
+        settings.addStretch(1)
         controls = QHBoxLayout()
         controls.addWidget(self.load_button)
         controls.addStretch(1)
-        controls.addWidget(QLabel("top-k:", self))
-        controls.addWidget(self.k_spin)
         controls.addWidget(self.predict_button)
         controls.addWidget(self.cancel_button)
         input_box = QGroupBox("Reactants", self)
         box_layout = QVBoxLayout(input_box)
         box_layout.addWidget(self.input, 1)
+        box_layout.addLayout(settings)
         box_layout.addLayout(controls)
         model_box = QGroupBox("Model", self)
         QVBoxLayout(model_box).addWidget(self.picker)
@@ -147,6 +167,12 @@ class ReactionPanel(QWidget):
         self.summary.setText(f"Loaded {len(rows)} reactions from {html.escape(Path(path).name)}{more}.")
         return True
 
+    def processes(self, n_reactions: int) -> int:
+        """The decoding processes for ``n_reactions``: the spin box's number, or with "auto" (0)
+        :data:`AUTO_WORKERS` from :data:`AUTO_FROM` reactions on."""
+        chosen = self.workers.value()
+        return chosen if chosen > 0 else (AUTO_WORKERS if n_reactions >= AUTO_FROM else 1)
+
     def predict(self) -> Job | None:
         rows = self.reactions()
         if not rows:
@@ -159,9 +185,9 @@ class ReactionPanel(QWidget):
             return None
         if self.job is not None:
             return self.job
-        k, device, cache = self.k_spin.value(), self.runner.device(), self.cache
+        k, device, cache, workers = self.k_spin.value(), self.runner.device(), self.cache, self.processes(len(rows))
         self.job = self.runner.start(
-            lambda reporter: predict_reactions(reporter, path, rows, k, device, cache),
+            lambda reporter: predict_reactions(reporter, path, rows, k, device, cache, workers),
             "Predict reactions", on_finished=self._finished, on_failed=self._failed,
             on_created=lambda created: created.done.connect(self._done),
         )

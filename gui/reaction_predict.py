@@ -77,28 +77,45 @@ def depict(smiles: str, size: tuple[int, int] = DEPICTION, legend: str = "") -> 
 
 
 def predict_reactions(reporter: api.Reporter, path: Path, rows: Sequence[str], k: int, device: str = "cpu",
-                      cache: dict[tuple[str, str], Any] | None = None) -> list[DepictedPrediction]:
-    """Predict the top-``k`` products of every row; a cancel raises :class:`~chemaccel.api.Cancelled`."""
+                      cache: dict[tuple[str, str], Any] | None = None, workers: int = 1) -> list[DepictedPrediction]:
+    """Predict the top-``k`` products of every row; a cancel raises :class:`~chemaccel.api.Cancelled`.
+
+    ``workers`` > 1 decodes in that many processes, each loading the model once (the path of
+    ``chemaccel reaction predict --workers``: the same rows); they are spawned, not forked, since this
+    process has threads of its own, and a cancel shuts them down with the chunks not started."""
     if not rows:
         raise api.InputError("<reactions>",
                              "no reactions to predict: type or paste reactant SMILES, one per line")
     path = Path(path)
-    reporter.on_start(f"Loading {path.name}", None)
-    model = load_reaction_model(path, device, cache)
     total = len(rows)
-    reporter.on_start(f"Predicting top-{k} products", total)
+    reporter.on_start(f"Loading {path.name}", None)
+    chunks = (list(rows[start:start + CHUNK]) for start in range(0, total, CHUNK))
+    if workers > 1:
+        api.expect_engine(api.read_model_info(path), "reaction", path)  # each process loads it
+        predictions = api.predict_reaction_chunks(path, chunks, k, workers, device, start_method="spawn")
+    else:
+        model = load_reaction_model(path, device, cache)
+        predictions = (model.predict(chunk, k=k) for chunk in chunks)
+    reporter.on_start(f"Predicting top-{k} products" + (f" in {workers} processes" if workers > 1 else ""), total)
     out: list[DepictedPrediction] = []
-    for start in range(0, total, CHUNK):
-        if reporter.should_stop():
-            raise api.Cancelled("reaction prediction cancelled")
-        for prediction in model.predict(list(rows[start:start + CHUNK]), k=k):
-            reactants = prediction.input.split(">")[0] if prediction.ok else ""
-            text = prediction.input.strip()
-            legend = text if len(text) <= LEGEND_CHARS else text[:LEGEND_CHARS - 3] + "..."
-            out.append(DepictedPrediction(
-                prediction,
-                depict(reactants, (DEPICTION[0], DEPICTION[1] + 20), legend) if reactants else None,
-                [depict(c.smiles) if c.valid else None for c in prediction.candidates],
-            ))
-        reporter.on_progress(len(out), total, {"errors": float(sum(not p.prediction.ok for p in out))})
+    try:
+        for chunk_predictions in predictions:
+            if reporter.should_stop():
+                raise api.Cancelled("reaction prediction cancelled")
+            for prediction in chunk_predictions:
+                out.append(_depicted(prediction))
+            reporter.on_progress(len(out), total, {"errors": float(sum(not p.prediction.ok for p in out))})
+    finally:
+        predictions.close()  # a pool of workers shuts down with the chunks not started
     return out
+
+
+def _depicted(prediction: Any) -> DepictedPrediction:
+    reactants = prediction.input.split(">")[0] if prediction.ok else ""
+    text = prediction.input.strip()
+    legend = text if len(text) <= LEGEND_CHARS else text[:LEGEND_CHARS - 3] + "..."
+    return DepictedPrediction(
+        prediction,
+        depict(reactants, (DEPICTION[0], DEPICTION[1] + 20), legend) if reactants else None,
+        [depict(c.smiles) if c.valid else None for c in prediction.candidates],
+    )

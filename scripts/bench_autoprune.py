@@ -12,6 +12,9 @@ dense weights:
 * unstructured models: global L1 magnitude pruning (torch.nn.utils.prune.global_unstructured) to exactly
   AutoPrune's number of non-zero parameters, fine-tuned for as many epochs as AutoPrune trained in total
   (pruning + fine-tuning), same optimizer and learning rate as AutoPrune's fine-tuning;
+* unstructured models, also: Torch-Pruning (DepGraph; `pip install torch-pruning`) structured pruning of
+  whole channels and neurons to at most AutoPrune's parameter count, group-L2 and LAMP importance
+  (:func:`chemaccel.prune.baselines.torch_pruning_prune`), fine-tuned likewise;
 * the structured CNN: L1-norm filter pruning (Li et al. 2017) to AutoPrune's FLOPs fraction, compacted,
   fine-tuned likewise; CPU latency of the dense and compacted models measured in the same process.
 
@@ -35,7 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from chemaccel.prune.baselines import fit, l1_filter_prune, magnitude_prune, make_permanent  # noqa: E402
+from chemaccel.prune.baselines import (  # noqa: E402
+    TP_IMPORTANCE,
+    fit,
+    l1_filter_prune,
+    magnitude_prune,
+    make_permanent,
+    torch_pruning_prune,
+)
 from chemaccel.prune.config import PruneConfig  # noqa: E402
 from chemaccel.prune.data import load_image_split, normalization_for, split_validation  # noqa: E402
 from chemaccel.prune.engine import AutoPrune  # noqa: E402
@@ -128,6 +138,17 @@ def bench_model(name: str, args, reporter) -> dict:
     rows[label] = figures(base, dense, example, test, args.repeats)
     rows[label]["seconds"] = time.time() - t0
     rows[label]["finetune_epochs"] = total_epochs
+    if config.granularity == "unstructured" and args.torch_pruning:
+        for importance in TP_IMPORTANCE:  # Torch-Pruning, structured, at AutoPrune's parameter count
+            t0 = time.time()
+            label = f"tp-{importance}"
+            base, ratio = torch_pruning_prune(dense, example, rows["autoprune"]["params_nonzero"], importance)
+            fit(base.train(), train, val, total_epochs, lr=config.finetune_lr, reporter=reporter,
+                task=f"{name} {label} fine-tune")
+            rows[label] = figures(base.eval(), dense, example, test, args.repeats)
+            rows[label].update(seconds=time.time() - t0, finetune_epochs=total_epochs, ratio=ratio,
+                               widths=[m.weight.shape[0] for m in base.modules()
+                                       if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))])
     return {"model": name, "config": config.to_dict(), "rows": rows, "dense_params": count_params(dense)}
 
 
@@ -152,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-epochs", type=int,
                    help="fine-tuning epochs of the baselines (default: AutoPrune's pruning + fine-tuning epochs)")
     p.add_argument("--ship", action="store_true", help="also write the AutoPrune models to resources/models")
+    p.add_argument("--no-torch-pruning", dest="torch_pruning", action="store_false",
+                   help="skip the Torch-Pruning arms (structured, group-L2 and LAMP, at AutoPrune's parameter "
+                        "count; they need `pip install torch-pruning`)")
     p.add_argument("--quick", action="store_true", help="smoke run: 3,000 samples, 1-2 epochs")
     args = p.parse_args(argv)
     import logging

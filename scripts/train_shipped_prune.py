@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a PruneConfig field")
     p.add_argument("--pretrain-epochs", type=int)
     p.add_argument("--quick", action="store_true", help="tiny smoke run (2,000 samples, 1 epoch each)")
+    p.add_argument("--skip-test", action="store_true",
+                   help="stop after saving the model (print the validation figures only): for trying settings "
+                        "without reading the held-out test split")
     args = p.parse_args(argv)
     import logging
 
@@ -103,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                 config=config.to_dict(), metrics=metrics, normalization=norm,
                 notes=f"AutoPrune of {args.model} by scripts/train_shipped_prune.py; test split never used for tuning")
     (work / "history.json").write_text(json.dumps(result.history, indent=1))
+    if args.skip_test:
+        print(json.dumps(metrics))
+        return 0
     report = evaluate(out, data, split="test", limit=limit, latency_batch=1)
     report.pop("layers")
     print(json.dumps(report))

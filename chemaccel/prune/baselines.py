@@ -121,3 +121,56 @@ def l1_filter_prune(model: nn.Module, example: torch.Tensor, flops_budget: float
         else:
             lo = mid
     return build(lo), lo
+
+
+#: Torch-Pruning's importance criteria offered by :func:`torch_pruning_prune`
+TP_IMPORTANCE = ("group-l2", "lamp")
+
+
+def torch_pruning_prune(model: nn.Module, example: torch.Tensor, n_params: int,
+                        importance: str = "group-l2") -> tuple[nn.Module, float]:
+    """Structured pruning with Torch-Pruning (Fang et al., DepGraph, CVPR 2023) to at most ``n_params``
+    parameters (weights and biases), the classifier's outputs kept: whole channels and neurons removed,
+    ranked by ``importance``: ``group-l2`` (the L2 norm of each coupled group, the library's default) with
+    the same ratio in every layer (its global mode cannot go below ~3 % of LeNet-5: a conv2 channel's group
+    holds 16 columns of fc1, so conv2 is never pruned), or ``lamp`` (layer-adaptive magnitude scores, made
+    for one global ranking). The ratio is the one of a scan (steps of 0.0025) that keeps the most parameters within ``n_params``. Returns the physically smaller model and that
+    ratio.
+
+    Raises:
+        NotAvailableError: torch-pruning is not installed (``pip install torch-pruning``).
+    """
+    import copy
+
+    from chemaccel.errors import ConfigError, NotAvailableError
+
+    try:
+        import torch_pruning as tp
+    except ImportError:
+        raise NotAvailableError("the Torch-Pruning baseline needs torch-pruning: pip install torch-pruning") from None
+    if importance not in TP_IMPORTANCE:
+        raise ConfigError(f"importance must be one of {', '.join(TP_IMPORTANCE)}, got {importance!r}")
+    classifier = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    classifier_index = list(model.modules()).index(classifier)
+
+    def build(ratio: float) -> nn.Module:
+        work = copy.deepcopy(model).eval()
+        imp = tp.importance.GroupMagnitudeImportance(p=2) if importance == "group-l2" else tp.importance.LAMPImportance(p=2)
+        pruner = tp.pruner.MetaPruner(work, example, importance=imp, global_pruning=importance == "lamp",
+                                      pruning_ratio=ratio,
+                                      max_pruning_ratio=0.99, ignored_layers=[list(work.modules())[classifier_index]])
+        pruner.step()
+        return work
+
+    def size(m: nn.Module) -> int:
+        return sum(p.numel() for p in m.parameters())
+
+    best: tuple[int, float] | None = None  # the size is not monotonic in the ratio (rounding per layer): scan
+    for step in range(1, 400):
+        ratio = step / 400
+        n = size(build(ratio))
+        if n <= n_params and (best is None or n > best[0]):
+            best = (n, ratio)
+    if best is None:
+        raise ConfigError(f"Torch-Pruning ({importance}) cannot make this model as small as {n_params} parameters")
+    return build(best[1]), best[1]

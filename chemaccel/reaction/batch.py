@@ -181,17 +181,22 @@ def _pool_predict(chunk: list[str], k: int) -> list[Any]:
 
 
 def predict_chunks_in_processes(model_path: str | Path, chunks: Iterator[list[str]], k: int, workers: int,
-                                device: str = "cpu") -> Iterator[list[Any]]:
+                                device: str = "cpu", start_method: str | None = None) -> Iterator[list[Any]]:
     """The predictions of each chunk, in order, computed by ``workers`` processes that each load the model
     once (at most two chunks per process in flight); the rows equal one process's. Stopping the iteration
-    early cancels the chunks not started."""
+    early cancels the chunks not started. ``start_method`` is multiprocessing's (None: the platform's
+    default); a process with threads of its own (the desktop app) spawns, since a forked child of a
+    threaded parent can inherit a lock held by another thread."""
+    import multiprocessing
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     from chemaccel.errors import ChemAccelError
 
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_pool_init, initargs=(str(model_path), device))
+    context = multiprocessing.get_context(start_method) if start_method else None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pool_init,
+                               initargs=(str(model_path), device))
     pending: deque = deque()
     try:
         for chunk in chunks:

@@ -104,3 +104,37 @@ def test_table_rows_fit_the_depictions(window, wait_job):
     assert panel.table.rowHeight(0) >= panel.table.iconSize().height()
     assert panel.results[0].prediction.candidates[0].valid
     assert panel.table.item(0, COL_VALID).foreground().color() == Qt.GlobalColor.darkGreen
+
+
+def test_two_decoding_processes_give_the_one_process_products(window, wait_job):
+    """The panel's parallel path is `reaction predict --workers`': spawned processes, the same products and
+    scores, a bad row still a row with its reason."""
+    import os
+
+    panel = window.reaction_panel
+    assert panel.processes(10) == 1 and panel.processes(5_000) == min(os.cpu_count() or 1, 4)  # "auto"
+    text = "\n".join(["CC(=O)Cl.Nc1ccccc1", "C1CC", "CC(=O)O.OCC", "Brc1ccccc1.OB(O)c1ccccc1"] * 3)
+    panel.workers.setValue(1)
+    one = [(r.prediction.status, [(c.smiles, round(c.score, 4)) for c in r.prediction.candidates])
+           for r in predict(window, wait_job, text, k=2).results]
+    panel.workers.setValue(2)
+    two = [(r.prediction.status, [(c.smiles, round(c.score, 4)) for c in r.prediction.candidates])
+           for r in predict(window, wait_job, text, k=2).results]
+    assert two == one and len(one) == 12
+    assert sum("unclosed ring" in status for status, _ in two) == 3
+    assert "9 of 12 reactions predicted" in panel.summary.text()
+
+
+def test_cancel_with_processes_shuts_them_down(window, wait_job):
+    import multiprocessing
+
+    panel = window.reaction_panel
+    panel.workers.setValue(2)
+    panel.input.setPlainText("\n".join(["CC(=O)Cl.Nc1ccccc1"] * 200))
+    job = panel.predict()
+    job.cancel()  # while the processes start or decode the first chunks
+    wait_job(job)
+    assert job.error is None
+    assert "cancelled" in panel.summary.text()
+    assert panel.predict_button.isEnabled()
+    assert multiprocessing.active_children() == []
