@@ -392,12 +392,21 @@ def train_property(config: Any, store: str | Path, out: str | Path | None = None
 
 
 def predict_property_file(model: Any, source: str | Path, out: str | Path, reporter: Reporter | None = None,
-                          **options: Any) -> dict[str, int]:
+                          device: str | Any = "cpu", **options: Any) -> dict[str, int]:
     """Stream a molecule file through a property model (:func:`load_model` of a property folder) into a CSV
     with value, uncertainty and verdict columns, resumable (:func:`chemaccel.property.predict.predict_file`:
-    ``chunk``, ``seed``, ``resume``, ``conformers``, ``workers``); returns the row counts."""
-    from chemaccel.property.predict import predict_file
+    ``chunk``, ``seed``, ``resume``, ``conformers``, ``workers``); returns the row counts.
 
+    ``model`` may also be the folder (or a shipped model's name): it is then loaded onto ``device`` only
+    once the ``workers`` embedding processes have started on the first chunks (the same rows, sooner)."""
+    from chemaccel.property.predict import DeferredModel, predict_file
+
+    if isinstance(model, (str, Path)):
+        from chemaccel.shipped import resolve_model
+
+        path = resolve_model(model)
+        expect_engine(read_model_info(path), "property", path)
+        model = DeferredModel(path, device)
     return predict_file(model, source, out, reporter=reporter, **options)
 
 

@@ -174,15 +174,16 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.conformers is not None and args.conformers < 1:
         raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
-    model = _load(args)
     if args.ray is not None:
-        return _predict_ray(args, model)
+        return _predict_ray(args, _load(args))
+    # with --workers the embedding processes start before the model loads (its imports overlap their work)
+    model = args.model if args.workers > 1 else _load(args)
     reporter = api.TqdmReporter(file=sys.stderr, disable=None)
     try:
         with cancel_on_sigint(reporter):
-            counts = api.predict_property_file(model, args.input, args.out, reporter, chunk=args.chunk,
-                                               seed=args.seed, resume=args.resume, conformers=args.conformers,
-                                               workers=args.workers)
+            counts = api.predict_property_file(model, args.input, args.out, reporter, device=args.torch_device,
+                                               chunk=args.chunk, seed=args.seed, resume=args.resume,
+                                               conformers=args.conformers, workers=args.workers)
     finally:
         reporter.close()
     if counts["cancelled"]:

@@ -240,24 +240,64 @@ def _ignore_sigint() -> None:
 
 
 def _embedded_ahead(pool: Any, workers: int, batches: Iterator[list[MoleculeRecord]], seed: int,
-                    n_conf: int) -> Iterator[list[MoleculeRecord]]:
-    """Each batch embedded by ``workers`` processes of ``pool``, in input order, with the next batch already
-    handed to them while the caller runs the model on this one (the processes never wait for the model)."""
+                    n_conf: int, depth: int = 2) -> Iterator[list[MoleculeRecord]]:
+    """Each batch embedded by ``workers`` processes of ``pool``, in input order, with ``depth`` batches handed
+    to them ahead while the caller runs the model (the processes never wait for the model). The first
+    batches are handed over at once, before this returns, so the caller can load the model meanwhile."""
+    from collections import deque
+
     def submit(batch: list[MoleculeRecord]) -> list[Any]:
         step = max(1, -(-len(batch) // (4 * workers)))  # 4 parts per worker: a slow molecule delays one part
         return [pool.submit(embed_chunk, batch[i:i + step], seed, n_conf) for i in range(0, len(batch), step)]
 
-    ahead: list[Any] | None = None
-    for batch in batches:
-        submitted = submit(batch)
-        if ahead is not None:
-            yield [rec for future in ahead for rec in future.result()]
-        ahead = submitted
-    if ahead is not None:
-        yield [rec for future in ahead for rec in future.result()]
+    pending: deque[list[Any]] = deque()
+
+    def fill() -> None:
+        while len(pending) < depth:
+            batch = next(batches, None)
+            if batch is None:
+                return
+            pending.append(submit(batch))
+
+    def results() -> Iterator[list[MoleculeRecord]]:
+        while pending:
+            futures = pending.popleft()
+            fill()
+            yield [rec for future in futures for rec in future.result()]
+
+    fill()
+    return results()
 
 
-def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chunk: int = CHUNK,
+class DeferredModel:
+    """A property model folder whose weights load when :meth:`load` is called: what ``predict_file`` needs
+    before (targets, conformers, the folder's hash) comes from ``config.json`` alone, so the embedding
+    processes of ``--workers`` start on the first chunks while this process imports the SchNet code and
+    loads the weights (about 2.4 s of CPU that would otherwise come before any embedding)."""
+
+    def __init__(self, path: str | Path, device: str | Any = "cpu") -> None:
+        from chemaccel.checkpoint import read_model_info
+
+        self.path, self.device = Path(path), device
+        self.info = read_model_info(self.path)
+        arch = self.info.architecture
+        self.targets = list(arch.get("targets") or self.info.config.get("targets") or [])
+        self.conformers = max(1, int(arch.get("conformers", 1)))
+
+    def load(self) -> PropertyModel:
+        """The loaded model (errors as :func:`chemaccel.api.load_model`'s)."""
+        from chemaccel.property.storage import load_model
+
+        model = load_model(self.path, self.device)
+        if list(model.targets) != self.targets:
+            from chemaccel.errors import ModelFileError
+
+            raise ModelFileError(f"{self.path}: config.json names targets {self.targets}, the weights "
+                                 f"{list(model.targets)}")
+        return model
+
+
+def predict_file(model: PropertyModel | DeferredModel, source: str | Path, out: str | Path, chunk: int = CHUNK,
                  reporter: Reporter | None = None, seed: int = 0, resume: bool = False,
                  conformers: int | None = None, workers: int = 1) -> dict[str, int]:
     """Stream ``source`` (SMILES/CSV/SDF/XYZ/ASE db/HDF5 store) to a CSV, ``chunk`` records in memory at once.
@@ -269,7 +309,9 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
     parsed, embedded or predicted) and the rest appended: the result equals an uninterrupted run's.
     ``reporter.should_stop()`` is checked after each chunk; the output is then consistent and resumable.
     ``workers`` > 1 embeds the SMILES of each chunk in that many processes (:func:`embed_chunk`, the same
-    calls and seeds as one process, so the same rows) while the model runs in this one.
+    calls and seeds as one process, so the same rows) while the model runs in this one; a
+    :class:`DeferredModel` is loaded once they have started (a model that fails to load then stops the
+    processes, and nothing is written).
 
     Returns:
         counts: ``ok`` and ``error`` rows written by this call, ``resumed`` rows kept from before,
@@ -309,26 +351,29 @@ def predict_file(model: PropertyModel, source: str | Path, out: str | Path, chun
         workers_pool: Any = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
     else:
         workers_pool = nullcontext()
-    with workers_pool as pool, writer:  # the pool is shut down however the loop ends
+    with workers_pool as pool:  # shut down however this ends (a model that fails to load included)
         batches: Iterator[list[MoleculeRecord]] = iter(lambda: list(itertools.islice(records, chunk)), [])
-        if pool is not None:  # the next chunk is embedded while the model runs on this one
+        if pool is not None:  # the first chunks are embedding from here on, and the next while the model runs
             batches = _embedded_ahead(pool, workers, batches, seed, n_conf)
         try:
-            for batch in batches:
-                rows = model._predict_chunk(batch, seed, conformers=conformers)
-                writer.write_rows([_csv_row(row, model.targets) for row in rows])
-                for row in rows:
-                    counts["ok" if row.ok else "error"] += 1
-                counts["rows"] = writer.rows_done
-                reporter.on_progress(writer.rows_done, None, {"errors": float(counts["error"])})
-                if reporter.should_stop():
-                    counts["cancelled"] = 1
-                    break
-            else:
-                writer.finish(ok=counts["ok"], error=counts["error"])
-                counts["complete"] = 1
+            if isinstance(model, DeferredModel):
+                model = model.load()
+            with writer:
+                for batch in batches:
+                    rows = model._predict_chunk(batch, seed, conformers=conformers)
+                    writer.write_rows([_csv_row(row, model.targets) for row in rows])
+                    for row in rows:
+                        counts["ok" if row.ok else "error"] += 1
+                    counts["rows"] = writer.rows_done
+                    reporter.on_progress(writer.rows_done, None, {"errors": float(counts["error"])})
+                    if reporter.should_stop():
+                        counts["cancelled"] = 1
+                        break
+                else:
+                    writer.finish(ok=counts["ok"], error=counts["error"])
+                    counts["complete"] = 1
         finally:
-            if pool is not None:  # a stop drops the chunk embedded ahead instead of waiting for it
+            if pool is not None:  # a stop drops the chunks embedded ahead instead of waiting for them
                 pool.shutdown(wait=True, cancel_futures=True)
     return counts
 

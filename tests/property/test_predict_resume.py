@@ -132,3 +132,42 @@ def test_workers_embed_in_processes_and_write_the_same_rows(tmp_path):
     text = one.read_text()
     assert text.count(",ok,") == 18 and text.count("error:") == 6  # 3 bad rows, twice
     assert main(["property", "predict", str(src), "-m", model, "-o", str(two), "--workers", "0"]) == 1
+
+
+def test_workers_load_the_model_after_the_processes_start(tmp_path, monkeypatch, capsys):
+    """With --workers the folder loads once the first chunks are embedding (DeferredModel); a folder whose
+    weights are damaged then fails in one line, the processes stop, and nothing is written."""
+    import shutil
+
+    from chemaccel.property import predict as predict_module
+
+    src = tmp_path / "mols.smi"
+    src.write_text("CCO\nc1ccccc1O\nCC(=O)Nc1ccc(O)cc1\n")
+    model = ROOT / "resources" / "models" / "qm9-gap-schnet-ff"
+    order = []
+    real_load, real_ahead = predict_module.DeferredModel.load, predict_module._embedded_ahead
+
+    def ahead(*args, **kwargs):
+        order.append("embedding started")
+        return real_ahead(*args, **kwargs)
+
+    def load(self):
+        order.append("model loaded")
+        return real_load(self)
+
+    monkeypatch.setattr(predict_module, "_embedded_ahead", ahead)
+    monkeypatch.setattr(predict_module.DeferredModel, "load", load)
+    out = tmp_path / "out.csv"
+    assert main(["property", "predict", str(src), "-m", str(model), "-o", str(out), "--workers", "2"]) == 0
+    assert order == ["embedding started", "model loaded"]
+    assert out.read_text().count(",ok,") == 3
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    shutil.copy(model / "config.json", damaged / "config.json")
+    (damaged / "model.safetensors").write_bytes(b"\x00" * 64)
+    bad_out = tmp_path / "bad.csv"
+    capsys.readouterr()
+    assert main(["property", "predict", str(src), "-m", str(damaged), "-o", str(bad_out), "--workers", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "model.safetensors" in err and "Traceback" not in err and err.count("\n") == 1
+    assert not bad_out.exists() and not list(tmp_path.glob("bad.csv*"))
