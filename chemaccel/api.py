@@ -399,15 +399,21 @@ def predict_property_file(model: Any, source: str | Path, out: str | Path, repor
 
     ``model`` may also be the folder (or a shipped model's name): it is then loaded onto ``device`` only
     once the ``workers`` embedding processes have started on the first chunks (the same rows, sooner)."""
-    from chemaccel.property.predict import DeferredModel, predict_file
+    from chemaccel.property.predict import predict_file
 
     if isinstance(model, (str, Path)):
-        from chemaccel.shipped import resolve_model
-
-        path = resolve_model(model)
-        expect_engine(read_model_info(path), "property", path)
-        model = DeferredModel(path, device)
+        model = _deferred_property_model(model, device)
     return predict_file(model, source, out, reporter=reporter, **options)
+
+
+def _deferred_property_model(model: str | Path, device: str | Any = "cpu") -> Any:
+    """A property folder (or shipped name) as a :class:`chemaccel.property.predict.DeferredModel`."""
+    from chemaccel.property.predict import DeferredModel
+    from chemaccel.shipped import resolve_model
+
+    path = resolve_model(model)
+    expect_engine(read_model_info(path), "property", path)
+    return DeferredModel(path, device)
 
 
 def predict_property_file_ray(model: Any, source: str | Path, out: str | Path, address: str | None = None,
@@ -415,9 +421,12 @@ def predict_property_file_ray(model: Any, source: str | Path, out: str | Path, a
     """:func:`predict_property_file` as a Ray Data job on a local instance (``address`` None or ``local``)
     or a cluster (``auto`` or its address): the same rows, ordered shards, resumable
     (:func:`chemaccel.property.ray_predict.predict_file_ray`; options ``chunk``, ``seed``, ``resume``,
-    ``conformers``, ``actors``, ``gpus_per_actor``, ``num_cpus``). Needs ``chemaccel[cluster]``."""
+    ``conformers``, ``actors``, ``gpus_per_actor``, ``num_cpus``). ``model`` may be the folder: only the
+    actors then load the weights. Needs ``chemaccel[cluster]``."""
     from chemaccel.property.ray_predict import predict_file_ray
 
+    if isinstance(model, (str, Path)):  # the actors load it; this process only needs its config.json
+        model = _deferred_property_model(model)
     return predict_file_ray(model, source, out, address, reporter=reporter, **options)
 
 

@@ -175,7 +175,7 @@ def _predict(args: argparse.Namespace) -> int:
     if args.conformers is not None and args.conformers < 1:
         raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
     if args.ray is not None:
-        return _predict_ray(args, _load(args))
+        return _predict_ray(args, args.model)  # the actors load the model; this process reads its config
     # with --workers the embedding processes start before the model loads (its imports overlap their work)
     model = args.model if args.workers > 1 else _load(args)
     reporter = api.TqdmReporter(file=sys.stderr, disable=None)

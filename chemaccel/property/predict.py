@@ -276,10 +276,11 @@ class DeferredModel:
     loads the weights (about 2.4 s of CPU that would otherwise come before any embedding)."""
 
     def __init__(self, path: str | Path, device: str | Any = "cpu") -> None:
-        from chemaccel.checkpoint import read_model_info
+        from chemaccel.checkpoint import WEIGHTS_NAME, inside_folder, load_safetensors, read_model_info
 
         self.path, self.device = Path(path), device
         self.info = read_model_info(self.path)
+        load_safetensors(inside_folder(self.path, WEIGHTS_NAME))  # damaged weights: one line, before any work
         arch = self.info.architecture
         self.targets = list(arch.get("targets") or self.info.config.get("targets") or [])
         self.conformers = max(1, int(arch.get("conformers", 1)))
