@@ -4,9 +4,11 @@
 # ships lightning_fabric), torchmetrics, pytest, pandas ... already installed (see the device notes'
 # KINDS.md), no internet. chemaccel itself travels as the repo (PYTHONPATH=$PWD there), not as a wheel.
 #
-# Usage:  scripts/pack_device_bundle.sh [core|reaction]        (default: core)
+# Usage:  scripts/pack_device_bundle.sh [core|reaction|nas]        (default: core)
 #   core      prune, nas, gan (toy data; SA score and FCD metrics), property engine (schnetpack), CLI
 #   reaction  reaction engine (eole, pyonmttok, pydantic)
+#   nas       no wheels (the NAS engine needs only torch, numpy, safetensors and tqdm, all there): Fashion-MNIST
+#             (30 MB) copied to .whl/fashion_mnist for scripts/device_nas_legs.sh (issue 23, item 2)
 # then, from the session: run(command="bash scripts/device_gpu_check.sh", carry=[".whl"])
 #
 # The working tree that travels (tracked + untracked-not-ignored files + .whl) must stay under 64 MiB,
@@ -29,7 +31,8 @@ case $variant in
   reaction) sa=''
         pkgs="rdkit==2026.9.1 eole==0.6.4 pyonmttok==1.38.1 pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0
               typing-inspection==0.4.5 typing-extensions==4.16.0 torch-optimi==0.3.3" ;;
-  *) echo "usage: $0 [core|reaction]" >&2; exit 2 ;;
+  nas) sa=''; pkgs='' ;;
+  *) echo "usage: $0 [core|reaction|nas]" >&2; exit 2 ;;
 esac
 declare -A drop=([rdkit]="$rdkit_drop|^rdkit/Contrib/(?!${sa}__init__\.py\$)" [ase]='^ase/(test|gui)/' [eole]='^eole/tests/')
 command -v strip >/dev/null && command -v readelf >/dev/null || { echo "ERROR: needs binutils (strip, readelf)" >&2; exit 1; }
@@ -98,10 +101,22 @@ shutil.rmtree(tmp)
 PY
   cp "$out" .whl/
 done
+if [ "$variant" = nas ]; then
+  data=${CHEMACCEL_SHARED_DATA:-../shared/data}/fashion_mnist
+  [ -f "$data/train-images-idx3-ubyte.gz" ] || { echo "ERROR: no Fashion-MNIST in $data" >&2; exit 1; }
+  mkdir -p .whl/fashion_mnist && cp "$data"/*-ubyte.gz .whl/fashion_mnist/
+  # legs brought home (.whl/nas-work, see device_nas_legs.sh): a finished arm travels as its config.json
+  # only (its figures; the weights stay here), an unfinished one with its checkpoints, to resume
+  for arm in .whl/nas-work/*/; do
+    [ -f "$arm/model/config.json" ] && find "$arm" -type f ! -path '*/model/config.json' -delete
+  done 2>/dev/null || true
+else
+  rm -rf .whl/fashion_mnist
+fi
 echo "$variant" > .whl/VARIANT
 wheels=$(find .whl -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
 tree=$(git ls-files -z -co --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
-(cd .whl && find . -name '*.whl' -printf '%s\t%f\n' | sort -rn | awk -F'\t' '{printf "%12d  %s\n", $1, $2}')
+(cd .whl && find . -type f ! -name VARIANT -printf '%s\t%P\n' | sort -rn | awk -F'\t' '{printf "%12d  %s\n", $1, $2}')
 printf '%12d  .whl total (%s variant)\n%12d  working tree without .whl\n%12d  travels, of %d (64 MiB): %d left\n' \
   "$wheels" "$variant" "$tree" $((wheels + tree)) $LIMIT $((LIMIT - wheels - tree))
 if [ $((wheels + tree)) -ge $LIMIT ]; then

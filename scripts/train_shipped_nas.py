@@ -80,6 +80,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--feature-weight", type=float, default=1.0)
     p.add_argument("--logit-weight", type=float, default=1.0)
     p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--no-distill", action="store_true",
+                   help="plain DARTS, the baseline of issue 23's comparison: no teacher, no distillation in the "
+                        "search or the retraining (the same budgets otherwise)")
     p.add_argument("--quick", action="store_true",
                    help="tiny smoke run: 2,000 images, tiny networks, 1 epoch each")
     args = p.parse_args(argv)
@@ -132,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     train = (train[0].to(device), train[1].to(device))
     logging.info("%d training images on %s; normalisation mean %.4f std %.4f", len(train[0]),
                  describe_device(device), *norm)
-    teacher, teacher_stats = get_teacher(args, train, device, reporter)
-    logging.info("teacher: %s", teacher_stats)
+    if args.no_distill:
+        teacher, teacher_stats = None, {}
+        args.feature_weight = args.logit_weight = 0.0
+    else:
+        teacher, teacher_stats = get_teacher(args, train, device, reporter)
+        logging.info("teacher: %s", teacher_stats)
 
     genotype_file = args.work / "genotype.json"
     weights = dict(feature_weight=args.feature_weight, logit_weight=args.logit_weight,
@@ -166,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     search_info = {k: search_summary.get(k) for k in ("skip_per_cell", "skips_before_cap", "seconds", "config",
                                                       "history")}
     test_on_device = (test[0].to(device), test[1].to(device))
-    teacher_stats["teacher_test_accuracy_for_reference"] = accuracy(teacher, test_on_device)
+    if teacher is not None:
+        teacher_stats["teacher_test_accuracy_for_reference"] = accuracy(teacher, test_on_device)
     result = NasRetrain(retrain_cfg).run(genotype, train, args.out, reporter, test_data=test, normalization=norm,
                                          teacher=teacher, search_info={**search_info, "teacher": teacher_stats},
                                          checkpoint_dir=args.work, resume=True)
@@ -177,10 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(stats, indent=1))
     ok_acc = stats["test_accuracy"] >= 0.93
     ok_params, ok_skip = stats["params"] <= 1_000_000, stats["max_skip_per_cell"] <= 2
+    teacher_note = (f"teacher test accuracy {teacher_stats['teacher_test_accuracy_for_reference']:.4f}; "
+                    if teacher is not None else "plain DARTS (no teacher); ")
     print(f"targets: test accuracy {stats['test_accuracy']:.4f} >= 0.93 {'met' if ok_acc else 'NOT met'}; "
           f"{stats['params']:,} params <= 1M {'met' if ok_params else 'NOT met'}; max skips per cell "
-          f"{stats['max_skip_per_cell']} <= 2 {'met' if ok_skip else 'NOT met'}; "
-          f"teacher test accuracy {teacher_stats['teacher_test_accuracy_for_reference']:.4f}; "
+          f"{stats['max_skip_per_cell']} <= 2 {'met' if ok_skip else 'NOT met'}; {teacher_note}"
           f"{time.perf_counter() - t_all:.0f} s in all on {describe_device(device)}")
     for state in (args.work / RETRAIN_STATE, previous_state_path(args.work / RETRAIN_STATE)):
         shutil.rmtree(state, ignore_errors=True)
