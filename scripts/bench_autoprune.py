@@ -108,14 +108,21 @@ def bench_model(name: str, args, reporter) -> dict:
     rows["dense"]["seconds"] = time.time() - t0
 
     t0 = time.time()
-    model = copy.deepcopy(dense)
-    result = AutoPrune(config).run(model, train, val, reporter,
-                                   checkpoint_dir=None if args.quick else work / "autoprune", resume=True)
-    pruned = result.model.eval()
-    rows["autoprune"] = figures(pruned, dense, example, test, args.repeats)
-    rows["autoprune"].update(seconds=time.time() - t0, val_error=result.measurements.get("val_error"),
-                             compacted=result.compacted, widths=result.widths)
-    if args.ship and not args.quick:
+    if args.autoprune_from:  # the AutoPrune arm re-measured from a model folder (e.g. the shipped one)
+        pruned, info = load_pruned(Path(args.autoprune_from))
+        pruned.eval()
+        config = PruneConfig.from_dict({**info.config, "runtime": {"device": "cpu", "seed": 0}})
+        rows["autoprune"] = figures(pruned, dense, example, test, args.repeats)
+        rows["autoprune"].update(seconds=0.0, source=str(args.autoprune_from))
+    else:
+        model = copy.deepcopy(dense)
+        result = AutoPrune(config).run(model, train, val, reporter,
+                                       checkpoint_dir=None if args.quick else work / "autoprune", resume=True)
+        pruned = result.model.eval()
+        rows["autoprune"] = figures(pruned, dense, example, test, args.repeats)
+        rows["autoprune"].update(seconds=time.time() - t0, val_error=result.measurements.get("val_error"),
+                                 compacted=result.compacted, widths=result.widths)
+    if args.ship and not args.quick and not args.autoprune_from:
         save_pruned(ROOT / preset["out"], pruned, arch, granularity=config.granularity, compacted=result.compacted,
                     config=config.to_dict(), normalization=norm,
                     metrics={k: rows["autoprune"][k] for k in ("compression", "flops_fraction", "test_error")},
@@ -173,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-epochs", type=int,
                    help="fine-tuning epochs of the baselines (default: AutoPrune's pruning + fine-tuning epochs)")
     p.add_argument("--ship", action="store_true", help="also write the AutoPrune models to resources/models")
+    p.add_argument("--autoprune-from", metavar="FOLDER",
+                   help="take the AutoPrune arm from this model folder (e.g. the shipped one, with one --models) "
+                        "instead of pruning again; its config sets the baselines' fine-tuning epochs")
     p.add_argument("--no-torch-pruning", dest="torch_pruning", action="store_false",
                    help="skip the Torch-Pruning arms (structured, group-L2 and LAMP, at AutoPrune's parameter "
                         "count; they need `pip install torch-pruning`)")
