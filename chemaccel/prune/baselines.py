@@ -7,7 +7,9 @@ Xiao, Wang and Rajasekaran (AutoPrune, NeurIPS 2019) compare with magnitude prun
   :func:`torch.nn.utils.prune.global_unstructured` (one shot, then fine-tuning with the mask kept);
 * :func:`l1_filter_prune`: L1-norm filter pruning (Li et al., "Pruning Filters for Efficient ConvNets",
   2017): in every layer but the classifier keep the same fraction of output units, those with the
-  largest L1 norm, with the fraction searched so the compacted model meets a FLOPs budget.
+  largest L1 norm, with the fraction searched so the compacted model meets a FLOPs budget;
+* :func:`torch_pruning_prune`: Torch-Pruning's structured pruning (group-L2 or LAMP importance) to a
+  parameter count, the competitor library at equal compression (``pip install 'chemaccel[bench]'``).
 
 :func:`fit` is the shared training loop (Adam, cosine learning rate, cross-entropy).
 """
@@ -134,11 +136,13 @@ def torch_pruning_prune(model: nn.Module, example: torch.Tensor, n_params: int,
     ranked by ``importance``: ``group-l2`` (the L2 norm of each coupled group, the library's default) with
     the same ratio in every layer (its global mode cannot go below ~3 % of LeNet-5: a conv2 channel's group
     holds 16 columns of fc1, so conv2 is never pruned), or ``lamp`` (layer-adaptive magnitude scores, made
-    for one global ranking). The ratio is the one of a scan (steps of 0.0025) that keeps the most parameters within ``n_params``. Returns the physically smaller model and that
-    ratio.
+    for one global ranking). The ratio is the one, in a scan of steps of 0.0025, that keeps the most
+    parameters within ``n_params`` (the size is not monotonic in it). Returns the physically smaller model
+    and that ratio.
 
     Raises:
         NotAvailableError: torch-pruning is not installed (``pip install torch-pruning``).
+        ConfigError: an unknown ``importance``, or no ratio gets the model down to ``n_params``.
     """
     import copy
 
@@ -155,17 +159,18 @@ def torch_pruning_prune(model: nn.Module, example: torch.Tensor, n_params: int,
 
     def build(ratio: float) -> nn.Module:
         work = copy.deepcopy(model).eval()
-        imp = tp.importance.GroupMagnitudeImportance(p=2) if importance == "group-l2" else tp.importance.LAMPImportance(p=2)
+        imp = (tp.importance.GroupMagnitudeImportance(p=2) if importance == "group-l2"
+               else tp.importance.LAMPImportance(p=2))
         pruner = tp.pruner.MetaPruner(work, example, importance=imp, global_pruning=importance == "lamp",
-                                      pruning_ratio=ratio,
-                                      max_pruning_ratio=0.99, ignored_layers=[list(work.modules())[classifier_index]])
+                                      pruning_ratio=ratio, max_pruning_ratio=0.99,
+                                      ignored_layers=[list(work.modules())[classifier_index]])
         pruner.step()
         return work
 
     def size(m: nn.Module) -> int:
         return sum(p.numel() for p in m.parameters())
 
-    best: tuple[int, float] | None = None  # the size is not monotonic in the ratio (rounding per layer): scan
+    best: tuple[int, float] | None = None
     for step in range(1, 400):
         ratio = step / 400
         n = size(build(ratio))
