@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chemaccel import api
-from chemaccel.shipped import MODELS_ENV  # noqa: F401  (re-exported: one name for the variable)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_ENV = "CHEMACCEL_SHARED_DATA"

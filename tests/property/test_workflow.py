@@ -2,7 +2,6 @@ import csv
 import json
 
 import numpy as np
-import pytest
 
 from chemaccel.cli import main
 from chemaccel.reporting import RecordingReporter
