@@ -3,8 +3,8 @@
 ``chemaccel property predict IN -m MODEL -o OUT --ray [ADDRESS]`` runs here (``chemaccel[cluster]`` installs
 Ray). The driver reads the input in order (SMILES, CSV, SDF, XYZ, ASE db, molecule stores and Parquet with a
 SMILES column) and cuts it into shards of ``chunk`` records: exactly the chunks of the one-process run, so
-the model sees the same batches with the same seeds and every row is the same. Each wave of shards becomes
-a Ray Data pipeline:
+the model sees the same batches with the same seeds and every row is the same. Each wave of shards (8 per
+CPU of the cluster, at least 32: :func:`wave_size`) becomes a Ray Data pipeline:
 
 * a CPU stage (Ray tasks, one CPU each): 3D embedding of the SMILES (:func:`embed_chunk`);
 * a model stage: actors that load the model once (``num_gpus`` per actor where GPUs exist) and predict;
@@ -40,7 +40,15 @@ from chemaccel.reporting import NullReporter, Reporter
 
 MANIFEST = "manifest.json"
 FORMAT = "chemaccel-ray-shards"
-WAVE = 32  # shards per Ray Data pipeline (the driver holds at most this many in memory)
+WAVE = 32  # shards per Ray Data pipeline at least (the driver holds a wave's records in memory) ...
+WAVE_PER_CPU = 8  # ... and this many per CPU of the cluster, so a wave keeps every CPU busy for a while
+
+
+def wave_size(cpus: float) -> int:
+    """Shards per pipeline on a cluster of ``cpus`` CPUs. Each wave is one Ray Data execution: its model
+    actors load the model once and its last shards leave CPUs idle while they drain, so a wave must be
+    long against both (2 CPUs: 32 shards; 64 CPUs: 512 shards, 51,200 molecules of 100)."""
+    return max(WAVE, int(WAVE_PER_CPU * max(0.0, cpus)))
 
 
 def require_ray() -> Any:
@@ -224,10 +232,11 @@ def run_sharded(items: Iterator[Any], shards: ShardFolder, stages: RayStages, ch
         reporter.on_message(f"{shards.folder}: {len(done)} shards done before are kept")
     reporter.on_start("predict (ray)", None)
     records = iter(items)
+    per_wave = wave_size(float(ray.cluster_resources().get("CPU", 0)))
     k, exhausted = 0, False
     while not exhausted:
         wave: list[tuple[int, list[Any]]] = []
-        while len(wave) < WAVE:
+        while len(wave) < per_wave:
             batch = list(itertools.islice(records, chunk))
             if not batch:
                 exhausted = True
