@@ -245,8 +245,13 @@ def _embedded_ahead(pool: Any, workers: int, batches: Iterator[list[MoleculeReco
     to them ahead while the caller runs the model (the processes never wait for the model). The first
     batches are handed over at once, before this returns, so the caller can load the model meanwhile."""
     from collections import deque
+    from concurrent.futures import Future
 
     def submit(batch: list[MoleculeRecord]) -> list[Any]:
+        if not any(rec.ok and not rec.has_3d for rec in batch):  # 3D input (XYZ, SDF ...): nothing to embed,
+            done: Future = Future()  # so no round trip through the processes (embed_chunk would pass it as is)
+            done.set_result(batch)
+            return [done]
         step = max(1, -(-len(batch) // (4 * workers)))  # 4 parts per worker: a slow molecule delays one part
         return [pool.submit(embed_chunk, batch[i:i + step], seed, n_conf) for i in range(0, len(batch), step)]
 

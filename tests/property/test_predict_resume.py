@@ -171,3 +171,23 @@ def test_workers_load_the_model_after_the_processes_start(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert "model.safetensors" in err and "Traceback" not in err and err.count("\n") == 1
     assert not bad_out.exists() and not list(tmp_path.glob("bad.csv*"))
+
+
+def test_workers_on_3d_input_skip_the_round_trip_and_write_the_same_rows(tmp_path, monkeypatch):
+    """XYZ records have coordinates: --workers sends them to no process, and the rows are the same."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    src = tmp_path / "mixed.xyz"
+    src.write_text((ROOT / "resources" / "examples" / "molecules.xyz").read_text()
+                   + (ROOT / "resources" / "examples" / "with_errors.xyz").read_text())
+    model = str(ROOT / "resources" / "models" / "qm9-gap-schnet-pruned")
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert main(["property", "predict", str(src), "-m", model, "-o", str(one), "--chunk", "4"]) == 0
+    submitted = []
+    real = ProcessPoolExecutor.submit
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", lambda self, *a, **k: submitted.append(a[0]) or real(self, *a, **k))
+    assert main(["property", "predict", str(src), "-m", model, "-o", str(two), "--chunk", "4", "--workers", "2"]) == 0
+    assert one.read_bytes() == two.read_bytes()
+    text = one.read_text()
+    assert text.count(",ok,") >= 4 and "error:" in text
+    assert submitted == []
