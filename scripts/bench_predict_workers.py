@@ -116,13 +116,17 @@ def main() -> int:
     ap.add_argument("-m", "--model", default="qm9-gap-schnet-ff")
     ap.add_argument("--chunk", type=int, default=100, help="--chunk of every run (Ray parallelizes whole chunks)")
     ap.add_argument("--ray", action="store_true", help="also --ray on a local instance of --workers CPUs")
+    ap.add_argument("--no-workers", dest="workers_arm", action="store_false",
+                    help="leave out the --workers arm (one process against --ray only)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     src = make_input(args, work)
     best: dict[str, float] = {}
     memory: dict[str, dict[str, float]] = {}
     outputs: dict[str, bytes] = {}
-    arms = {"1": ["--workers", "1"], str(args.workers): ["--workers", str(args.workers)]}
+    arms = {"1": ["--workers", "1"]}
+    if args.workers_arm:
+        arms[str(args.workers)] = ["--workers", str(args.workers)]
     if args.ray:
         arms["ray"] = ["--ray", "--ray-cpus", str(args.workers)]
     for _ in range(args.repeats):
