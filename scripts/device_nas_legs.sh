@@ -11,8 +11,9 @@
 #                  (the pack keeps only config.json of finished arms and checks the 64 MiB carry limit:
 #                  Fashion-MNIST and the repo leave about 0.6 MB, so an unfinished arm resumes only with a
 #                  small teacher, e.g. --teacher-width 32, until uspto-forward-small (9 MB) leaves resources/)
-# NAS_DEVICE=cpu runs it here for a smoke test (with --quick). Extra arguments go to every train_shipped_nas.py call (e.g. --epochs 100 --channels 24 --precision bf16-mixed;
-# keep them the same from leg to leg, or the checkpoints will not match).
+# NAS_DEVICE=cpu runs it here for a smoke test (with --quick). Extra arguments go to every
+# train_shipped_nas.py call (e.g. --epochs 100 --channels 24 --precision bf16-mixed; keep them the same from
+# leg to leg, or the checkpoints will not match).
 # The log of the leg is $OUT/nas-legs.log; $OUT/nas-summary.json has the finished arms' figures.
 set -uo pipefail
 cd "$(dirname "$0")/.."
