@@ -148,7 +148,7 @@ def run_segment(cli_args: list[str], env: dict[str, str], out: Path, before: int
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            rss = _rss_mib(proc.pid)
+            rss = proc_status_mib(proc.pid)
             if rss is not None:
                 samples.append((out.stat().st_size if out.exists() else 0, rss))
             if len(samples) % 30 == 29:
@@ -173,10 +173,11 @@ def count_rows(out: Path) -> int:
     return max(0, lines - 1)
 
 
-def _rss_mib(pid: int) -> float | None:
+def proc_status_mib(pid: int, field: str = "VmRSS") -> float | None:
+    """A memory figure of /proc/PID/status in MiB (``VmRSS`` now, ``VmHWM`` its peak); None once it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except (OSError, ValueError):
         return None

@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_predict_scale import proc_status_mib  # noqa: E402
+
 
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
@@ -40,16 +42,6 @@ def _children() -> dict[int, list[int]]:
             continue
         tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
     return tree
-
-
-def _hwm_mib(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        return None
-    return None
 
 
 def run_sampled(cmd: list[str]) -> tuple[float, float, float]:
@@ -66,7 +58,7 @@ def run_sampled(cmd: list[str]) -> tuple[float, float, float]:
                 seen.append(pid)
                 todo += tree.get(pid, [])
             for pid in seen:
-                hwm = _hwm_mib(pid)
+                hwm = proc_status_mib(pid, "VmHWM")
                 if hwm is not None:
                     peaks[pid] = max(peaks.get(pid, 0.0), hwm)
             time.sleep(0.1)
