@@ -4,13 +4,20 @@
 Ray). The driver reads the input in order (SMILES, CSV, SDF, XYZ, ASE db, molecule stores and Parquet with a
 SMILES column) and cuts it into shards of ``chunk`` records: exactly the chunks of the one-process run, so
 the model sees the same batches with the same seeds and every row is the same. Each wave of shards (8 per
-CPU of the cluster, at least 32: :func:`wave_size`) becomes a Ray Data pipeline:
+CPU of the cluster, at least 32 and at least 20,000 records: :func:`wave_size`) becomes a Ray Data pipeline:
 
-* a CPU stage (Ray tasks, one CPU each): 3D embedding of the SMILES (:func:`embed_chunk`);
-* a model stage: actors that load the model once (``num_gpus`` per actor where GPUs exist) and predict;
+* a CPU stage: 3D embedding of the SMILES (:func:`embed_chunk`);
+* a model stage: actors that load the model once and predict;
 * the driver takes the shards back in order and writes each as ``OUT.shards/shard-NNNNNN.csv``, then its
   check file (row count and SHA-256); at the end the shards are merged into ``OUT`` (CSV, or Parquet when
   ``OUT`` ends in ``.parquet``).
+
+Where the model runs on GPUs (``num_gpus`` per actor), the CPU stage is a pool of Ray tasks (one CPU each)
+feeding the GPU actors. On CPUs only, both stages run in one pool of actors, one per cluster CPU (1 CPU
+each): each loads the model once, embeds a shard and predicts it. Measured on 2 CPUs (docs/benchmarks.md),
+the two-stage layout ran three busy processes on two cores there (two embedding tasks, the model actor) and
+sent every embedded shard through the object store: its embedding took 20 % and its model 50 % more CPU
+than in one process, and 20,000 SMILES ran 1.56x one process, against 1.86x in one pool.
 
 Resume: ``OUT.shards/manifest.json`` records the model, the input and the options; a run with the same
 ones skips every shard whose file matches its check file, so a failed or killed job (driver or cluster)
@@ -42,13 +49,17 @@ MANIFEST = "manifest.json"
 FORMAT = "chemaccel-ray-shards"
 WAVE = 32  # shards per Ray Data pipeline at least (the driver holds a wave's records in memory) ...
 WAVE_PER_CPU = 8  # ... and this many per CPU of the cluster, so a wave keeps every CPU busy for a while
+WAVE_RECORDS = 20_000  # ... and this many records at least: a wave boundary costs ~11 s on 2 CPUs
 
 
-def wave_size(cpus: float) -> int:
-    """Shards per pipeline on a cluster of ``cpus`` CPUs. Each wave is one Ray Data execution: its model
-    actors load the model once and its last shards leave CPUs idle while they drain, so a wave must be
-    long against both (2 CPUs: 32 shards; 64 CPUs: 512 shards, 51,200 molecules of 100)."""
-    return max(WAVE, int(WAVE_PER_CPU * max(0.0, cpus)))
+def wave_size(cpus: float, chunk: int = 1000) -> int:
+    """Shards of ``chunk`` records per pipeline on a cluster of ``cpus`` CPUs. Each wave is one Ray Data
+    execution: its model actors start and load the model, and its last shards leave CPUs idle while they
+    drain (together ~11 s on 2 CPUs, measured: 6,400 SMILES in chunks of 100 took 105 s in two waves, 94 s
+    in one), so a wave must be long against both: at least 20,000 records (~6 min of 3D embedding on 2
+    CPUs, so a boundary costs ~3 %), and 8 shards per CPU (64 CPUs: 512 shards). The driver holds one
+    wave's records (20,000 parsed SMILES: some tens of MB)."""
+    return max(WAVE, int(WAVE_PER_CPU * max(0.0, cpus)), -(-WAVE_RECORDS // max(1, int(chunk))))
 
 
 def require_ray() -> Any:
@@ -211,12 +222,20 @@ class RayStages:
 
     cpu: Callable[[list[Any]], list[Any]]
     model_factory: Callable[[], Callable[[list[Any]], tuple[list[list[object]], int, int]]]
-    actors: int = 1
+    #: model actors; None: 1 in the two-stage layout, one per cluster CPU in the one-pool layout
+    actors: int | None = None
     gpus_per_actor: float = 0.0
-    #: CPUs each model actor reserves. 0 by default: the model is about ten times faster than the 3D
-    #: embedding, so the actors share the CPUs that the embedding tasks hold instead of keeping one idle
-    #: (on 2 CPUs one reserved for the actor would halve the embedding)
+    #: CPUs each model actor reserves in the two-stage layout. 0 by default: the model is about ten times
+    #: faster than the 3D embedding, so the actors share the CPUs that the embedding tasks hold instead of
+    #: keeping one idle (on 2 CPUs one reserved for the actor would halve the embedding)
     cpus_per_actor: float = 0.0
+    #: True: CPU tasks feed model actors; False: one pool of 1-CPU actors does both; None: two stages
+    #: only where the actors take GPUs (see the module docstring)
+    two_stage: bool | None = None
+
+    @property
+    def split(self) -> bool:
+        return self.gpus_per_actor > 0 if self.two_stage is None else self.two_stage
 
 
 def run_sharded(items: Iterator[Any], shards: ShardFolder, stages: RayStages, chunk: int, resume: bool = False,
@@ -232,7 +251,7 @@ def run_sharded(items: Iterator[Any], shards: ShardFolder, stages: RayStages, ch
         reporter.on_message(f"{shards.folder}: {len(done)} shards done before are kept")
     reporter.on_start("predict (ray)", None)
     records = iter(items)
-    per_wave = wave_size(float(ray.cluster_resources().get("CPU", 0)))
+    per_wave = wave_size(float(ray.cluster_resources().get("CPU", 0)), chunk)
     k, exhausted = 0, False
     while not exhausted:
         wave: list[tuple[int, list[Any]]] = []
@@ -285,30 +304,44 @@ def _run_wave(ray: Any, wave: list[tuple[int, list[Any]]], stages: RayStages, co
     factory = stages.model_factory
 
     class ModelStage:
-        def __init__(self) -> None:
+        """The model loaded once; with ``embed``, the CPU stage run here first (the one-pool layout)."""
+
+        def __init__(self, embed: bool = False) -> None:
             self.predict = factory()
+            self.embed = embed
 
         def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
             out: dict[str, list[Any]] = {"shard": [], "rows": [], "ok": [], "error": []}
             for shard, records in zip(batch["shard"], batch["records"]):
+                records = list(records)
+                if self.embed:
+                    ray.get(counter.attempt.remote("cpu", int(shard)))
+                    records = cpu(records)
                 ray.get(counter.attempt.remote("model", int(shard)))
-                rows, n_ok, n_error = self.predict(list(records))
+                rows, n_ok, n_error = self.predict(records)
                 out["shard"].append(int(shard))
                 out["rows"].append(rows)
                 out["ok"].append(n_ok)
                 out["error"].append(n_error)
             return out
 
-    # Ray Data's defaults retry a task whose worker died and restart a dead actor. The CPU stage states its
-    # resources through a function so that Ray does not fuse it into the actors (which would embed in them,
-    # one shard at a time per actor, instead of in tasks on every free CPU).
-    import warnings
+    # Ray Data's defaults retry a task whose worker died and restart a dead actor.
+    if not stages.split:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        size = max(1, min(len(wave), stages.actors or cpus))
+        predicted = ds.map_batches(ModelStage, fn_constructor_kwargs={"embed": True}, batch_size=1,
+                                   compute=ray.data.ActorPoolStrategy(size=size), num_cpus=1)
+    else:
+        # The CPU stage states its resources through a function so that Ray does not fuse it into the
+        # actors (which would embed in them, one shard at a time per actor, instead of in tasks on every
+        # free CPU).
+        import warnings
 
-    with warnings.catch_warnings():  # ray_remote_args_fn is deprecated from 2.60 (pinned) and still the way
-        warnings.simplefilter("ignore", DeprecationWarning)
-        predicted = ds.map(cpu_stage, ray_remote_args_fn=lambda: {"num_cpus": 1}).map_batches(
-            ModelStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=max(1, stages.actors)),
-            num_cpus=stages.cpus_per_actor, num_gpus=stages.gpus_per_actor or None)
+        with warnings.catch_warnings():  # ray_remote_args_fn is deprecated from 2.60 (pinned) and still the way
+            warnings.simplefilter("ignore", DeprecationWarning)
+            predicted = ds.map(cpu_stage, ray_remote_args_fn=lambda: {"num_cpus": 1}).map_batches(
+                ModelStage, batch_size=1, compute=ray.data.ActorPoolStrategy(size=max(1, stages.actors or 1)),
+                num_cpus=stages.cpus_per_actor, num_gpus=stages.gpus_per_actor or None)
     for row in predicted.iter_rows():
         yield int(row["shard"]), [list(r) for r in row["rows"]], int(row["ok"]), int(row["error"])
 

@@ -111,14 +111,19 @@ class _IndexModel:
         return lambda records: ([[r.index, r.smiles] for r in records], len(records), 0)
 
 
-def test_a_dead_worker_is_retried_and_counted(tmp_path, local_ray):
+@pytest.mark.parametrize("two_stage", [False, True], ids=["one-pool", "two-stage"])
+def test_a_dead_worker_is_retried_and_counted(tmp_path, local_ray, two_stage):
+    """On CPUs (the default) a pool of actors embeds and predicts, and the process that dies is an actor;
+    with GPUs CPU tasks feed the model actors, and it is a task."""
     import functools
 
     from chemaccel.ray_batch import RayStages, ShardFolder, read_records, run_sharded
 
     source = _smiles_file(tmp_path / "in.smi", 99)  # 100 records, shards of 20
     shards = ShardFolder(tmp_path / "out.csv", ["index", "smiles"], {"test": 1})
-    stages = RayStages(cpu=functools.partial(_die_once, marker=str(tmp_path / "died")), model_factory=_IndexModel())
+    stages = RayStages(cpu=functools.partial(_die_once, marker=str(tmp_path / "died")), model_factory=_IndexModel(),
+                       two_stage=two_stage)
+    assert stages.split is two_stage
     counts = run_sharded(read_records(source), shards, stages, chunk=20)
     assert (tmp_path / "died").exists() and counts["retried"] == 1
     assert (counts["rows"], counts["ok"], counts["shards"]) == (100, 100, 5)

@@ -74,7 +74,9 @@ def add_ray_flags(parser: Any, what: str) -> None:
                         help=f"run as a Ray Data job (pip install 'chemaccel[cluster]'): {what}, the same rows; "
                              "ADDRESS of a cluster, 'auto' (the cluster this machine is in) or none (a local "
                              "instance). Shards in OUT.shards/, merged into OUT; --resume skips the shards done")
-    parser.add_argument("--ray-actors", type=int, default=1, metavar="N", help="with --ray: model actors (default 1)")
+    parser.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                        help="with --ray: model actors (default: on CPUs one per CPU of the cluster, each embedding "
+                             "and predicting its shards; with GPUs 1, fed by CPU tasks)")
     parser.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
                         help="with --ray: GPUs per model actor (default 1 when --device is cuda, else 0)")
     parser.add_argument("--ray-cpus", type=int, default=None, metavar="N",
@@ -87,7 +89,7 @@ def run_ray_job(args: Any, out: str, job: Any, ok_word: str, error_words: str) -
     from chemaccel.errors import ConfigError
     from chemaccel.reporting import TqdmReporter
 
-    if args.ray_actors < 1:
+    if args.ray_actors is not None and args.ray_actors < 1:
         raise ConfigError(f"--ray-actors must be at least 1, got {args.ray_actors}")
     gpus = args.ray_gpus_per_actor
     if gpus is None:

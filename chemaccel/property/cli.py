@@ -97,7 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--workers", type=int, default=1,
                     help="processes that embed SMILES in 3D (the slow part of SMILES input); the rows are the "
                          "same as with 1 (default 1)")
-    add_ray_flags(pr, "embedding in Ray tasks, the model in actors")
+    add_ray_flags(pr, "3D embedding and the model in Ray actors")
     pr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run: keep OUT's complete chunks, skip that many input "
                          "records, append the rest (same model, input, --chunk and --seed, else an error); "

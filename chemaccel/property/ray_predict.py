@@ -38,7 +38,7 @@ class ShardPredictor:
 
 def predict_file_ray(model: Any, source: str | Path, out: str | Path, address: str | None = None,
                      chunk: int = CHUNK, reporter: Reporter | None = None, seed: int = 0, resume: bool = False,
-                     conformers: int | None = None, actors: int = 1, gpus_per_actor: float = 0.0,
+                     conformers: int | None = None, actors: int | None = None, gpus_per_actor: float = 0.0,
                      num_cpus: int | None = None) -> dict[str, int]:
     """Predict ``source`` into ``out`` on Ray (see :mod:`chemaccel.ray_batch`); ``model`` is a loaded
     property model whose folder the actors load again. Returns the counts of

@@ -125,7 +125,7 @@ def _passthrough(items: list[Any]) -> list[Any]:
 
 def predict_reactions_ray(model_path: str | Path, source: str | Path, out: str | Path, address: str | None = None,
                           reporter: Reporter | None = None, column: str | None = None, k: int = 5, chunk: int = 256,
-                          resume: bool = False, actors: int = 1, gpus_per_actor: float = 0.0,
+                          resume: bool = False, actors: int | None = None, gpus_per_actor: float = 0.0,
                           num_cpus: int | None = None) -> dict[str, int]:
     """``reaction predict`` as a Ray Data job: shards of ``chunk`` reactions, the model in ``actors`` actors,
     the one-process run's rows; ordered shards in ``OUT.shards/``, merged into ``out``, resumable."""
