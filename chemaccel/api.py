@@ -176,7 +176,8 @@ def evaluate_nas(model: str | Path, data: Any = None, split: str = "test", limit
 def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter: Reporter | None = None,
                    resume: bool = False, runtime: RuntimeConfig | None = None, mit_dir: str | Path | None = None,
                    limit: int | None = None, init_from: str | Path | None = None,
-                   keep_decoder_layers: Any = None) -> Any:
+                   keep_decoder_layers: Any = None, keep_heads: int | None = None,
+                   keep_neurons: int | None = None) -> Any:
     """Train a forward reaction model (reactants -> product) on a USPTO-50K-format folder with eole.
 
     Args:
@@ -190,6 +191,9 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         init_from: a reaction model folder to start from (its vocabulary and weights).
         keep_decoder_layers: with ``init_from``: keep only these decoder layers of it (indices, or text such
             as ``"0,2,5"``), copied once into ``<out>.work/init-model`` (a resumed run keeps its copy).
+        keep_heads, keep_neurons: with ``init_from``: keep the largest heads of every attention module and
+            neurons of every feed-forward block (:mod:`chemaccel.reaction.compact`; None: all), removed from
+            the weights in that copy, and fine-tune the smaller model (``config`` takes its shape).
 
     Returns:
         a :class:`chemaccel.reaction.TrainResult`; load the model with :func:`load_model`.
@@ -211,6 +215,19 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         copy = Path(out).with_name(Path(out).name + ".work") / "init-model"
         if not (resume and copy.is_dir()):
             drop_decoder_layers(init_from, copy, keep)
+        init_from = copy
+    if keep_heads is not None or keep_neurons is not None:
+        from chemaccel.checkpoint import read_model_info
+        from chemaccel.reaction.compact import shrink_model
+
+        if init_from is None or keep_decoder_layers is not None:
+            raise ConfigError("keeping heads or neurons needs a model to start from (--init-from), and not "
+                              "--keep-decoder-layers in the same run")
+        copy = Path(out).with_name(Path(out).name + ".work") / "init-model"
+        if not (resume and copy.is_dir()):
+            shrink_model(init_from, copy, heads=keep_heads, neurons=keep_neurons)
+        small = ReactionConfig.from_dict(read_model_info(copy).config)
+        config = config.replace(heads=small.heads, head_dim=small.head_width, ff_size=small.ff_size)
         init_from = copy
     trainer = ReactionTrainer(config, data_dir, out, runtime=runtime, mit_dir=mit_dir, limit=limit,
                               init_from=init_from)

@@ -132,7 +132,7 @@ def fixed_length_rate(model, reactions: list[str], length: int, k: int = 5, batc
     max_length): equal decoding work for both models, whatever lengths their training taught them."""
     from chemaccel.reaction.eole_bridge import eole_log
 
-    sources = [" ".join(tokens) for status, tokens in map(model._check, reactions) if status == "ok"]
+    sources = [" ".join(tokens) for status, tokens, _note in map(model._check, reactions) if status == "ok"]
     settings = {"beam_size": k, "n_best": k, "batch_size": batch_size, "min_length": length, "max_length": length}
     predictor = model._engine.predictor
     before = {"min_length": predictor.min_length, "max_length": predictor.max_length}
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.final:
         rows = [evaluate(load_model(args.final), args.mit, "test", k=5)]
     elif args.speed_only:
-        rows = speed_rows(args.presets.split(","), args, repeats=args.repeats)
+        rows = speed_rows([p for p in args.presets.split(",") if p], args, repeats=args.repeats)
         for row in rows:
             row["cpu"] = cpu_name()
     else:

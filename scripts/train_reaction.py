@@ -45,6 +45,8 @@ from chemaccel.reaction.eole_bridge import complete_checkpoints, read_eole_check
 from chemaccel.reaction.engine import ReactionTrainer  # noqa: E402
 from chemaccel.reaction.evaluate import evaluate_pairs  # noqa: E402
 from chemaccel.reaction.model import ReactionModel  # noqa: E402
+from chemaccel.checkpoint import read_model_info  # noqa: E402
+from chemaccel.reaction.compact import shrink_model  # noqa: E402
 from chemaccel.reaction.storage import drop_decoder_layers, parse_kept_layers  # noqa: E402
 from chemaccel.reporting import LoggingReporter  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
@@ -78,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-decoder-layers", metavar="I,J",
                    help="with --init-from: keep only these decoder layers of it (numbered from 0) and fine-tune "
                         "the shallower model (faster beam search); e.g. 0,2 of the 3-layer decoder")
+    p.add_argument("--keep-heads", type=int, metavar="H",
+                   help="with --init-from: keep the H largest heads of every attention module (and --keep-neurons "
+                        "neurons of every feed-forward block), removed from the weights "
+                        "(chemaccel.reaction.compact), and fine-tune the smaller model")
+    p.add_argument("--keep-neurons", type=int, metavar="N", help="with --keep-heads: feed-forward neurons kept per block")
     p.add_argument("--export-from", type=int, metavar="STEP",
                    help="do not train: write --out as the mean of the newest 5 checkpoints in --work at or "
                         "after STEP (to choose an average on the validation split afterwards)")
@@ -98,7 +105,19 @@ def main(argv: list[str] | None = None) -> int:
         except ChemAccelError as exc:
             p.error(str(exc))
         decoder_layers = len(keep)
-    cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps,
+    shape: dict[str, int] = {}
+    if args.keep_heads or args.keep_neurons:
+        if not args.init_from or args.keep_decoder_layers:
+            p.error("--keep-heads/--keep-neurons need --init-from (and not --keep-decoder-layers)")
+        init_from = work / "init-model"
+        try:
+            if not complete_checkpoints(work):  # a resumed run keeps the copy it started from
+                shrink_model(args.init_from, init_from, heads=args.keep_heads, neurons=args.keep_neurons)
+            small = ReactionConfig.from_dict(read_model_info(init_from).config)
+        except ChemAccelError as exc:
+            p.error(str(exc))
+        shape = {"heads": small.heads, "head_dim": small.head_width, "ff_size": small.ff_size}
+    cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps, **shape,
                                      batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,
                                      warmup_steps=args.warmup, learning_rate=args.lr, augment=args.augment,

@@ -86,6 +86,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--keep-decoder-layers", metavar="I,J",
                    help="with --init-from: keep only these decoder layers of that model (numbered from "
                         "0) and fine-tune the shallower model, e.g. 0,2 of a 3-layer decoder")
+    t.add_argument("--keep-heads", type=int, metavar="H",
+                   help="with --init-from: keep the H largest heads of every attention module of that model, "
+                        "removed from the weights (not masked), and fine-tune the smaller, faster model")
+    t.add_argument("--keep-neurons", type=int, metavar="N",
+                   help="with --init-from: keep the N largest neurons of every feed-forward block likewise")
     t.set_defaults(func=_train)
 
     r = verbs.add_parser("predict", help="top-k products for each reaction of a file",
@@ -159,7 +164,8 @@ def _train(args: argparse.Namespace) -> int:
             result = api.train_reaction(config, args.data, args.out, reporter, resume=args.resume,
                                         runtime=api.RuntimeConfig(device=args.device, seed=args.seed),
                                         mit_dir=args.mit_valid, limit=args.limit, init_from=args.init_from,
-                                        keep_decoder_layers=keep)
+                                        keep_decoder_layers=keep, keep_heads=args.keep_heads,
+                                        keep_neurons=args.keep_neurons)
         finally:
             reporter.close()
     if not is_main_process():

@@ -44,7 +44,9 @@ class ReactionConfig:
         decoder_layers: decoder layers (0: as many as ``layers``). Beam search runs the decoder once per
             token and beam, so a shallower decoder is where inference time is saved.
         hidden_size: model width (embeddings and attention).
-        heads: attention heads; must divide ``hidden_size``.
+        heads: attention heads; must divide ``hidden_size`` unless ``head_dim`` is given.
+        head_dim: width of each head (0: ``hidden_size // heads``). A model whose heads were pruned
+            (:mod:`chemaccel.reaction.compact`) keeps its heads' width with fewer of them.
         ff_size: hidden size of each feed-forward block.
         dropout: dropout probability in the transformer blocks.
         attention_dropout: dropout on attention weights.
@@ -79,6 +81,7 @@ class ReactionConfig:
     decoder_layers: int = 0
     hidden_size: int = 192
     heads: int = 4
+    head_dim: int = 0
     ff_size: int = 384
     dropout: float = 0.1
     attention_dropout: float = 0.1
@@ -100,6 +103,11 @@ class ReactionConfig:
     reagents: str = "drop"
     min_token_count: int = 1
 
+    @property
+    def head_width(self) -> int:
+        """Width of each attention head (``head_dim``, or ``hidden_size // heads``)."""
+        return self.head_dim or self.hidden_size // self.heads
+
     def __post_init__(self) -> None:
         positive = ("layers", "hidden_size", "heads", "ff_size", "max_tokens", "steps", "batch_tokens",
                     "warmup_steps", "save_every", "keep_checkpoints", "average_last", "valid_every",
@@ -108,7 +116,7 @@ class ReactionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"reaction config: {name} must be a positive integer, got {value!r}")
-        for name in ("augment", "seed", "decoder_layers"):
+        for name in ("augment", "seed", "decoder_layers", "head_dim"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"reaction config: {name} must be a non-negative integer, got {value!r}")
@@ -122,7 +130,7 @@ class ReactionConfig:
                 raise ConfigError(f"reaction config: {name} must be a non-negative number, got {value!r}")
         if not 0.0 < self.adam_beta2 < 1.0:
             raise ConfigError(f"reaction config: adam_beta2 must be in (0, 1), got {self.adam_beta2!r}")
-        if self.hidden_size % self.heads:
+        if not self.head_dim and self.hidden_size % self.heads:
             raise ConfigError(
                 f"reaction config: heads ({self.heads}) must divide hidden_size ({self.hidden_size})"
             )

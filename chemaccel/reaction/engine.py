@@ -212,7 +212,7 @@ class ReactionTrainer:
 
         info = expect_engine(read_model_info(self.init_from), "reaction", self.init_from)
         before = ReactionConfig.from_dict(info.config)
-        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "ff_size")
+        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "head_width", "ff_size")
         changed = [f"{n} {getattr(before, n)} vs {getattr(self.config, n)}" for n in arch
                    if getattr(before, n) != getattr(self.config, n)]
         if changed:

@@ -81,6 +81,7 @@ def model_section(cfg: ReactionConfig) -> dict[str, Any]:
         **depth,
         "hidden_size": cfg.hidden_size,
         "heads": cfg.heads,
+        **({"head_dim": cfg.head_dim} if cfg.head_dim else {}),
         "transformer_ff": cfg.ff_size,
         "embeddings": {"word_vec_size": cfg.hidden_size, "position_encoding_type": "SinusoidalInterleaved"},
         "share_embeddings": True,

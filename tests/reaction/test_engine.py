@@ -269,6 +269,30 @@ def test_drop_decoder_layers_keeps_the_chosen_layers_and_fine_tunes(tmp_path, us
             drop_decoder_layers(two, tmp_path / "bad", keep)
 
 
+def test_a_compact_model_fine_tunes_from_its_kept_weights(tmp_path, uspto_tiny):
+    """Heads and neurons removed (chemaccel.reaction.compact), then a fine-tune that starts at what was kept."""
+    from chemaccel.reaction.compact import shrink_model
+
+    full = ReactionTrainer(ReactionConfig(**{**TINY, "steps": 2}), uspto_tiny, tmp_path / "full",
+                           runtime=RuntimeConfig(device="cpu")).run().model_dir
+    small = shrink_model(full, tmp_path / "small", heads=1, neurons=40)
+    model = load_model(small)
+    assert (model.config.heads, model.config.head_width, model.config.ff_size) == (1, 16, 40)
+    assert model.predict(["CCO.CC(=O)O"], k=2)[0].status == "ok"
+    # the API (and `reaction train --keep-heads 1 --keep-neurons 40`) does both steps; the config takes the shape
+    from chemaccel import api
+
+    tune = ReactionConfig(**{**TINY, "steps": 1, "save_every": 1, "valid_every": 1, "learning_rate": 1e-6})
+    tuned = api.train_reaction(tune, uspto_tiny, tmp_path / "tuned", runtime=RuntimeConfig(device="cpu"),
+                               init_from=full, keep_heads=1, keep_neurons=40)
+    assert _max_difference(_weights(tuned.model_dir), _weights(small)) < 1e-4
+    assert load_model(tuned.model_dir).config.heads == 1
+    # one head of the full width (32) is another architecture than one head of 16
+    with pytest.raises(ConfigError, match="different architecture.*head_width 16 vs 32"):
+        ReactionTrainer(ReactionConfig(**{**TINY, "heads": 1, "ff_size": 40}), uspto_tiny, tmp_path / "x",
+                        runtime=RuntimeConfig(device="cpu"), init_from=small).run()
+
+
 def _write_corpus(folder, rows):
     folder.mkdir(parents=True, exist_ok=True)
     for split in ("train", "valid"):

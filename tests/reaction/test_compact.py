@@ -1,0 +1,77 @@
+"""Structured pruning of the reaction Transformer (chemaccel.reaction.compact): the compact eole model with fewer
+heads and feed-forward neurons computes exactly what the full model with those units' output columns zeroed
+computes, loads through the ordinary loader, and refuses structures eole cannot build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chemaccel.checkpoint import WEIGHTS_NAME, load_safetensors, read_model_info, save_model_folder
+from chemaccel.errors import ConfigError
+from chemaccel.reaction import compact
+from chemaccel.reaction.storage import load_model
+
+SHIPPED = Path(__file__).resolve().parents[2] / "resources" / "models" / "uspto-forward-reagents"
+INPUTS = ["CC(=O)Cl.Nc1ccccc1.CCN(CC)CC", "CCOC(=O)c1ccccc1.[Na+].[OH-]", "O=C(O)c1ccccc1.OCC", "Brc1ccccc1.OB(O)c1ccccc1"]
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return load_safetensors(SHIPPED / WEIGHTS_NAME)
+
+
+def test_the_units_of_the_shipped_model(weights):
+    attention, feed_forward = compact.units(weights)
+    assert len(attention) == 9  # 3 encoder self-attentions, 3 decoder self- and 3 cross-attentions
+    assert "decoder.transformer_layers.2.context_attn" in attention
+    assert feed_forward == [f"{side}.transformer_layers.{i}.mlp" for side in ("decoder", "encoder") for i in range(3)]
+
+
+def test_compact_model_gives_the_masked_models_beams_and_scores(tmp_path, weights):
+    structure = compact.magnitude_structure(weights, head_dim=48, heads=3, neurons=288)
+    small = compact.shrink_model(SHIPPED, tmp_path / "small", structure=structure)
+    save_model_folder(tmp_path / "masked", read_model_info(SHIPPED), compact.masked_weights(weights, structure, 48))
+
+    shrunk = load_safetensors(small / WEIGHTS_NAME)
+    assert shrunk["encoder.transformer_layers.0.self_attn.linear_query.weight"].shape == (144, 192)
+    assert shrunk["decoder.transformer_layers.1.context_attn.final_linear.weight"].shape == (192, 144)
+    assert shrunk["decoder.transformer_layers.1.mlp.gate_up_proj.weight"].shape == (288, 192)
+    assert shrunk["decoder.transformer_layers.1.mlp.down_proj.weight"].shape == (192, 288)
+
+    a, b = load_model(small), load_model(tmp_path / "masked")
+    assert (a.config.heads, a.config.head_dim, a.config.ff_size) == (3, 48, 288)
+    full = load_model(SHIPPED).num_parameters
+    # 9 attention modules lose a head (4 x 48 x 192 weights + 3 x 48 biases each), 6 blocks 96 neurons
+    assert full - a.num_parameters == 9 * (4 * 48 * 192 + 3 * 48) + 6 * (2 * 96 * 192 + 96)
+    # k = 5: the masked copy keeps the shipped confidence fit, which decodes with a beam of at least 5; the
+    # compact model has none (a pruned model is refitted) and decodes with beam k
+    for x, y in zip(a.predict(INPUTS, k=5), b.predict(INPUTS, k=5)):
+        assert x.status == y.status == "ok"
+        assert [c.smiles for c in x.candidates] == [c.smiles for c in y.candidates]
+        assert [c.score for c in x.candidates] == pytest.approx([c.score for c in y.candidates], abs=1e-5)
+
+
+def test_magnitude_keeps_the_largest_head(weights):
+    prefix = "encoder.transformer_layers.0.self_attn"
+    scores = compact.head_importance(weights, prefix, 48)
+    structure = compact.magnitude_structure(weights, 48, heads=1, neurons=384)
+    assert structure.heads[prefix] == [int(scores.argmax())]
+    assert structure.neurons["encoder.transformer_layers.0.mlp"] == list(range(384))
+
+
+def test_structures_eole_cannot_build_are_refused(tmp_path, weights):
+    structure = compact.magnitude_structure(weights, 48, heads=2, neurons=192)
+    uneven = compact.Structure({**structure.heads, "encoder.transformer_layers.0.self_attn": [0, 1, 2]},
+                               structure.neurons)
+    with pytest.raises(ConfigError, match="same number of heads"):
+        compact.shrink_weights(weights, uneven, 48)
+    repeated = compact.Structure({p: [0, 0] for p in structure.heads}, structure.neurons)
+    with pytest.raises(ConfigError, match="not distinct heads"):
+        compact.shrink_weights(weights, repeated, 48)
+    with pytest.raises(ConfigError, match="keep 5 heads: give 1 to 4"):
+        compact.magnitude_structure(weights, 48, heads=5, neurons=192)
+    missing = compact.Structure(dict(list(structure.heads.items())[1:]), structure.neurons)
+    with pytest.raises(ConfigError, match="does not name every"):
+        compact.shrink_model(SHIPPED, tmp_path / "bad", structure=missing)
