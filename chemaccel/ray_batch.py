@@ -328,7 +328,7 @@ def _run_wave(ray: Any, wave: list[tuple[int, list[Any]]], stages: RayStages, co
     # Ray Data's defaults retry a task whose worker died and restart a dead actor.
     if not stages.split:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        size = max(1, min(len(wave), stages.actors or cpus))
+        size = max(1, min(len(wave), cpus, stages.actors or cpus))  # 1 CPU each: no more than fit
         predicted = ds.map_batches(ModelStage, fn_constructor_kwargs={"embed": True}, batch_size=1,
                                    compute=ray.data.ActorPoolStrategy(size=size), num_cpus=1)
     else:

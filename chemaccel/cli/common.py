@@ -75,8 +75,8 @@ def add_ray_flags(parser: Any, what: str) -> None:
                              "ADDRESS of a cluster, 'auto' (the cluster this machine is in) or none (a local "
                              "instance). Shards in OUT.shards/, merged into OUT; --resume skips the shards done")
     parser.add_argument("--ray-actors", type=int, default=None, metavar="N",
-                        help="with --ray: model actors (default: on CPUs one per CPU of the cluster, each embedding "
-                             "and predicting its shards; with GPUs 1, fed by CPU tasks)")
+                        help="with --ray: model actors (on CPUs: one per CPU of the cluster by default and at most, "
+                             "each embedding and predicting its shards; with GPUs: 1 by default, fed by CPU tasks)")
     parser.add_argument("--ray-gpus-per-actor", type=float, default=None, metavar="G",
                         help="with --ray: GPUs per model actor (default 1 when --device is cuda, else 0)")
     parser.add_argument("--ray-cpus", type=int, default=None, metavar="N",
