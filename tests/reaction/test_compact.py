@@ -75,3 +75,46 @@ def test_structures_eole_cannot_build_are_refused(tmp_path, weights):
     missing = compact.Structure(dict(list(structure.heads.items())[1:]), structure.neurons)
     with pytest.raises(ConfigError, match="does not name every"):
         compact.shrink_model(SHIPPED, tmp_path / "bad", structure=missing)
+
+
+def test_closed_gates_compute_what_the_compact_model_computes(tmp_path, weights):
+    """AutoPrune's gates (chemaccel.reaction.unit_gates) on the shipped model: with the gates of the units that
+    magnitude would drop closed, its beams are the compact model's; a closed gate still gets a gradient."""
+    import torch
+
+    from chemaccel.reaction.unit_gates import UnitGates
+
+    structure = compact.magnitude_structure(weights, 48, heads=3, neurons=288)
+    small = load_model(compact.shrink_model(SHIPPED, tmp_path / "small", structure=structure))
+    gated = load_model(SHIPPED)
+    del gated.info.metrics["confidence"]  # decode with beam k, as the compact model (no confidence fit) does
+    net = gated._engine.predictor.model
+    gates = UnitGates(net, head_dim=48)
+    assert len(gates.heads) == 9 and len(gates.neurons) == 6 and gates.open_fraction() == (1.0, 1.0)
+    with torch.no_grad():
+        for key, m in gates.heads.items():
+            kept = structure.heads[gates._names[key]]
+            m.copy_(torch.tensor([1.0 if h in kept else -1.0 for h in range(4)]))
+        for key, m in gates.neurons.items():
+            m.fill_(-1.0)
+            m[structure.neurons[gates._names[key]]] = 1.0
+    assert gates.open_fraction() == (0.75, 0.75)
+    assert gates.structure() == structure  # 3 of 4 heads and 288 of 384 neurons open in every module
+    for x, y in zip(gated.predict(INPUTS, k=3), small.predict(INPUTS, k=3)):
+        assert [c.smiles for c in x.candidates] == [c.smiles for c in y.candidates]
+        assert [c.score for c in x.candidates] == pytest.approx([c.score for c in y.candidates], abs=1e-5)
+
+    # training: the loss reaches every gate, the closed ones included (identity straight-through estimate)
+    layer = net.decoder.transformer_layers[0]
+    x = torch.randn(2, 5, 192)
+    key = "decoder__transformer_layers__0__self_attn"
+    assert gates.heads[key].detach().tolist().count(-1.0) == 1  # one head of this module is closed
+    with torch.enable_grad():
+        layer.self_attn.final_linear(x).pow(2).sum().backward()  # the hook gates the projection's input
+    grad = gates.heads[key].grad
+    assert grad is not None and bool((grad != 0).all())
+    full = torch.nn.functional.linear(x, layer.self_attn.final_linear.weight, layer.self_attn.final_linear.bias)
+    with torch.no_grad():
+        assert not torch.allclose(layer.self_attn.final_linear(x), full)  # gated
+        gates.remove()
+        assert torch.equal(layer.self_attn.final_linear(x), full)  # hooks gone: every head again

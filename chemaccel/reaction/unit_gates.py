@@ -1,0 +1,89 @@
+"""AutoPrune gates on the attention heads and feed-forward neurons of an eole Transformer (issue 23, item 3).
+
+Each head of each attention module and each neuron of each feed-forward block gets an auxiliary gate
+parameter ``m``; the head's (neuron's) output is multiplied by ``h(m)`` (1 if ``m > 0``, else 0) where it
+enters the module's output projection (``final_linear`` / ``mlp.down_proj``), through
+:class:`chemaccel.prune.gates.OutputGateFunction`: AutoPrune's weakly coupled rules, the gate's gradient
+``sum(dL/dy * a) * h'(m)`` with a straight-through estimate of ``h'``, so a closed head still learns
+whether to reopen. The gates sit outside the model, as forward pre-hooks on those projections, so eole's
+modules, its fast beam search and its checkpoints are untouched; :meth:`UnitGates.remove` takes them off.
+
+A closed gate computes what :func:`chemaccel.reaction.compact.masked_weights` computes (the unit's output
+columns zeroed), so :meth:`UnitGates.structure` hands the open units to
+:func:`chemaccel.reaction.compact.shrink_model` and the compact model predicts what the gated one did when
+each module keeps the same number (eole's layout: the most open units per module, ranked by ``m``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from chemaccel.prune.gates import GateState, OutputGateFunction
+from chemaccel.reaction.compact import Structure
+
+
+class UnitGates(nn.Module):
+    """The gates of one eole Transformer (``model``: eole's module, e.g. ``predictor.model`` of a loaded
+    reaction model, or the model in training). ``init`` is every gate's starting value (> 0: open)."""
+
+    def __init__(self, model: nn.Module, head_dim: int, state: GateState | None = None, init: float = 1.0) -> None:
+        super().__init__()
+        self.state = state or GateState()
+        self.head_dim = int(head_dim)
+        self.heads = nn.ParameterDict()
+        self.neurons = nn.ParameterDict()
+        self._names: dict[str, str] = {}  # ParameterDict key -> weight-name prefix
+        self._handles: list[Any] = []
+        device = next(model.parameters()).device
+        for name, module in model.named_modules():
+            key = name.replace(".", "__")
+            if name.endswith(("self_attn", "context_attn")) and isinstance(getattr(module, "final_linear", None), nn.Linear):
+                n = module.final_linear.in_features // self.head_dim
+                self.heads[key] = nn.Parameter(torch.full((n,), float(init), device=device))
+                self._handles.append(module.final_linear.register_forward_pre_hook(self._gate(self.heads, key, True)))
+            elif name.endswith(".mlp") and isinstance(getattr(module, "down_proj", None), nn.Linear):
+                n = module.down_proj.in_features
+                self.neurons[key] = nn.Parameter(torch.full((n,), float(init), device=device))
+                self._handles.append(module.down_proj.register_forward_pre_hook(self._gate(self.neurons, key, False)))
+            else:
+                continue
+            self._names[key] = name
+        if not self.heads or not self.neurons:
+            raise ValueError("no attention heads or feed-forward blocks of an eole Transformer found to gate")
+
+    def _gate(self, table: nn.ParameterDict, key: str, heads: bool) -> Any:
+        def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+            x, m = args[0], table[key]
+            if heads:  # (..., heads * head_dim) -> (..., heads, head_dim), gated along the heads
+                shape = x.shape
+                y = OutputGateFunction.apply(x.reshape(*shape[:-1], -1, self.head_dim), m, -2, self.state)
+                return (y.reshape(shape), *args[1:])
+            return (OutputGateFunction.apply(x, m, -1, self.state), *args[1:])
+
+        return hook
+
+    def open_fraction(self) -> tuple[float, float]:
+        """(open heads / heads, open neurons / neurons) over the whole model."""
+        def frac(table: nn.ParameterDict) -> float:
+            return float(sum(int((p > 0).sum()) for p in table.values()) / sum(p.numel() for p in table.values()))
+
+        return frac(self.heads), frac(self.neurons)
+
+    def structure(self, heads: int | None = None, neurons: int | None = None) -> Structure:
+        """The units to keep, the same number in every module: ``heads`` / ``neurons`` (default: the mean
+        number of open units per module, rounded, at least 1), the largest ``m`` of each module."""
+        def keep(table: nn.ParameterDict, k: int | None) -> dict[str, list[int]]:
+            if k is None:
+                k = max(1, round(sum(int((p > 0).sum()) for p in table.values()) / len(table)))
+            return {self._names[key]: sorted(torch.topk(p.detach().cpu(), k).indices.tolist()) for key, p in table.items()}
+
+        return Structure(keep(self.heads, heads), keep(self.neurons, neurons))
+
+    def remove(self) -> None:
+        """Take the hooks off the model (it then computes with every unit open)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
