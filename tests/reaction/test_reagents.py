@@ -63,7 +63,7 @@ def test_shipped_model_on_textbook_reactions_typed_with_reagents():
 
 
 def test_the_reagent_aware_model_on_the_textbook_reactions():
-    """docs/benchmarks.md: uspto-forward-reagents gets 15 of 16 (the third and fourth legs; 14 before the
+    """docs/benchmarks.md: uspto-forward-reagents gets 15 of 16 (the third, fourth and fifth legs; 14 before the
     third, when it also missed the Boc removal with TFA); it misses the Fischer esterification, whose acid
     catalyst is set aside."""
     import csv
