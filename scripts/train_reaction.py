@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(str(exc))
         decoder_layers = len(keep)
     shape: dict[str, int] = {}
-    if args.keep_heads or args.keep_neurons:
+    if args.keep_heads is not None or args.keep_neurons is not None:
         if not args.init_from or args.keep_decoder_layers:
             p.error("--keep-heads/--keep-neurons need --init-from (and not --keep-decoder-layers)")
         init_from = work / "init-model"

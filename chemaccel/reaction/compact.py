@@ -168,7 +168,8 @@ def shrink_model(src: str | Path, out: str | Path, heads: int | None = None, neu
     head_dim = config.head_width
     weights = load_safetensors(src / WEIGHTS_NAME)
     if structure is None:
-        structure = magnitude_structure(weights, head_dim, heads or config.heads, neurons or config.ff_size)
+        structure = magnitude_structure(weights, head_dim, config.heads if heads is None else heads,
+                                        config.ff_size if neurons is None else neurons)
     small = shrink_weights(weights, structure, head_dim)
     n_heads, n_neurons = structure.counts()
     eole_config = dict(info.architecture["eole_config"])

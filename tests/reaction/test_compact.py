@@ -72,6 +72,8 @@ def test_structures_eole_cannot_build_are_refused(tmp_path, weights):
         compact.shrink_weights(weights, repeated, 48)
     with pytest.raises(ConfigError, match="keep 5 heads: give 1 to 4"):
         compact.magnitude_structure(weights, 48, heads=5, neurons=192)
+    with pytest.raises(ConfigError, match="keep 0 heads: give 1 to 4"):  # 0 is not "all"
+        compact.shrink_model(SHIPPED, tmp_path / "none", heads=0)
     missing = compact.Structure(dict(list(structure.heads.items())[1:]), structure.neurons)
     with pytest.raises(ConfigError, match="does not name every"):
         compact.shrink_model(SHIPPED, tmp_path / "bad", structure=missing)
