@@ -177,7 +177,7 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
                    resume: bool = False, runtime: RuntimeConfig | None = None, mit_dir: str | Path | None = None,
                    limit: int | None = None, init_from: str | Path | None = None,
                    keep_decoder_layers: Any = None, keep_heads: int | None = None,
-                   keep_neurons: int | None = None) -> Any:
+                   keep_neurons: int | None = None, prune_budget: float | None = None) -> Any:
     """Train a forward reaction model (reactants -> product) on a USPTO-50K-format folder with eole.
 
     Args:
@@ -194,6 +194,9 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         keep_heads, keep_neurons: with ``init_from``: keep the largest heads of every attention module and
             neurons of every feed-forward block (:mod:`chemaccel.reaction.compact`; None: all), removed from
             the weights in that copy, and fine-tune the smaller model (``config`` takes its shape).
+        prune_budget: with ``init_from``: AutoPrune its heads and feed-forward neurons while training
+            (:mod:`chemaccel.reaction.unit_prune`) to keep this fraction of their parameters; the model folder
+            written is compacted to the units left open (fine-tune it with a second run).
 
     Returns:
         a :class:`chemaccel.reaction.TrainResult`; load the model with :func:`load_model`.
@@ -205,6 +208,14 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         config = ReactionConfig.from_preset(config)
     elif not isinstance(config, ReactionConfig):
         config = ReactionConfig.from_dict(config)
+    prune = None
+    if prune_budget is not None:
+        from chemaccel.reaction.unit_prune import UnitPruneConfig
+
+        if keep_heads is not None or keep_neurons is not None or keep_decoder_layers is not None:
+            raise ConfigError("--prune-budget finds the heads and neurons to keep itself: not with --keep-heads, "
+                              "--keep-neurons or --keep-decoder-layers")
+        prune = UnitPruneConfig(budget=prune_budget)
     if keep_decoder_layers is not None:
         if init_from is None:
             raise ConfigError("keeping decoder layers needs a model to start from (--init-from)")
@@ -230,7 +241,7 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         config = config.replace(heads=small.heads, head_dim=small.head_width, ff_size=small.ff_size)
         init_from = copy
     trainer = ReactionTrainer(config, data_dir, out, runtime=runtime, mit_dir=mit_dir, limit=limit,
-                              init_from=init_from)
+                              init_from=init_from, prune=prune)
     return trainer.run(reporter, resume=resume)
 
 

@@ -128,6 +128,9 @@ def bench_model(name: str, args, reporter) -> dict:
                     metrics={k: rows["autoprune"][k] for k in ("compression", "flops_fraction", "test_error")},
                     notes=f"AutoPrune of {name} by scripts/bench_autoprune.py --ship; tuned on a validation slice")
     total_epochs = args.baseline_epochs or (config.epochs + config.finetune_epochs)
+    # the baselines are fine-tuned with AutoPrune's recipe (shift augmentation, distillation from the dense model)
+    recipe = dict(shift=config.augment_shift, teacher=copy.deepcopy(dense) if config.distill else None,
+                  distill=config.distill, temperature=config.distill_temperature)
 
     t0 = time.time()
     base = copy.deepcopy(dense).train()
@@ -140,7 +143,8 @@ def bench_model(name: str, args, reporter) -> dict:
     else:
         base, ratio = l1_filter_prune(base, example, rows["autoprune"]["flops_fraction"])
         label = "l1-filter"
-    fit(base, train, val, total_epochs, lr=config.finetune_lr, reporter=reporter, task=f"{name} {label} fine-tune")
+    fit(base, train, val, total_epochs, lr=config.finetune_lr, reporter=reporter, task=f"{name} {label} fine-tune",
+        **recipe)
     base = make_permanent(base).eval()
     rows[label] = figures(base, dense, example, test, args.repeats)
     rows[label]["seconds"] = time.time() - t0
@@ -151,7 +155,7 @@ def bench_model(name: str, args, reporter) -> dict:
             label = f"tp-{importance}"
             base, ratio = torch_pruning_prune(dense, example, rows["autoprune"]["params_nonzero"], importance)
             fit(base.train(), train, val, total_epochs, lr=config.finetune_lr, reporter=reporter,
-                task=f"{name} {label} fine-tune")
+                task=f"{name} {label} fine-tune", **recipe)
             rows[label] = figures(base.eval(), dense, example, test, args.repeats)
             rows[label].update(seconds=time.time() - t0, finetune_epochs=total_epochs, ratio=ratio,
                                widths=[m.weight.shape[0] for m in base.modules()

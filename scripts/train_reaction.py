@@ -47,7 +47,9 @@ from chemaccel.reaction.evaluate import evaluate_pairs  # noqa: E402
 from chemaccel.reaction.model import ReactionModel  # noqa: E402
 from chemaccel.checkpoint import read_model_info  # noqa: E402
 from chemaccel.reaction.compact import shrink_model  # noqa: E402
-from chemaccel.reaction.storage import drop_decoder_layers, parse_kept_layers  # noqa: E402
+from chemaccel.reaction.storage import drop_decoder_layers, export_model, load_model, parse_kept_layers  # noqa: E402
+from chemaccel.reaction.unit_gates import structure_from_gates  # noqa: E402
+from chemaccel.reaction.unit_prune import UnitPruneConfig, read_gates  # noqa: E402
 from chemaccel.reporting import LoggingReporter  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
 
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
                         "neurons of every feed-forward block), removed from the weights "
                         "(chemaccel.reaction.compact), and fine-tune the smaller model")
     p.add_argument("--keep-neurons", type=int, metavar="N", help="with --keep-heads: feed-forward neurons kept per block")
+    p.add_argument("--prune-budget", type=float, metavar="FRACTION",
+                   help="with --init-from: AutoPrune its heads and feed-forward neurons while training "
+                        "(chemaccel.reaction.unit_prune) to FRACTION of their parameters; checkpoints are scored "
+                        "and --out is written compacted to the units left open")
     p.add_argument("--export-from", type=int, metavar="STEP",
                    help="do not train: write --out as the mean of the newest 5 checkpoints in --work at or "
                         "after STEP (to choose an average on the validation split afterwards)")
@@ -123,8 +129,16 @@ def main(argv: list[str] | None = None) -> int:
                                      warmup_steps=args.warmup, learning_rate=args.lr, augment=args.augment,
                                      reagents=args.reagents, min_token_count=args.min_token_count,
                                      keep_checkpoints=5, average_last=5)
+    prune = None
+    if args.prune_budget is not None:
+        if not args.init_from or args.keep_decoder_layers or args.keep_heads or args.keep_neurons:
+            p.error("--prune-budget needs --init-from (and none of the --keep-* flags)")
+        try:
+            prune = UnitPruneConfig(budget=args.prune_budget)
+        except ChemAccelError as exc:
+            p.error(str(exc))
     trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device),
-                              init_from=init_from)
+                              init_from=init_from, prune=prune)
     reporter = LoggingReporter(log, every=100)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: reporter.cancel())
@@ -137,9 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             trainer.export(min_step=int(0.8 * step))
             log.info("step %d: exported %s", step, args.out)
             return
-        eole_config, vocab = read_eole_checkpoint(folder)
-        eole_config["data"] = {}
-        model = ReactionModel(cfg, eole_config, vocab, folder / "model.00.safetensors")
+        if prune is not None:  # score what the gates leave: this checkpoint compacted to its open units
+            dense, small = work / "curve-dense", work / "curve-compact"
+            export_model(dense, cfg, [folder])
+            shrink_model(dense, small, structure=structure_from_gates(read_gates(folder)))
+            model = load_model(small)
+        else:
+            eole_config, vocab = read_eole_checkpoint(folder)
+            eole_config["data"] = {}
+            model = ReactionModel(cfg, eole_config, vocab, folder / "model.00.safetensors")
         scores = evaluate_pairs(model, curve_pairs, k=5)
         curve = json.loads(curve_path.read_text()) if curve_path.is_file() else []
         curve = [row for row in curve if row["step"] != step] + [{

@@ -27,13 +27,20 @@ from chemaccel.prune.compact import chain_links, compact
 from chemaccel.prune.data import batches, n_samples
 from chemaccel.prune.engine import evaluate_loss
 from chemaccel.prune.measure import LAYER_TYPES, flop_count
+from chemaccel.prune.recipe import TrainingLoss, random_shift
 from chemaccel.reporting import NullReporter, Reporter
 
 
 def fit(model: nn.Module, train: Any, val: Any, epochs: int, lr: float = 1e-3, batch_size: int = 128, seed: int = 0,
-        reporter: Reporter | None = None, task: str = "train") -> list[dict[str, float]]:
-    """Train all parameters with Adam and a cosine learning rate; returns per-epoch metrics."""
+        reporter: Reporter | None = None, task: str = "train", shift: int = 0, teacher: nn.Module | None = None,
+        distill: float = 0.0, temperature: float = 4.0) -> list[dict[str, float]]:
+    """Train all parameters with Adam and a cosine learning rate; returns per-epoch metrics.
+
+    ``shift``, ``teacher``, ``distill`` and ``temperature`` apply AutoPrune's training recipe
+    (:mod:`chemaccel.prune.recipe`) so a baseline is fine-tuned exactly as the AutoPrune arm was."""
     reporter = reporter or NullReporter()
+    train_loss = TrainingLoss("cross_entropy", teacher, distill, temperature)
+    shift_gen = torch.Generator()
     device = next(model.parameters()).device
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     loss_fn = nn.CrossEntropyLoss()
@@ -46,12 +53,15 @@ def fit(model: nn.Module, train: Any, val: Any, epochs: int, lr: float = 1e-3, b
     for epoch in range(epochs):
         model.train()
         gen.manual_seed(seed * 100003 + epoch)
+        shift_gen.manual_seed(seed * 100003 + epoch + 7919)
         for xb, yb in batches(train, batch_size, True, gen, device):
             if reporter.should_stop():
                 return history
             for g in opt.param_groups:
                 g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total))
-            loss = loss_fn(model(xb), yb)
+            if shift:
+                xb = random_shift(xb, shift, shift_gen)
+            loss = train_loss(model(xb), xb, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

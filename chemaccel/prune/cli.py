@@ -43,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--estimator", choices=["identity", "leaky", "softplus"], default="identity")
     r.add_argument("--epochs", type=int, default=20)
     r.add_argument("--finetune-epochs", type=int, default=5)
+    r.add_argument("--distill", type=float, metavar="WEIGHT",
+                   help="distil from the dense model with this weight in [0, 1] while pruning and fine-tuning "
+                        "(0.5 for the shipped LeNet-5; default 0: labels only)")
+    r.add_argument("--augment-shift", type=int, metavar="PIXELS",
+                   help="move each training image by up to PIXELS in x and y (2 for the shipped LeNet-5; default 0)")
     r.add_argument("--limit", type=int, help="use only the first N training samples")
     r.add_argument("--config", help="JSON file with further PruneConfig fields (flags win)")
     r.add_argument("-o", "--out", required=True, help="model folder to write")
@@ -74,6 +79,10 @@ def _run(args: argparse.Namespace) -> int:
     fields = {**extra, "granularity": args.granularity, "target": args.target, "budget": args.budget,
               "estimator": args.estimator, "epochs": args.epochs, "finetune_epochs": args.finetune_epochs,
               "runtime": {"device": args.device, "seed": args.seed}}
+    if args.distill is not None:
+        fields["distill"] = args.distill
+    if args.augment_shift is not None:
+        fields["augment_shift"] = args.augment_shift
     if fields.get("recovery_epochs") is not None and fields["recovery_epochs"] > args.epochs:
         fields["recovery_epochs"] = args.epochs
     out = Path(args.out)

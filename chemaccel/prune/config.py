@@ -68,6 +68,10 @@ class PruneConfig:
         weight_decay: L2 on the weights.
         batch_size: training batch size.
         loss: ``cross_entropy`` (classification) or ``mse``.
+        distill: weight in [0, 1] of distillation from the dense model the run starts from (0: off; see
+            :mod:`chemaccel.prune.recipe`), in the pruning and the fine-tuning phases.
+        distill_temperature: softmax temperature of the distillation term.
+        augment_shift: random translation of image inputs by up to this many pixels per axis (0: off).
         schedule_every: steps between lambda updates.
         checkpoint_every: steps between training checkpoints (0: only at epoch ends).
         runtime: device, precision and seed.
@@ -97,6 +101,9 @@ class PruneConfig:
     weight_decay: float = 0.0
     batch_size: int = 128
     loss: str = "cross_entropy"
+    distill: float = 0.0
+    distill_temperature: float = 4.0
+    augment_shift: int = 0
     schedule_every: int = 5
     checkpoint_every: int = 0
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -122,6 +129,14 @@ class PruneConfig:
             value = getattr(self, name)
             if not _is_number(value) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        if not _is_number(self.distill) or not 0.0 <= self.distill <= 1.0:
+            raise ConfigError(f"distill must be a weight in [0, 1] (0: no distillation), got {self.distill!r}")
+        if self.distill > 0 and self.loss != "cross_entropy":
+            raise ConfigError("distill needs loss cross_entropy (it distils class probabilities)")
+        if not _is_number(self.distill_temperature) or self.distill_temperature <= 0:
+            raise ConfigError(f"distill_temperature must be a positive number, got {self.distill_temperature!r}")
+        if not isinstance(self.augment_shift, int) or isinstance(self.augment_shift, bool) or not 0 <= self.augment_shift <= 8:
+            raise ConfigError(f"augment_shift must be a whole number of pixels in [0, 8], got {self.augment_shift!r}")
         if not _is_number(self.weight_decay) or self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not _is_number(self.lambda_rate) or not 0 < self.lambda_rate < 1:

@@ -41,6 +41,7 @@ from chemaccel.prune.attach import GateSet, attach_gates, has_gates
 from chemaccel.prune.gates import GateState, is_prunable, ste_derivative
 from chemaccel.prune.measure import measure
 from chemaccel.prune.optim import NormalizedGateSGD
+from chemaccel.prune.recipe import TrainingLoss, random_shift
 from chemaccel.prune.schedule import LambdaSchedule
 from chemaccel.reporting import NullReporter, Reporter
 from chemaccel.runtime import average_gradients, make_fabric, shard_batches
@@ -129,6 +130,9 @@ class AutoPrune:
         device = fabric.device
         model.to(device)
         dense = copy.deepcopy(model).to("cpu").eval()
+        teacher = copy.deepcopy(model).to(device).eval() if cfg.distill > 0 else None
+        train_loss = TrainingLoss(cfg.loss, teacher, cfg.distill, cfg.distill_temperature)
+        shift_gen = torch.Generator().manual_seed(cfg.runtime.seed + 7919)
         example = first_input(train).to(device)
         state = GateState(cfg.estimator, cfg.leaky_slope, cfg.softplus_beta)
         exclude = self._excluded(model)
@@ -195,6 +199,7 @@ class AutoPrune:
             model.train()
             t0, loss_sum, seen = time.perf_counter(), 0.0, 0
             gen.manual_seed(cfg.runtime.seed * 100003 + epoch)
+            shift_gen.manual_seed(cfg.runtime.seed * 100003 + epoch + 7919)
             epoch_batches = shard_batches(batches(train, cfg.batch_size, True, gen, device), all_batches, fabric)
             for i, (xb, yb) in enumerate(epoch_batches):
                 if reporter.should_stop():
@@ -206,7 +211,9 @@ class AutoPrune:
                 if lr_now is not None:
                     for group in opt_w.param_groups:
                         group["lr"] = lr_now(i)
-                loss = loss_fn(model(xb), yb)
+                if cfg.augment_shift:
+                    xb = random_shift(xb, cfg.augment_shift, shift_gen)
+                loss = train_loss(model(xb), xb, yb)
                 if not torch.isfinite(loss):
                     where = f"epoch {epoch + 1}, step {step}"
                     kept = f"the last good checkpoint is kept in {ckpt}" if ckpt else "no checkpoint folder was given"

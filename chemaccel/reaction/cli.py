@@ -91,6 +91,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "removed from the weights (not masked), and fine-tune the smaller, faster model")
     t.add_argument("--keep-neurons", type=int, metavar="N",
                    help="with --init-from: keep the N largest neurons of every feed-forward block likewise")
+    t.add_argument("--prune-budget", type=float, metavar="FRACTION",
+                   help="with --init-from: AutoPrune that model's heads and feed-forward neurons while training "
+                        "(gates learnt with the weights) down to FRACTION of their parameters, e.g. 0.5; the "
+                        "model written is compacted to the units left open: fine-tune it in a second run")
     t.set_defaults(func=_train)
 
     r = verbs.add_parser("predict", help="top-k products for each reaction of a file",
@@ -165,7 +169,7 @@ def _train(args: argparse.Namespace) -> int:
                                         runtime=api.RuntimeConfig(device=args.device, seed=args.seed),
                                         mit_dir=args.mit_valid, limit=args.limit, init_from=args.init_from,
                                         keep_decoder_layers=keep, keep_heads=args.keep_heads,
-                                        keep_neurons=args.keep_neurons)
+                                        keep_neurons=args.keep_neurons, prune_budget=args.prune_budget)
         finally:
             reporter.close()
     if not is_main_process():

@@ -70,12 +70,15 @@ class ReactionTrainer:
         init_from: a reaction model folder of the same architecture whose weights a new training starts
             from (fine-tuning, or a longer run continuing a shipped model), with a fresh optimizer and
             learning-rate schedule; its vocabulary is kept. Ignored when resuming a checkpoint.
+        prune: AutoPrune the heads and feed-forward neurons while training (needs ``init_from``; see
+            :mod:`chemaccel.reaction.unit_prune`): the gates' state goes into every checkpoint and the model
+            folder written at the end is compacted to the open units (fine-tune it in a second run).
     """
 
     def __init__(self, config: ReactionConfig, data_dir: str | Path, out: str | Path, *,
                  work_dir: str | Path | None = None, mit_dir: str | Path | None = None,
                  runtime: RuntimeConfig | None = None, limit: int | None = None,
-                 init_from: str | Path | None = None) -> None:
+                 init_from: str | Path | None = None, prune: Any = None) -> None:
         if not isinstance(config, ReactionConfig):
             raise ConfigError(f"expected a ReactionConfig, got {type(config).__name__}")
         if config.extra_mit_valid and mit_dir is None:
@@ -88,6 +91,9 @@ class ReactionTrainer:
         self.runtime = runtime or RuntimeConfig()
         self.limit = limit
         self.init_from = Path(init_from) if init_from is not None else None
+        if prune is not None and init_from is None:
+            raise ConfigError("pruning heads and neurons starts from a trained model (--init-from)")
+        self.prune = prune
         #: the eole module trained by the last :meth:`run` in this process (under torchrun, every
         #: process's copy; they are identical), for inspection; the product is the model folder
         self.trained_module: Any = None
@@ -176,23 +182,61 @@ class ReactionTrainer:
             init = self._init_folder(reporter) if main else self.work / "init"
         if main and parallel is not None:
             parallel.barrier()
+        gate_phase = self._gate_phase(parallel)
         outcome = eole_bridge.train(self.config, self.work, device, reporter, resume_from=resume_from,
                                     on_saved=lambda step, folder: self._saved(step, folder, on_checkpoint),
-                                    precision=self.runtime.precision, init_from=init, parallel=parallel)
+                                    precision=self.runtime.precision, init_from=init, parallel=parallel,
+                                    gate_phase=gate_phase)
         self.trained_module = outcome["model"]
         if main:
             self._append_history(outcome["history"])
             checkpoints = eole_bridge.complete_checkpoints(self.work)
             last = checkpoints[-1][0]
             chosen = [folder for _, folder in checkpoints[-self.config.average_last:]]
-            export_model(self.out, self.config, chosen, metrics={"steps": last, "train_pairs": n_train,
-                                                                  "history": self.history()})
+            metrics = {"steps": last, "train_pairs": n_train, "history": self.history()}
+            if self.prune is None:
+                export_model(self.out, self.config, chosen, metrics=metrics)
+            else:
+                from chemaccel.reaction.unit_prune import read_gates
+
+                self._export_compact(chosen, metrics, read_gates(checkpoints[-1][1]), reporter)
             reporter.on_message(f"model written to {self.out} (step {last}, mean of {len(chosen)} checkpoint(s))")
         else:
             last = outcome["last_step"]
         if parallel is not None:
             parallel.barrier()  # the model folder is there when any process returns
         return TrainResult(self.out, last, last < self.config.steps, outcome["history"], n_train, skipped)
+
+    def _gate_phase(self, parallel: Any) -> Callable[[Any, Any], Any] | None:
+        """The factory of the run's :class:`~chemaccel.reaction.unit_prune.GatePhase` (None: no pruning)."""
+        if self.prune is None:
+            return None
+        if parallel is not None:
+            raise ConfigError("pruning heads and neurons runs in one process (not under torchrun)")
+        from chemaccel.reaction.unit_prune import GatePhase
+
+        return lambda model, inner: GatePhase(model, self.config.head_width, self.prune, self.config.steps, inner)
+
+    def _export_compact(self, chosen: list[Path], metrics: dict[str, Any], gates: dict[str, torch.Tensor],
+                        reporter: Reporter | None = None) -> Path:
+        """Export the mean of ``chosen`` and compact it to the units that ``gates`` (a gated run's newest
+        state) leave open."""
+        from chemaccel.reaction.compact import shrink_model
+        from chemaccel.reaction.unit_gates import structure_from_gates
+
+        dense = self.work / "dense-export"
+        export_model(dense, self.config, chosen, metrics=metrics)
+        structure = structure_from_gates(gates)
+        heads, neurons = structure.counts()
+        out = shrink_model(dense, self.out, structure=structure)
+        if reporter is not None:
+            open_heads = [int((m > 0).sum()) for k, m in gates.items() if k.endswith("attn")]
+            open_neurons = [int((m > 0).sum()) for k, m in gates.items() if k.endswith("mlp")]
+            reporter.on_message(
+                f"gates open: {sum(open_heads) / len(open_heads):.2f} heads per attention module, "
+                f"{sum(open_neurons) / len(open_neurons):.1f} neurons per feed-forward block; compacted to "
+                f"{heads} heads and {neurons} neurons")
+        return out
 
     @staticmethod
     def _newest_readable(checkpoints: list[tuple[int, Path]], reporter: Reporter) -> Path:
@@ -301,8 +345,12 @@ class ReactionTrainer:
             raise ConfigError(f"{self.work} holds no checkpoint to export")
         late = [folder for step, folder in checkpoints if step >= min_step] or [checkpoints[-1][1]]
         chosen = late[-self.config.average_last:]
-        return export_model(self.out, self.config, chosen,
-                            metrics={"steps": checkpoints[-1][0], "history": self.history(), **(metrics or {})})
+        metrics = {"steps": checkpoints[-1][0], "history": self.history(), **(metrics or {})}
+        if self.prune is not None:  # a gated run: compacted to the newest checkpoint's open units
+            from chemaccel.reaction.unit_prune import read_gates
+
+            return self._export_compact(chosen, metrics, read_gates(checkpoints[-1][1]))
+        return export_model(self.out, self.config, chosen, metrics=metrics)
 
     def _prune_checkpoints(self) -> None:
         checkpoints = eole_bridge.complete_checkpoints(self.work)

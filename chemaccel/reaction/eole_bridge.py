@@ -209,6 +209,7 @@ def _make_saver_class():
         """eole's saver, with the optimizer state as safetensors + JSON and a completion mark."""
 
         on_saved: Callable[[int, Path], None] | None = None
+        extra_state: Callable[[Path], None] | None = None  # more state written into each checkpoint
 
         def _save_optimizer(self) -> None:
             save_training_state(Path(self.model_path) / self.step_dir / OPTIM_DIR, self.optim.state_dict())
@@ -221,6 +222,8 @@ def _make_saver_class():
             if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
                 return
             folder = Path(self.model_path) / self.step_dir
+            if self.extra_state is not None:
+                self.extra_state(folder)
             atomic_write_json(folder / DONE_MARK, {"step": step})
             if self.on_saved is not None:
                 self.on_saved(step, folder)
@@ -239,6 +242,7 @@ def _make_report_class():
             self.reporter = reporter
             self.total = total
             self.history = history
+            self.extra: Callable[[], dict[str, float]] | None = None  # more metrics for the progress line
 
         def report_training(self, step, num_steps, learning_rate, patience, report_stats, multigpu=False):
             from eole.utils import Statistics
@@ -246,6 +250,8 @@ def _make_report_class():
             metrics = {"loss": float(report_stats.xent()), "token_acc": float(report_stats.accuracy()) / 100.0,
                        "lr": float(learning_rate),
                        "tokens": float(report_stats.n_src_tokens + report_stats.n_tokens)}
+            if self.extra is not None:
+                metrics.update(self.extra())
             self.reporter.on_progress(int(step), self.total, metrics)
             return Statistics()
 
@@ -354,15 +360,20 @@ def train(
     precision: str = "32-true",
     init_from: Path | None = None,
     parallel: DataParallel | None = None,
+    gate_phase: Callable[[torch.nn.Module, Any], Any] | None = None,
 ) -> dict[str, Any]:
     """Train with eole in this process on the corpus in ``work``; checkpoints go to ``work/eole``.
 
     ``resume_from`` continues a checkpoint (optimizer and step included); ``init_from`` (an eole model folder)
     starts a new training from its weights. ``parallel`` (under torchrun) makes this process one of a
-    data-parallel group (:class:`DataParallel`); process 0 alone writes checkpoints.
+    data-parallel group (:class:`DataParallel`); process 0 alone writes checkpoints. ``gate_phase(model,
+    synchronizer)`` builds a :class:`chemaccel.reaction.unit_prune.GatePhase` that trains AutoPrune gates
+    beside the weights (it stands in for eole's gradient synchronizer; its state goes into every checkpoint
+    and is read back on resume).
 
     Returns:
-        ``{"last_step": int, "history": [validation rows], "model": the trained eole module}``.
+        ``{"last_step": int, "history": [validation rows], "model": the trained eole module, "gates": the
+        GatePhase or None}``.
     """
     device_id = eole_device(device, parallel)
     with quiet_eole():
@@ -373,11 +384,12 @@ def train(
     with eole_log(work / log):
         config = eole_train_config(cfg, work, device_id, resume_from, valid, precision, init_from)
         configure_process(config, device_id)
-        return _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from, parallel)
+        return _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from, parallel,
+                      gate_phase)
 
 
 def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from=None,
-           parallel: DataParallel | None = None) -> dict[str, Any]:
+           parallel: DataParallel | None = None, gate_phase=None) -> dict[str, Any]:
     with quiet_eole():
         from eole.constants import CorpusTask
         from eole.inputters.dynamic_iterator import build_dynamic_dataset_iter
@@ -412,7 +424,16 @@ def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved,
     if parallel is not None:
         parallel.model = model
         trainer.gradient_synchronizer = parallel
+    phase = None
+    if gate_phase is not None:
+        phase = gate_phase(model, trainer.gradient_synchronizer)
+        if resume_from is not None:
+            phase.load(resume_from)
+        trainer.gradient_synchronizer = phase
+        saver.extra_state = phase.save
     trainer.report_manager = _make_report_class()(reporter, cfg.steps, history)
+    if phase is not None:
+        trainer.report_manager.extra = phase.metrics
     stride, offset = (1, 0) if parallel is None else (parallel.world_size, parallel.rank)
     train_iter = build_dynamic_dataset_iter(context.config, context.transforms, context.vocabs,
                                             task=CorpusTask.TRAIN, stride=stride, offset=offset, device_id=device_id)
@@ -422,11 +443,11 @@ def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved,
                                                 task=CorpusTask.VALID, device_id=device_id)
     start = optim.training_step
     if start > cfg.steps:
-        return {"last_step": start - 1, "history": history, "model": model}
+        return {"last_step": start - 1, "history": history, "model": model, "gates": phase}
     reporter.on_start("train reaction model", cfg.steps)
     trainer.train(_StopWrapper(train_iter, reporter, parallel), cfg.steps, save_checkpoint_steps=cfg.save_every,
                   valid_iter=valid_iter, valid_steps=cfg.valid_every)
-    return {"last_step": optim.training_step - 1, "history": history, "model": model}
+    return {"last_step": optim.training_step - 1, "history": history, "model": model, "gates": phase}
 
 
 class _StopWrapper:

@@ -75,15 +75,26 @@ class UnitGates(nn.Module):
     def structure(self, heads: int | None = None, neurons: int | None = None) -> Structure:
         """The units to keep, the same number in every module: ``heads`` / ``neurons`` (default: the mean
         number of open units per module, rounded, at least 1), the largest ``m`` of each module."""
-        def keep(table: nn.ParameterDict, k: int | None) -> dict[str, list[int]]:
-            if k is None:
-                k = max(1, round(sum(int((p > 0).sum()) for p in table.values()) / len(table)))
-            return {self._names[key]: sorted(torch.topk(p.detach().cpu(), k).indices.tolist()) for key, p in table.items()}
-
-        return Structure(keep(self.heads, heads), keep(self.neurons, neurons))
+        return structure_from_gates({**self.heads, **self.neurons}, heads, neurons)
 
     def remove(self) -> None:
         """Take the hooks off the model (it then computes with every unit open)."""
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+
+
+def structure_from_gates(gates: dict[str, torch.Tensor], heads: int | None = None,
+                         neurons: int | None = None) -> Structure:
+    """:meth:`UnitGates.structure` of gate values keyed as :class:`UnitGates` keys them (module name with
+    ``__`` for ``.``; attention modules end in ``attn``, feed-forward blocks in ``mlp``), e.g. as saved in
+    a gated run's checkpoint."""
+    def keep(kind: str, k: int | None) -> dict[str, list[int]]:
+        table = {key: m.detach().cpu() for key, m in gates.items() if key.endswith(kind)}
+        if not table:
+            raise ValueError(f"no gates of {kind} modules")
+        if k is None:
+            k = max(1, round(sum(int((m > 0).sum()) for m in table.values()) / len(table)))
+        return {key.replace("__", "."): sorted(torch.topk(m, k).indices.tolist()) for key, m in table.items()}
+
+    return Structure(keep("attn", heads), keep("mlp", neurons))

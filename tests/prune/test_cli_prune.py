@@ -54,3 +54,20 @@ def test_cli_bad_budget_is_one_line(tmp_path, capsys):
 def test_cli_evaluate_missing_folder(tmp_path, capsys):
     assert main(["prune", "evaluate", str(tmp_path / "nope"), "--json"]) == 1
     assert "no such model folder" in capsys.readouterr().err
+
+
+def test_cli_recipe_flags_reach_the_saved_config(tmp_path, capsys):
+    data = tmp_path / "mnist"
+    tiny_mnist(data, 120)
+    out = tmp_path / "pruned"
+    code = main(["--device", "cpu", "prune", "run", "--model", "lenet300", "--data", str(data), "--budget", "0.5",
+                 "--epochs", "1", "--finetune-epochs", "1", "--pretrain-epochs", "1", "--distill", "0.5",
+                 "--augment-shift", "2", "-o", str(out)])
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["distill"] == 0.5 and config["augment_shift"] == 2 and config["distill_temperature"] == 4.0
+    capsys.readouterr()
+    code = main(["prune", "run", "--model", "lenet5", "--data", str(data), "--distill", "2",
+                 "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1 and "distill must be a weight in [0, 1]" in err and err.count("\n") == 1

@@ -1,0 +1,204 @@
+"""AutoPrune of a reaction Transformer's heads and feed-forward neurons during eole training (issue 23, item 3).
+
+A gated run starts from a trained reaction model. :class:`~chemaccel.reaction.unit_gates.UnitGates` put an
+auxiliary parameter ``m`` on every attention head and feed-forward neuron; :class:`GatePhase` trains them
+beside eole's own optimizer step, with the AutoPrune engine's parts: the weakly coupled gradient
+(:class:`~chemaccel.prune.gates.OutputGateFunction`), the normalised gate optimizer
+(:class:`~chemaccel.prune.optim.NormalizedGateSGD`) and the budget controller
+(:class:`~chemaccel.prune.schedule.LambdaSchedule`), the regularizer's gradient ``lambda * c_u`` weighting
+each unit by the parameters it would remove (``c_u`` normalised to mean 1). The kept fraction (of the
+gated parameters) falls geometrically to ``budget`` over ``ramp_fraction`` of the steps and is held there.
+
+eole calls :meth:`GatePhase.synchronize` between the backward pass and its optimizer step (it stands in for
+eole's gradient synchronizer, which it calls first), so the gates see the same batches as the weights.
+Their state is written into every checkpoint (``gates/``, safetensors + JSON), and the exported model is
+compacted to the open units (:func:`chemaccel.reaction.compact.shrink_model`): the same number per module,
+the mean number open, ranked by ``m``. Fine-tuning that compact model is a second, ordinary run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from chemaccel.checkpoint import has_training_state, load_training_state, save_training_state
+from chemaccel.config_base import config_from_dict
+from chemaccel.errors import ConfigError, ModelFileError
+from chemaccel.prune.gates import GateState
+from chemaccel.prune.optim import NormalizedGateSGD
+from chemaccel.prune.schedule import LambdaSchedule
+from chemaccel.reaction.compact import head_importance, neuron_importance
+from chemaccel.reaction.unit_gates import UnitGates
+
+GATES_DIR = "gates"
+
+
+@dataclass(frozen=True)
+class UnitPruneConfig:
+    """Settings of the gated phase.
+
+    Attributes:
+        budget: fraction of the gated parameters (attention projections and feed-forward weights) to keep,
+            in (0, 1).
+        ramp_fraction: fraction of the run's steps over which the kept target falls to ``budget``.
+        lambda_init: starting regularizer weight (in units of the gate gradients' RMS).
+        lambda_rate: the controller's multiplicative step.
+        gate_lr: learning rate of the gates.
+        gate_init: bound of ``|m|``; gates start at ``gate_init`` times their unit's relative magnitude.
+        schedule_every: steps between controller updates.
+    """
+
+    budget: float = 0.5
+    ramp_fraction: float = 0.6
+    lambda_init: float = 0.02
+    lambda_rate: float = 0.05
+    gate_lr: float = 3e-3
+    gate_init: float = 0.05
+    schedule_every: int = 5
+
+    def __post_init__(self) -> None:
+        checks = {"budget": 0 < self.budget < 1, "ramp_fraction": 0 < self.ramp_fraction <= 1,
+                  "lambda_init": self.lambda_init > 0, "lambda_rate": 0 < self.lambda_rate < 1,
+                  "gate_lr": self.gate_lr > 0, "gate_init": self.gate_init > 0}
+        for name, ok in checks.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok:
+                raise ConfigError(f"unit pruning: {name} out of range ({value!r}); budget in (0, 1), "
+                                  "ramp_fraction in (0, 1], lambda_rate in (0, 1), the others positive")
+        if not isinstance(self.schedule_every, int) or self.schedule_every < 1:
+            raise ConfigError(f"unit pruning: schedule_every must be a positive integer, got {self.schedule_every!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "UnitPruneConfig":
+        return config_from_dict(cls, data, "unit pruning")
+
+
+def unit_costs(model: nn.Module, gates: UnitGates) -> dict[str, torch.Tensor]:
+    """Parameters each gated unit removes, per gate table key: a head its rows of the query, key and value
+    projections and its columns of the output projection; a neuron its rows of every projection into the
+    feed-forward block and its column of ``down_proj`` (biases included)."""
+    modules = dict(model.named_modules())
+    out: dict[str, torch.Tensor] = {}
+    for key, m in {**gates.heads, **gates.neurons}.items():
+        module = modules[gates._names[key]]
+        n = m.numel()
+        total = 0
+        for child in module.children():
+            if isinstance(child, nn.Linear):
+                total += child.weight.numel() + (child.bias.numel() if child.bias is not None else 0)
+        if key in gates.heads and module.final_linear.bias is not None:
+            total -= module.final_linear.bias.numel()  # the output bias is kept whatever heads remain
+        if key in gates.neurons and module.down_proj.bias is not None:
+            total -= module.down_proj.bias.numel()
+        out[key] = torch.full((n,), total / n, device=m.device)
+    return out
+
+
+class GatePhase:
+    """Trains :class:`UnitGates` inside eole's training loop (see the module docstring).
+
+    ``inner`` is eole's gradient synchronizer (or our :class:`~chemaccel.reaction.eole_bridge.DataParallel`);
+    ``total_steps`` the run's last step (the ramp is measured from the first step of this phase).
+    """
+
+    def __init__(self, model: nn.Module, head_dim: int, config: UnitPruneConfig, total_steps: int,
+                 inner: Any = None, start_step: int = 0) -> None:
+        self.config = config
+        self.inner = inner
+        self.state = GateState("identity")
+        self.gates = UnitGates(model, head_dim, self.state, init=config.gate_init)
+        self.init_from_magnitude(model, head_dim)
+        costs = unit_costs(model, self.gates)
+        self._keys = list(costs)
+        self._params = [self._table(k)[k] for k in self._keys]
+        self.cost = [costs[k] for k in self._keys]
+        self.total_cost = float(sum(c.sum() for c in self.cost))
+        mean = self.total_cost / sum(c.numel() for c in self.cost)
+        self.reg = [c / mean for c in self.cost]
+        self.opt = NormalizedGateSGD(self._params, lr=config.gate_lr, momentum=0.0)
+        ramp = max(1, int(config.ramp_fraction * max(1, total_steps - start_step)))
+        self.schedule = LambdaSchedule("scheduled", config.lambda_init, config.budget, ramp, config.lambda_rate)
+        self.step = 0
+
+    def _table(self, key: str) -> nn.ParameterDict:
+        return self.gates.heads if key in self.gates.heads else self.gates.neurons
+
+    @torch.no_grad()
+    def init_from_magnitude(self, model: nn.Module, head_dim: int, quantile: float = 0.99) -> None:
+        """Start each gate at ``gate_init * min(1, score / q)``: ``score`` the unit's magnitude
+        (:func:`~chemaccel.reaction.compact.head_importance`, :func:`~chemaccel.reaction.compact.neuron_importance`)
+        and ``q`` the ``quantile`` of its kind (heads or neurons) over the model; the weakest start nearest
+        the threshold."""
+        weights = {k: v.detach() for k, v in model.state_dict().items()}
+        for table, score in ((self.gates.heads, lambda p: head_importance(weights, p, head_dim)),
+                             (self.gates.neurons, lambda p: neuron_importance(weights, p))):
+            scores = {key: score(self.gates._names[key]) for key in table}
+            q = float(torch.quantile(torch.cat(list(scores.values())), quantile)) or 1.0
+            for key, s in scores.items():
+                table[key].copy_((self.config.gate_init * (s / q).clamp(max=1.0)).to(table[key].device))
+
+    @torch.no_grad()
+    def kept(self) -> float:
+        """Fraction of the gated parameters whose gates are open."""
+        return float(sum(((p > 0).float() * c).sum() for p, c in zip(self._params, self.cost))) / self.total_cost
+
+    def metrics(self) -> dict[str, float]:
+        """What the progress line shows: the kept fraction of the gated parameters and lambda."""
+        return {"kept": self.kept(), "lambda": float(self.schedule.value)}
+
+    # eole's gradient synchronizer interface --------------------------------------------------------
+    def synchronize(self) -> None:
+        if self.inner is not None:
+            self.inner.synchronize()
+        lam = self.schedule.value
+        self.opt.extra = [lam * r for r in self.reg]  # h'(m) = 1 (identity straight-through estimate)
+        self.opt.step()
+        with torch.no_grad():
+            for p in self._params:
+                p.clamp_(-self.config.gate_init, self.config.gate_init)
+                if not bool((p > 0).any()):  # a module keeps at least one unit
+                    p[int(torch.argmax(p))] = self.config.gate_init / 2
+                p.grad = None
+        self.step += 1
+        if self.step % self.config.schedule_every == 0:
+            self.schedule.update(self.step, self.kept())
+
+    def __getattr__(self, name: str) -> Any:  # anything else eole asks of its synchronizer
+        inner = self.__dict__.get("inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+    # checkpoints -----------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write the gates, their optimizer and the controller into ``folder/gates``."""
+        save_training_state(folder / GATES_DIR, {
+            "gates": {k: p.detach().cpu() for k, p in zip(self._keys, self._params)},
+            "opt": self.opt.state_dict(), "lambda": self.schedule.state_dict(), "step": self.step,
+            "config": self.config.to_dict()})
+
+    def load(self, folder: Path) -> None:
+        """Continue from ``folder/gates`` (a checkpoint of a gated run)."""
+        path = folder / GATES_DIR
+        if not has_training_state(path):
+            raise ModelFileError(f"{folder} holds no gate state ({GATES_DIR}/): it is not a checkpoint of a gated run")
+        state = load_training_state(path)
+        with torch.no_grad():
+            for k, p in zip(self._keys, self._params):
+                p.copy_(state["gates"][k].to(p.device))
+        self.opt.load_state_dict(state["opt"])
+        self.schedule.load_state_dict(state["lambda"])
+        self.step = int(state["step"])
+
+
+def read_gates(folder: Path) -> dict[str, torch.Tensor]:
+    """The gate values saved in checkpoint ``folder`` (table key -> ``m``)."""
+    return load_training_state(Path(folder) / GATES_DIR)["gates"]

@@ -1,0 +1,119 @@
+"""AutoPrune of heads and neurons inside eole training (chemaccel.reaction.unit_prune)."""
+
+import pytest
+import torch
+
+from chemaccel.checkpoint import read_model_info
+from chemaccel.errors import ConfigError
+from chemaccel.reaction import ReactionConfig, ReactionTrainer, load_model
+from chemaccel.reaction.eole_bridge import complete_checkpoints
+from chemaccel.reaction.unit_prune import GatePhase, UnitPruneConfig, read_gates, unit_costs
+from chemaccel.reporting import RecordingReporter
+from chemaccel.runtime import RuntimeConfig
+from tests.reaction.conftest import TINY
+
+CPU = RuntimeConfig(device="cpu")
+#: presses hard from the first step so a few steps close units
+FAST = UnitPruneConfig(budget=0.5, ramp_fraction=0.5, lambda_init=3.0, lambda_rate=0.5, gate_lr=0.02,
+                       schedule_every=1)
+
+
+def _net(tiny_model):
+    return load_model(tiny_model)._engine.predictor.model
+
+
+def test_unit_costs_are_the_parameters_a_unit_takes_with_it(tiny_model):
+    net = _net(tiny_model)
+    phase = GatePhase(net, 16, UnitPruneConfig(), total_steps=10)
+    costs = unit_costs(net, phase.gates)
+    d, hd = 32, 16
+    modules = dict(net.named_modules())
+    for key, cost in costs.items():
+        module = modules[phase.gates._names[key]]
+        if key in phase.gates.heads:  # query, key and value rows (with biases) and output columns of one head
+            linears = [n for n, c in module.named_children() if isinstance(c, torch.nn.Linear)]
+            assert linears == ["linear_keys", "linear_values", "linear_query", "final_linear"]
+            assert cost.tolist() == [4 * d * hd + 3 * hd] * 2  # 2,096 of the module's 4,224 (the output bias stays)
+        else:  # its gate_up_proj row (with bias) and its down_proj column (the output bias stays)
+            assert module.gate_up_proj.weight.shape == (64, d) and module.gate_up_proj.bias is not None
+            assert cost.tolist() == [d + 1 + d] * 64
+    assert phase.kept() == pytest.approx(1.0)
+    with torch.no_grad():  # close every neuron but one of each block: only the heads' parameters stay (+ 1 each)
+        for m in phase.gates.neurons.values():
+            m.fill_(-0.01)
+            m[0] = 0.01
+    head_total = sum(float(costs[k].sum()) for k in phase.gates.heads)
+    one_neuron = sum(float(costs[k][0]) for k in phase.gates.neurons)
+    assert phase.kept() == pytest.approx((head_total + one_neuron) / phase.total_cost)
+    phase.gates.remove()
+
+
+def test_gates_start_by_magnitude_within_the_bound(tiny_model):
+    net = _net(tiny_model)
+    phase = GatePhase(net, 16, UnitPruneConfig(gate_init=0.05), total_steps=10)
+    values = torch.cat([p.detach() for p in phase._params])
+    assert float(values.max()) == pytest.approx(0.05) and float(values.min()) > 0  # all open, the strongest at 0.05
+    assert len(set(values.tolist())) > 10  # graded by magnitude
+    phase.gates.remove()
+
+
+@pytest.mark.parametrize("changes", [dict(budget=1.0), dict(budget=0), dict(ramp_fraction=0), dict(gate_lr=-1),
+                                     dict(lambda_rate=1.5), dict(schedule_every=0)])
+def test_config_rejects_out_of_range(changes):
+    with pytest.raises(ConfigError, match="unit pruning"):
+        UnitPruneConfig(**changes)
+    with pytest.raises(ConfigError, match="unknown unit pruning config key"):
+        UnitPruneConfig.from_dict({"budgte": 0.5})
+
+
+def test_gated_training_writes_a_compact_model_and_resumes_its_gates(tmp_path, uspto_tiny, tiny_model):
+    cfg = ReactionConfig(**{**TINY, "steps": 8, "save_every": 4, "valid_every": 100})
+    out = tmp_path / "pruned"
+    first = ReactionTrainer(cfg, uspto_tiny, out, runtime=CPU, init_from=tiny_model, prune=FAST)
+    assert first.run(RecordingReporter(stop_after=4)).cancelled
+    (step, folder), = [c for c in complete_checkpoints(first.work) if c[0] == 4]
+    saved = read_gates(folder)
+    assert len(saved) == 3 + 2  # encoder self-attention, decoder self- and context attention; two blocks
+    reporter = RecordingReporter()
+    result = ReactionTrainer(cfg, uspto_tiny, out, runtime=CPU, init_from=tiny_model, prune=FAST).run(
+        reporter, resume=True)
+    assert result.last_step == 8 and not result.cancelled
+    assert [s for s, _, _ in reporter.progress] == [5, 6, 7, 8]
+    assert all({"kept", "lambda"} <= set(metrics) for _, _, metrics in reporter.progress)
+    final = read_gates(complete_checkpoints(first.work)[-1][1])
+    assert any(not torch.equal(final[k], saved[k]) for k in saved)  # the gates went on from step 4's state
+    info = read_model_info(out)
+    heads, ff = info.config["heads"], info.config["ff_size"]
+    assert (heads, ff) != (2, 64) and heads >= 1 and 1 <= ff <= 64  # compacted to what the gates left open
+    assert any("compacted to" in m for m in reporter.messages)
+    # the mean open count per module, as UnitGates.structure() takes it
+    open_ff = [int((v > 0).sum()) for k, v in final.items() if k.endswith("mlp")]
+    assert ff == max(1, round(sum(open_ff) / len(open_ff)))
+    assert load_model(out).predict(["CCO.CC(=O)O"], k=2)[0].status == "ok"
+
+
+def test_pruning_needs_a_model_to_start_from(tmp_path, uspto_tiny):
+    with pytest.raises(ConfigError, match="starts from a trained model"):
+        ReactionTrainer(ReactionConfig(**TINY), uspto_tiny, tmp_path / "x", runtime=CPU, prune=FAST)
+
+
+def test_cli_prune_budget(tmp_path, uspto_tiny, tiny_model, capsys):
+    import json
+
+    from chemaccel.cli import main
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({k: TINY[k] for k in ("layers", "hidden_size", "heads", "ff_size", "batch_tokens",
+                                                    "max_tokens")}))
+    base = ["--device", "cpu", "reaction", "train", "--data", str(uspto_tiny), "--steps", "2", "--config", str(cfg)]
+    out = tmp_path / "gated"
+    assert main([*base, "--init-from", str(tiny_model), "--prune-budget", "0.5", "-o", str(out)]) == 0
+    assert "saved" in capsys.readouterr().out
+    assert (out / "model.safetensors").is_file() and "heads per attention module" in read_model_info(out).notes
+    for extra, message in ((["--prune-budget", "1.5", "--init-from", str(tiny_model)], "budget"),
+                           (["--prune-budget", "0.5"], "starts from a trained model"),
+                           (["--prune-budget", "0.5", "--init-from", str(tiny_model), "--keep-heads", "1"],
+                            "not with --keep-heads")):
+        assert main([*base, *extra, "-o", str(tmp_path / "bad")]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
