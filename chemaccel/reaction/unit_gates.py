@@ -37,6 +37,9 @@ class UnitGates(nn.Module):
         self.neurons = nn.ParameterDict()
         self._names: dict[str, str] = {}  # ParameterDict key -> weight-name prefix
         self._handles: list[Any] = []
+        #: gate with eole's constraint: the same number of units open in every module of a kind (the mean
+        #: number with ``m > 0``, those of largest ``m``), so the gated model is the compact one it becomes
+        self.uniform = False
         device = next(model.parameters()).device
         for name, module in model.named_modules():
             key = name.replace(".", "__")
@@ -56,7 +59,7 @@ class UnitGates(nn.Module):
 
     def _gate(self, table: nn.ParameterDict, key: str, heads: bool) -> Any:
         def hook(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-            x, m = args[0], table[key]
+            x, m = args[0], self.effective(table, key)
             if heads:  # (..., heads * head_dim) -> (..., heads, head_dim), gated along the heads
                 shape = x.shape
                 y = OutputGateFunction.apply(x.reshape(*shape[:-1], -1, self.head_dim), m, -2, self.state)
@@ -64,6 +67,31 @@ class UnitGates(nn.Module):
             return (OutputGateFunction.apply(x, m, -1, self.state), *args[1:])
 
         return hook
+
+    @staticmethod
+    def common_count(table: nn.ParameterDict) -> int:
+        """The units every module of ``table`` keeps under the uniform rule: the mean number open, rounded,
+        at least 1."""
+        return max(1, round(sum(int((p > 0).sum()) for p in table.values()) / len(table)))
+
+    def open_mask(self, table: nn.ParameterDict, key: str) -> torch.Tensor:
+        """Which units of module ``key`` are open (``m > 0``, or under :attr:`uniform` the
+        :meth:`common_count` largest)."""
+        m = table[key].detach()
+        if not self.uniform:
+            return m > 0
+        keep = torch.zeros_like(m, dtype=torch.bool)
+        keep[torch.topk(m, self.common_count(table)).indices] = True
+        return keep
+
+    def effective(self, table: nn.ParameterDict, key: str) -> torch.Tensor:
+        """The gate values the forward pass uses: ``m`` itself, or under :attr:`uniform` values of the sign
+        :meth:`open_mask` gives that pass their gradient to ``m`` unchanged (straight through)."""
+        m = table[key]
+        if not self.uniform:
+            return m
+        size = m.detach().abs() + 1e-6
+        return m + (torch.where(self.open_mask(table, key), size, -size) - m.detach())
 
     def open_fraction(self) -> tuple[float, float]:
         """(open heads / heads, open neurons / neurons) over the whole model."""

@@ -5,9 +5,11 @@ auxiliary parameter ``m`` on every attention head and feed-forward neuron; :clas
 beside eole's own optimizer step, with the AutoPrune engine's parts: the weakly coupled gradient
 (:class:`~chemaccel.prune.gates.OutputGateFunction`), the normalised gate optimizer
 (:class:`~chemaccel.prune.optim.NormalizedGateSGD`) and the budget controller
-(:class:`~chemaccel.prune.schedule.LambdaSchedule`), the regularizer's gradient ``lambda * c_u`` weighting
-each unit by the parameters it would remove (``c_u`` normalised to mean 1). The kept fraction (of the
-gated parameters) falls geometrically to ``budget`` over ``ramp_fraction`` of the steps and is held there.
+(:class:`~chemaccel.prune.schedule.LambdaSchedule`), one for the heads and one for the neurons: the kept
+fraction of each kind falls geometrically to ``budget`` over ``ramp_fraction`` of the steps and is held
+there (one controller over both closed the costly heads long before any neuron). By default the gates obey
+eole's layout while they train (:attr:`UnitGates.uniform`: the same number open in every module), so the
+model trained is the compact model exported.
 
 eole calls :meth:`GatePhase.synchronize` between the backward pass and its optimizer step (it stands in for
 eole's gradient synchronizer, which it calls first), so the gates see the same batches as the weights.
@@ -36,6 +38,7 @@ from chemaccel.reaction.compact import head_importance, neuron_importance
 from chemaccel.reaction.unit_gates import UnitGates
 
 GATES_DIR = "gates"
+KINDS = ("heads", "neurons")
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,19 @@ class UnitPruneConfig:
         gate_lr: learning rate of the gates.
         gate_init: bound of ``|m|``; gates start at ``gate_init`` times their unit's relative magnitude.
         schedule_every: steps between controller updates.
+        uniform: gate under eole's constraint (the same number of heads in every attention module, of neurons
+            in every feed-forward block: :attr:`UnitGates.uniform`), so the model trained is the compact one
+            exported; False lets each module keep its own number until export.
     """
 
     budget: float = 0.5
     ramp_fraction: float = 0.6
     lambda_init: float = 0.02
-    lambda_rate: float = 0.05
-    gate_lr: float = 3e-3
+    lambda_rate: float = 0.1
+    gate_lr: float = 3e-4
     gate_init: float = 0.05
     schedule_every: int = 5
+    uniform: bool = True
 
     def __post_init__(self) -> None:
         checks = {"budget": 0 < self.budget < 1, "ramp_fraction": 0 < self.ramp_fraction <= 1,
@@ -115,21 +122,26 @@ class GatePhase:
         self.inner = inner
         self.state = GateState("identity")
         self.gates = UnitGates(model, head_dim, self.state, init=config.gate_init)
+        self.gates.uniform = bool(config.uniform)
         self.init_from_magnitude(model, head_dim)
         costs = unit_costs(model, self.gates)
         self._keys = list(costs)
         self._params = [self._table(k)[k] for k in self._keys]
         self.cost = [costs[k] for k in self._keys]
         self.total_cost = float(sum(c.sum() for c in self.cost))
-        mean = self.total_cost / sum(c.numel() for c in self.cost)
-        self.reg = [c / mean for c in self.cost]
         self.opt = NormalizedGateSGD(self._params, lr=config.gate_lr, momentum=0.0)
         ramp = max(1, int(config.ramp_fraction * max(1, total_steps - start_step)))
-        self.schedule = LambdaSchedule("scheduled", config.lambda_init, config.budget, ramp, config.lambda_rate)
+        # heads and neurons each steered to the budget (so budget 0.5 of 4 heads and 384 neurons ends at 2 and
+        # 192): within a kind every unit costs the same, so the regularizer's weight is lambda of the kind
+        self.schedules = {kind: LambdaSchedule("scheduled", config.lambda_init, config.budget, ramp,
+                                               config.lambda_rate) for kind in KINDS}
         self.step = 0
 
+    def _kind(self, key: str) -> str:
+        return "heads" if key in self.gates.heads else "neurons"
+
     def _table(self, key: str) -> nn.ParameterDict:
-        return self.gates.heads if key in self.gates.heads else self.gates.neurons
+        return self.gates.heads if self._kind(key) == "heads" else self.gates.neurons
 
     @torch.no_grad()
     def init_from_magnitude(self, model: nn.Module, head_dim: int, quantile: float = 0.99) -> None:
@@ -146,20 +158,28 @@ class GatePhase:
                 table[key].copy_((self.config.gate_init * (s / q).clamp(max=1.0)).to(table[key].device))
 
     @torch.no_grad()
-    def kept(self) -> float:
-        """Fraction of the gated parameters whose gates are open."""
-        return float(sum(((p > 0).float() * c).sum() for p, c in zip(self._params, self.cost))) / self.total_cost
+    def kept(self, kind: str | None = None) -> float:
+        """Fraction of the gated parameters (of ``kind``, ``heads`` or ``neurons``; None: all) whose units are
+        open (:meth:`UnitGates.open_mask`)."""
+        keys = [k for k in self._keys if kind is None or self._kind(k) == kind]
+        kept = sum(float((self.gates.open_mask(self._table(k), k).float() * self.cost[self._keys.index(k)]).sum())
+                   for k in keys)
+        return kept / sum(float(self.cost[self._keys.index(k)].sum()) for k in keys)
 
     def metrics(self) -> dict[str, float]:
-        """What the progress line shows: the kept fraction of the gated parameters and lambda."""
-        return {"kept": self.kept(), "lambda": float(self.schedule.value)}
+        """What the progress line shows: the kept fraction of heads and of neurons, and their lambdas."""
+        out: dict[str, float] = {}
+        for kind in KINDS:
+            out[f"kept_{kind}"] = self.kept(kind)
+            out[f"lambda_{kind}"] = float(self.schedules[kind].value)
+        return out
 
     # eole's gradient synchronizer interface --------------------------------------------------------
     def synchronize(self) -> None:
         if self.inner is not None:
             self.inner.synchronize()
-        lam = self.schedule.value
-        self.opt.extra = [lam * r for r in self.reg]  # h'(m) = 1 (identity straight-through estimate)
+        # the regularizer's gradient lambda * c_u * h'(m): c_u = 1 within a kind, h' = 1 (identity estimate)
+        self.opt.extra = [torch.full_like(p, self.schedules[self._kind(k)].value) for k, p in zip(self._keys, self._params)]
         self.opt.step()
         with torch.no_grad():
             for p in self._params:
@@ -169,7 +189,8 @@ class GatePhase:
                 p.grad = None
         self.step += 1
         if self.step % self.config.schedule_every == 0:
-            self.schedule.update(self.step, self.kept())
+            for kind, schedule in self.schedules.items():
+                schedule.update(self.step, self.kept(kind))
 
     def __getattr__(self, name: str) -> Any:  # anything else eole asks of its synchronizer
         inner = self.__dict__.get("inner")
@@ -182,7 +203,8 @@ class GatePhase:
         """Write the gates, their optimizer and the controller into ``folder/gates``."""
         save_training_state(folder / GATES_DIR, {
             "gates": {k: p.detach().cpu() for k, p in zip(self._keys, self._params)},
-            "opt": self.opt.state_dict(), "lambda": self.schedule.state_dict(), "step": self.step,
+            "opt": self.opt.state_dict(), "lambda": {k: s.state_dict() for k, s in self.schedules.items()},
+            "step": self.step,
             "config": self.config.to_dict()})
 
     def load(self, folder: Path) -> None:
@@ -195,7 +217,8 @@ class GatePhase:
             for k, p in zip(self._keys, self._params):
                 p.copy_(state["gates"][k].to(p.device))
         self.opt.load_state_dict(state["opt"])
-        self.schedule.load_state_dict(state["lambda"])
+        for kind, schedule in self.schedules.items():
+            schedule.load_state_dict(state["lambda"][kind])
         self.step = int(state["step"])
 
 

@@ -79,7 +79,8 @@ def test_gated_training_writes_a_compact_model_and_resumes_its_gates(tmp_path, u
         reporter, resume=True)
     assert result.last_step == 8 and not result.cancelled
     assert [s for s, _, _ in reporter.progress] == [5, 6, 7, 8]
-    assert all({"kept", "lambda"} <= set(metrics) for _, _, metrics in reporter.progress)
+    assert all({"kept_heads", "kept_neurons", "lambda_heads", "lambda_neurons"} <= set(metrics)
+               for _, _, metrics in reporter.progress)
     final = read_gates(complete_checkpoints(first.work)[-1][1])
     assert any(not torch.equal(final[k], saved[k]) for k in saved)  # the gates went on from step 4's state
     info = read_model_info(out)
@@ -117,3 +118,53 @@ def test_cli_prune_budget(tmp_path, uspto_tiny, tiny_model, capsys):
         assert main([*base, *extra, "-o", str(tmp_path / "bad")]) == 1
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_uniform_gating_is_the_compact_model(tmp_path, tiny_model):
+    """Under eole's one-count-per-module rule the gated model computes what its compact export computes,
+    even while the modules' own open counts differ."""
+    from chemaccel.reaction.compact import shrink_model
+    from chemaccel.reaction.unit_gates import UnitGates
+
+    gated = load_model(tiny_model)
+    gated.info.metrics.pop("confidence", None)
+    net = gated._engine.predictor.model
+    gates = UnitGates(net, head_dim=16)
+    gates.uniform = True
+    with torch.no_grad():
+        for i, m in enumerate(gates.heads.values()):  # open counts 2, 1, 1: mean 1.33 -> every module keeps 1
+            m.copy_(torch.tensor([0.03, 0.01 if i == 0 else -0.01]) if i % 2 == 0 else torch.tensor([-0.02, 0.04]))
+        for i, m in enumerate(gates.neurons.values()):  # 40 and 20 open: every block keeps 30
+            m.copy_(torch.linspace(-1, 1, 64) * (1 if i == 0 else -1) + (0.25 if i == 0 else -0.375))
+    assert [int(gates.open_mask(gates.heads, k).sum()) for k in gates.heads] == [1, 1, 1]
+    assert [int(gates.open_mask(gates.neurons, k).sum()) for k in gates.neurons] == [30, 30]
+    structure = gates.structure()
+    assert structure.counts() == (1, 30)
+    small = load_model(shrink_model(tiny_model, tmp_path / "small", structure=structure))
+    inputs = ["CCO.CC(=O)O", "CC(=O)Cl.Nc1ccccc1"]
+    for x, y in zip(gated.predict(inputs, k=2), small.predict(inputs, k=2)):
+        assert [c.smiles for c in x.candidates] == [c.smiles for c in y.candidates]
+        assert [c.score for c in x.candidates] == pytest.approx([c.score for c in y.candidates], abs=1e-5)
+    # an open gate (m > 0) that the rule drops still learns: its gradient passes straight through
+    key = next(iter(gates.heads))
+    layer = dict(net.named_modules())[gates._names[key]]
+    with torch.enable_grad():
+        layer.final_linear(torch.randn(2, 3, 32)).pow(2).sum().backward()
+    assert gates.heads[key].grad is not None and bool((gates.heads[key].grad != 0).all())
+    gates.remove()
+
+
+def test_each_kind_has_its_own_controller(tiny_model):
+    net = _net(tiny_model)
+    phase = GatePhase(net, 16, UnitPruneConfig(budget=0.5, ramp_fraction=1.0, schedule_every=1, uniform=False),
+                      total_steps=10)
+    with torch.no_grad():  # every head closed but one per module; every neuron open
+        for m in phase.gates.heads.values():
+            m.copy_(torch.tensor([0.01, -0.01]))
+    assert phase.kept("heads") == pytest.approx(0.5) and phase.kept("neurons") == pytest.approx(1.0)
+    for p in phase._params:
+        p.grad = torch.zeros_like(p)
+    phase.synchronize()  # step 1: target 0.5 ** 0.1 = 0.93; heads below it (lambda down), neurons above (up)
+    lam = phase.metrics()
+    assert lam["lambda_heads"] < 0.02 < lam["lambda_neurons"]
+    phase.gates.remove()
