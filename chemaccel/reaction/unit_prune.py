@@ -57,16 +57,20 @@ class UnitPruneConfig:
         uniform: gate under eole's constraint (the same number of heads in every attention module, of neurons
             in every feed-forward block: :attr:`UnitGates.uniform`), so the model trained is the compact one
             exported; False lets each module keep its own number until export.
+        freeze_after_ramp: once the kept fraction has reached the budget, freeze the gates (AutoPrune's
+            fine-tuning phase): the rest of the run trains the weights of a fixed structure (gates that kept
+            swapping units in and out held a 2-of-4-heads model at 0 top-1).
     """
 
     budget: float = 0.5
     ramp_fraction: float = 0.6
-    lambda_init: float = 0.02
+    lambda_init: float = 0.05
     lambda_rate: float = 0.1
-    gate_lr: float = 3e-4
+    gate_lr: float = 1e-3
     gate_init: float = 0.05
     schedule_every: int = 5
     uniform: bool = True
+    freeze_after_ramp: bool = True
 
     def __post_init__(self) -> None:
         checks = {"budget": 0 < self.budget < 1, "ramp_fraction": 0 < self.ramp_fraction <= 1,
@@ -129,8 +133,12 @@ class GatePhase:
         self._params = [self._table(k)[k] for k in self._keys]
         self.cost = [costs[k] for k in self._keys]
         self.total_cost = float(sum(c.sum() for c in self.cost))
-        self.opt = NormalizedGateSGD(self._params, lr=config.gate_lr, momentum=0.0)
+        # one optimizer per kind: a head's gradient sums over many more activations than a neuron's, so one
+        # RMS over both left the neurons' loss signal negligible beside lambda and they closed all at once
+        self.opts = {kind: NormalizedGateSGD([p for k, p in zip(self._keys, self._params) if self._kind(k) == kind],
+                                             lr=config.gate_lr, momentum=0.0) for kind in KINDS}
         ramp = max(1, int(config.ramp_fraction * max(1, total_steps - start_step)))
+        self.ramp_steps = ramp
         # heads and neurons each steered to the budget (so budget 0.5 of 4 heads and 384 neurons ends at 2 and
         # 192): within a kind every unit costs the same, so the regularizer's weight is lambda of the kind
         self.schedules = {kind: LambdaSchedule("scheduled", config.lambda_init, config.budget, ramp,
@@ -178,9 +186,18 @@ class GatePhase:
     def synchronize(self) -> None:
         if self.inner is not None:
             self.inner.synchronize()
+        if self.config.freeze_after_ramp and self.step >= self.ramp_steps:
+            # AutoPrune's fine-tuning phase: the structure is fixed, only the weights train
+            self.state.frozen = True
+            for p in self._params:
+                p.grad = None
+            self.step += 1
+            return
         # the regularizer's gradient lambda * c_u * h'(m): c_u = 1 within a kind, h' = 1 (identity estimate)
-        self.opt.extra = [torch.full_like(p, self.schedules[self._kind(k)].value) for k, p in zip(self._keys, self._params)]
-        self.opt.step()
+        for kind, opt in self.opts.items():
+            lam = self.schedules[kind].value
+            opt.extra = [torch.full_like(p, lam) for k, p in zip(self._keys, self._params) if self._kind(k) == kind]
+            opt.step()
         with torch.no_grad():
             for p in self._params:
                 p.clamp_(-self.config.gate_init, self.config.gate_init)
@@ -203,7 +220,7 @@ class GatePhase:
         """Write the gates, their optimizer and the controller into ``folder/gates``."""
         save_training_state(folder / GATES_DIR, {
             "gates": {k: p.detach().cpu() for k, p in zip(self._keys, self._params)},
-            "opt": self.opt.state_dict(), "lambda": {k: s.state_dict() for k, s in self.schedules.items()},
+            "opt": {kind: opt.state_dict() for kind, opt in self.opts.items()}, "lambda": {k: s.state_dict() for k, s in self.schedules.items()},
             "step": self.step,
             "config": self.config.to_dict()})
 
@@ -216,7 +233,8 @@ class GatePhase:
         with torch.no_grad():
             for k, p in zip(self._keys, self._params):
                 p.copy_(state["gates"][k].to(p.device))
-        self.opt.load_state_dict(state["opt"])
+        for kind, opt in self.opts.items():
+            opt.load_state_dict(state["opt"][kind])
         for kind, schedule in self.schedules.items():
             schedule.load_state_dict(state["lambda"][kind])
         self.step = int(state["step"])

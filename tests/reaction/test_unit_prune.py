@@ -14,7 +14,7 @@ from tests.reaction.conftest import TINY
 
 CPU = RuntimeConfig(device="cpu")
 #: presses hard from the first step so a few steps close units
-FAST = UnitPruneConfig(budget=0.5, ramp_fraction=0.5, lambda_init=3.0, lambda_rate=0.5, gate_lr=0.02,
+FAST = UnitPruneConfig(budget=0.5, ramp_fraction=1.0, lambda_init=3.0, lambda_rate=0.5, gate_lr=0.02,
                        schedule_every=1)
 
 
@@ -166,5 +166,21 @@ def test_each_kind_has_its_own_controller(tiny_model):
         p.grad = torch.zeros_like(p)
     phase.synchronize()  # step 1: target 0.5 ** 0.1 = 0.93; heads below it (lambda down), neurons above (up)
     lam = phase.metrics()
-    assert lam["lambda_heads"] < 0.02 < lam["lambda_neurons"]
+    assert lam["lambda_heads"] < UnitPruneConfig().lambda_init < lam["lambda_neurons"]
+    phase.gates.remove()
+
+
+def test_gates_freeze_once_the_ramp_is_done(tiny_model):
+    net = _net(tiny_model)
+    phase = GatePhase(net, 16, UnitPruneConfig(ramp_fraction=0.5, gate_lr=0.01), total_steps=10)
+    assert phase.ramp_steps == 5
+    seen = []
+    for _ in range(8):
+        for p in phase._params:
+            p.grad = torch.randn_like(p)
+        phase.synchronize()
+        seen.append(torch.cat([p.detach().clone() for p in phase._params]))
+    assert not torch.equal(seen[3], seen[4])  # still learning on the ramp's last step
+    assert all(torch.equal(seen[4], later) for later in seen[5:])  # then fixed: only the weights train
+    assert phase.state.frozen
     phase.gates.remove()
