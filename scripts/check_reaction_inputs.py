@@ -43,15 +43,19 @@ def main() -> int:
     ap.add_argument("--mixed", action="store_true",
                     help="give the model every molecule as typed (reagents joined to the reactants): the "
                          "behaviour before reagents were told apart, for a same-run comparison")
+    ap.add_argument("--explicit", action="store_true",
+                    help="type each reaction as 'INPUT>>' (reactants and reagents before the '>'), the form a "
+                         "chemist uses with a reaction SMILES")
     args = ap.parse_args()
     model = api.load_model(args.model)
+    typed = (lambda s: s + ">>") if args.explicit else (lambda s: s)
     if args.mixed:
         import dataclasses
 
         model.config = dataclasses.replace(model.config, reagents="mixed")
     if args.csv:
         rows = list(csv.DictReader(args.csv.open()))
-        figures, preds = score(model, [r["input"] for r in rows], [canonicalize_smiles(r["expected"]) for r in rows])
+        figures, preds = score(model, [typed(r["input"]) for r in rows], [canonicalize_smiles(r["expected"]) for r in rows])
         for r, p in zip(rows, preds):
             got = p.candidates[0].smiles if p.ok and p.candidates else ""
             mark = "OK " if got == canonicalize_smiles(r["expected"]) else ("REF" if not p.ok else "   ")
@@ -61,7 +65,7 @@ def main() -> int:
         from chemaccel.datasets.reaction_corpus import mit_as_given
 
         inputs, expected = mit_as_given(args.mit, args.split, args.n, seed=0)
-        figures, _ = score(model, inputs, expected)
+        figures, _ = score(model, [typed(s) for s in inputs], expected)
         print(f"USPTO-MIT {args.split}, {len(inputs)} reactions as given (reagents mixed in): {figures}")
     return 0
 

@@ -5,11 +5,15 @@ A chemist writes ``acid chloride . amine . triethylamine`` or ``ester . [Na+].[O
 
 * salts are written either way (``O[Na]`` or ``[Na+].[OH-]``): metals are disconnected first (rdkit's
   MetalDisconnector), then each component is canonical;
-* with ``reactants>reagents>`` the user's split is kept;
-* otherwise a component is a reagent when it is a KNOWN reagent: a molecule that the atom-mapped USPTO
+* a component is a reagent when it is a KNOWN reagent: a molecule that the atom-mapped USPTO
   reactions at hand (USPTO-MIT validation, USPTO-15K) use as a reagent at least 5 times and at least 3 times
   as often as a reactant (``known_reagents.txt`` beside this module, made by
-  ``scripts/make_reagent_list.py``); if that would leave no reactant, nothing is set aside.
+  ``scripts/make_reagent_list.py``); if that would leave no reactant, nothing is set aside;
+* with ``reactants>reagents>`` everything after the first '>' is a reagent, and the same rule applies to
+  the part before it: ``aldehyde.[Na+].[BH4-]>CO>`` reads as ``aldehyde>[Na+].[BH4-].CO>``. Training
+  corpora are written mixed and pass through the rule, so a known reagent is never among the reactants a
+  model was trained on; keeping the user's slot would hand the model what it never saw (the borohydride
+  above came back as an unknown token and a wrong product).
 
 A model trained on reactants only (``uspto-forward-small``) is given the reactants; one trained with
 reagents gets both.
@@ -79,12 +83,18 @@ def split_input(text: str, known: frozenset[str] | None = None) -> SplitInput:
         parts = split_reaction(line)
         if not parts.reactants:
             raise ValueError(f"{line!r} has no reactants before '>'")
-        return SplitInput(components(parts.reactants), components(parts.reagents) if parts.reagents else [], True)
-    mols = components(line)
+        reactants, reagents = _set_aside(components(parts.reactants), known)
+        return SplitInput(reactants, reagents + (components(parts.reagents) if parts.reagents else []), True)
+    reactants, reagents = _set_aside(components(line), known)
+    return SplitInput(reactants, reagents, False)
+
+
+def _set_aside(mols: list[str], known: frozenset[str]) -> tuple[list[str], list[str]]:
+    """(reactants, known reagents) of ``mols``; all reactants when every one is a known reagent."""
     reactants = [m for m in mols if m not in known]
     if not reactants:
-        return SplitInput(mols, [], False)
-    return SplitInput(reactants, [m for m in mols if m in known], False)
+        return mols, []
+    return reactants, [m for m in mols if m in known]
 
 
 def model_input(text: str, mode: str, known: frozenset[str] | None = None) -> tuple[str, str]:
