@@ -34,7 +34,7 @@ from chemaccel.errors import (
 from chemaccel.reporting import (
     LoggingReporter, NullReporter, RecordingReporter, Reporter, StopFlag, TqdmReporter,
 )
-from chemaccel.shipped import examples_dir, models_dir, shipped_names
+from chemaccel.shipped import DEFAULT_MODELS, examples_dir, models_dir, shipped_names
 from chemaccel.runtime import RuntimeConfig, available_devices, describe_device, resolve_device, seed_everything
 from chemaccel.gan.config import GanConfig
 from chemaccel.property.config import PropertyConfig
@@ -544,7 +544,7 @@ __all__ = [
     "MoleculeRecord", "read_molecules", "read_all", "molecules_from_text", "write_csv", "write_sdf", "canonical_smiles",
     "embed_3d", "embed_records", "MoleculeStore",
     "depict_png", "depict_svg",
-    "ENGINES", "Engine", "engine", "engine_config", "workflow", "evaluate", "examples_dir", "models_dir", "shipped_names",
+    "ENGINES", "Engine", "engine", "engine_config", "workflow", "evaluate", "examples_dir", "models_dir", "shipped_names", "DEFAULT_MODELS",
     "ModelInfo", "save_model_folder", "load_model_folder", "read_model_info", "expect_engine", "load_model", "MODEL_LOADERS",
     "Reporter", "NullReporter", "TqdmReporter", "LoggingReporter", "RecordingReporter", "StopFlag",
     "RuntimeConfig", "available_devices", "describe_device", "resolve_device", "seed_everything",

@@ -15,6 +15,11 @@ from chemaccel.errors import ModelFileError
 
 MODELS_ENV = "CHEMACCEL_MODELS"
 
+#: The model ``predict`` uses when none is named (the CLI's ``-m`` default, the app's first choice): the
+#: ones made for a chemist's own input (SMILES without DFT geometry; reactions typed with their reagents).
+#: For DFT geometries ``qm9-gap-schnet-pruned`` is the better property model (docs/benchmarks.md).
+DEFAULT_MODELS = {"property": "qm9-gap-schnet-ff", "reaction": "uspto-forward-reagents"}
+
 
 def resources_dir() -> Path:
     """The installed ``chemaccel_resources`` package (a wheel's package data), else the source tree's ``resources``."""

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chemaccel import api
 from chemaccel_gui.charts import HistogramPlot
 from chemaccel_gui.jobs import Job, JobRunner
 from chemaccel_gui.model_picker import ModelPicker
@@ -32,7 +33,7 @@ from chemaccel_gui.molecule_model import COL_DEPICTION, COL_INDEX, COL_NAME, FIX
 from chemaccel_gui.molecules_tab import MoleculesTab, header_width
 from chemaccel_gui.property_predict import PropertyPredictions, predict_properties
 
-PREFERRED_MODEL = "qm9-gap-schnet-ff"  # SMILES and non-DFT geometries; qm9-gap-schnet-pruned for DFT ones
+PREFERRED_MODEL = api.DEFAULT_MODELS["property"]  # for SMILES and non-DFT geometries; qm9-gap-schnet-pruned for DFT ones
 #: Columns of the molecule table shown here besides the predictions.
 SHOWN_FIXED = (COL_INDEX, COL_DEPICTION, COL_NAME)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chemaccel.cli.common import add_ray_flags, cancel_on_sigint, eprint, print_json, read_config_file, run_ray_job
+from chemaccel.shipped import DEFAULT_MODELS  # light (the api module is imported when a verb runs)
 
 EXAMPLES = """\
 examples:
@@ -85,7 +86,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                           description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("input", help="SMILES/CSV/SDF/XYZ/ASE db/HDF5 store")
-    pr.add_argument("-m", "--model", required=True, help="a property model folder or a shipped model's name")
+    pr.add_argument("-m", "--model", default=DEFAULT_MODELS["property"],
+                    help="a property model folder or a shipped model's name (default: %(default)s)")
     pr.set_defaults(folder_args=("model",))
     pr.add_argument("-o", "--out", required=True, help="CSV to write (replaced unless --resume), "
                                                        "with OUT.resume.json beside it")

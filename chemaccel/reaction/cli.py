@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from chemaccel.cli.common import add_ray_flags, cancel_on_sigint, eprint, print_json, read_config_file, run_ray_job
+from chemaccel.shipped import DEFAULT_MODELS  # light (the api module is imported when a verb runs)
 
 EXAMPLES = """\
 examples:
@@ -101,7 +102,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("input", help="text file (one reaction per line) or .csv/.tsv; '-' reads stdin")
-    r.add_argument("-m", "--model", required=True, help="a reaction model folder or a shipped model's name")
+    r.add_argument("-m", "--model", default=DEFAULT_MODELS["reaction"],
+                    help="a reaction model folder or a shipped model's name (default: %(default)s)")
     r.set_defaults(folder_args=("model",))
     r.add_argument("-k", type=int, default=5, help="candidates per reaction (beam size), 1-20")
     r.add_argument("--column", help="CSV column holding the reactions (default: a reactants/reaction/smiles "

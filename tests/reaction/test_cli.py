@@ -167,3 +167,28 @@ def test_top1_and_confidence_do_not_depend_on_k():
         assert [p.candidates[0].smiles for p in by_k[k]] == [p.candidates[0].smiles for p in by_k[5]]
         assert [p.confidence for p in by_k[k]] == [p.confidence for p in by_k[5]]
     assert [round(p.confidence, 2) for p in by_k[5]] == [0.2, 0.89, 0.79]  # the shipped model's (14,000 steps)
+
+
+def test_predict_without_a_model_uses_the_default_shipped_ones(tmp_path, capsys):
+    """``-m`` may be left out: reactions go to uspto-forward-reagents, molecules to qm9-gap-schnet-ff (the models
+    for a chemist's own input, as the app's first choice)."""
+    from chemaccel import api
+
+    assert api.DEFAULT_MODELS == {"property": "qm9-gap-schnet-ff", "reaction": "uspto-forward-reagents"}
+    assert set(api.DEFAULT_MODELS.values()) <= set(api.shipped_names())
+    src = tmp_path / "rx.txt"
+    src.write_text("CC(=O)Cl.Nc1ccccc1.CCN(CC)CC\n")
+    out = tmp_path / "rx.csv"
+    assert main(["--device", "cpu", "reaction", "predict", str(src), "-k", "1", "-o", str(out)]) == 0
+    row = next(csv.DictReader(out.open()))
+    assert row["product_1"] == "CC(=O)Nc1ccccc1" and row["note"] == "reagents set aside: CCN(CC)CC"
+    about = json.loads((tmp_path / "rx.csv.resume.json").read_text())["about"]
+    assert about["model"].endswith("uspto-forward-reagents")
+    mols = tmp_path / "m.smi"
+    mols.write_text("CCO ethanol\n")
+    out = tmp_path / "m.csv"
+    assert main(["--device", "cpu", "property", "predict", str(mols), "-o", str(out)]) == 0
+    row = next(csv.DictReader(out.open()))
+    assert row["status"] == "ok" and row["gap_uncertainty_eV"] and row["domain"] == "in"  # qm9-gap-schnet-pruned has neither
+    about = json.loads((tmp_path / "m.csv.resume.json").read_text())["about"]
+    assert about["model"].endswith("qm9-gap-schnet-ff")
