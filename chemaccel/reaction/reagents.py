@@ -21,6 +21,7 @@ reagents gets both.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,8 @@ from chemaccel.chem.reactions import split_reaction
 from chemaccel.chem.records import parse_smiles, rdkit_log
 
 KNOWN_REAGENTS_FILE = Path(__file__).with_name("known_reagents.txt")
+#: an atom map number inside a bracket atom: ``[CH3:1]``
+ATOM_MAP = re.compile(r"\[[^\]]*:\d+\]")
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,12 @@ class SplitInput:
     reactants: list[str] = field(default_factory=list)
     reagents: list[str] = field(default_factory=list)
     explicit: bool = False
+    products: str = ""  # what was typed after the second '>' (not read: the model predicts it)
 
 
 def components(smiles: str) -> list[str]:
-    """Canonical SMILES of each component, metals disconnected (``O[Na]`` -> ``[OH-]``, ``[Na+]``).
+    """Canonical SMILES of each component, metals disconnected (``O[Na]`` -> ``[OH-]``, ``[Na+]``), atom maps
+    removed.
 
     Raises:
         ValueError: rdkit cannot read the SMILES (the reason is in the message).
@@ -52,6 +57,8 @@ def components(smiles: str) -> list[str]:
     mol, reason = parse_smiles(smiles)
     if mol is None:
         raise ValueError(f"not a valid reactant SMILES: {reason or 'cannot parse ' + repr(smiles)}")
+    for atom in mol.GetAtoms():  # atom-mapped input (USPTO, Reaxys exports) reads as the plain molecule
+        atom.SetAtomMapNum(0)
     with rdkit_log():
         mol = rdMolStandardize.MetalDisconnector().Disconnect(mol)
     return [Chem.MolToSmiles(frag) for frag in Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)]
@@ -84,7 +91,8 @@ def split_input(text: str, known: frozenset[str] | None = None) -> SplitInput:
         if not parts.reactants:
             raise ValueError(f"{line!r} has no reactants before '>'")
         reactants, reagents = _set_aside(components(parts.reactants), known)
-        return SplitInput(reactants, reagents + (components(parts.reagents) if parts.reagents else []), True)
+        return SplitInput(reactants, reagents + (components(parts.reagents) if parts.reagents else []), True,
+                          parts.products)
     reactants, reagents = _set_aside(components(line), known)
     return SplitInput(reactants, reagents, False)
 
@@ -110,7 +118,11 @@ def model_input(text: str, mode: str, known: frozenset[str] | None = None) -> tu
     from chemaccel.chem.reactions import canonicalize_smiles
 
     parts = split_input(text, known)
+    notes = ["atom maps removed"] if ATOM_MAP.search(text) else []
+    if parts.products:
+        notes.append("the product typed after '>' is not read")
     if mode == "drop":
-        note = "reagents set aside: " + ".".join(parts.reagents) if parts.reagents else ""
-        return canonicalize_smiles(".".join(parts.reactants)), note
-    return canonicalize_smiles(".".join(parts.reactants + parts.reagents)), ""
+        if parts.reagents:
+            notes.append("reagents set aside: " + ".".join(parts.reagents))
+        return canonicalize_smiles(".".join(parts.reactants)), "; ".join(notes)
+    return canonicalize_smiles(".".join(parts.reactants + parts.reagents)), "; ".join(notes)

@@ -90,3 +90,17 @@ def test_the_reagent_aware_model_on_the_textbook_reactions():
     # '>' was taken as all reactants: the bases, salts and NaBH4 were read as reactants)
     explicit = api.load_model("uspto-forward-reagents").predict([r["input"] + ">>" for r in rows], k=5)
     assert [p.candidates[0].smiles for p in explicit] == [p.candidates[0].smiles for p in preds]
+
+
+def test_atom_maps_are_removed_and_a_typed_product_is_named():
+    from chemaccel.reaction.reagents import model_input
+
+    mapped = "[CH3:1][C:2](=[O:3])Cl.[NH2:4][c:5]1[cH:6][cH:7][cH:8][cH:9][cH:10]1.CCN(CC)CC>>"
+    assert components("[CH3:1][C:2](=[O:3])Cl") == ["CC(=O)Cl"]
+    src, note = model_input(mapped, "drop", KNOWN)
+    assert src == model_input("CC(=O)Cl.Nc1ccccc1.CCN(CC)CC", "drop", KNOWN)[0] == "CC(=O)Cl.Nc1ccccc1"
+    assert note == "atom maps removed; reagents set aside: CCN(CC)CC"
+    src, note = model_input("CC(=O)Cl.Nc1ccccc1>>CC(=O)Nc1ccccc1", "mixed", KNOWN)
+    assert src == "CC(=O)Cl.Nc1ccccc1" and note == "the product typed after '>' is not read"
+    assert model_input("C[C:1]=O", "drop", KNOWN)[1] == "atom maps removed"
+    assert model_input("C[C@@H](O)CC", "drop", KNOWN)[1] == ""  # '@' is not a map
