@@ -6,7 +6,9 @@ domain's two matrices (``domain_mean``: per-element mean of the learned atom fea
 the inverse of their pooled covariance; see :mod:`chemaccel.property.domain`). The prediction is the
 members' mean; their spread (standard deviation over members, eV) feeds the calibrated uncertainty
 (:mod:`chemaccel.property.uncertainty`). A one-member ensemble is a plain model with a domain and a
-calibration.
+calibration. An optional ``"graph"`` entry adds a 2D member read from the SMILES
+(:class:`~chemaccel.property.graph_model.GraphMPNN`, tensors ``graph.<name>``); its ``weight_3d`` (per
+target, fitted on the validation split) blends the two in :class:`~chemaccel.property.predict.PropertyModel`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from chemaccel.property.graph_model import GraphMPNN
 from chemaccel.property.model import MAX_Z, PropertySchNet
 
 
@@ -34,6 +37,11 @@ class EnsembleSchNet(nn.Module):
                 raise ValueError("ensemble members must share targets and cutoff")
         self.targets, self.aggregation = list(first.targets), list(first.aggregation)
         width = first.representation.embedding.embedding_dim
+        self.graph: GraphMPNN | None = None
+        if arch.get("graph"):
+            self.graph = GraphMPNN(arch["graph"])
+            if self.graph.targets != self.targets:
+                raise ValueError(f"graph member targets {self.graph.targets} differ from {self.targets}")
         self.register_buffer("domain_mean", torch.zeros(MAX_Z, width))
         self.register_buffer("domain_precision", torch.zeros(width, width))
 
@@ -55,8 +63,11 @@ class EnsembleSchNet(nn.Module):
         return torch.stack(outs), features  # type: ignore[return-value]
 
     def architecture(self) -> dict[str, Any]:
-        return {"members": [m.architecture() for m in self.members], "targets": list(self.targets),
+        arch = {"members": [m.architecture() for m in self.members], "targets": list(self.targets),
                 "aggregation": list(self.aggregation), "cutoff": self.cutoff}
+        if self.graph is not None:
+            arch["graph"] = dict(self.graph.arch)
+        return arch
 
 
 def build_property_module(arch: Mapping[str, Any]) -> nn.Module:
@@ -72,8 +83,10 @@ def predict_all(module: nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[t
     return y[None], x
 
 
-def ensemble_of(models: list[PropertySchNet]) -> EnsembleSchNet:
-    """An ensemble holding copies of the given (compacted) models' weights."""
+def ensemble_of(models: list[nn.Module]) -> EnsembleSchNet:
+    """An ensemble holding copies of the given (compacted) models' weights (an ensemble's own members count
+    one by one; its graph member, domain and calibration are not carried over)."""
+    models = [m for model in models for m in (model.members if isinstance(model, EnsembleSchNet) else [model])]
     ens = EnsembleSchNet({"members": [m.architecture() for m in models]})
     for target, source in zip(ens.members, models):
         target.load_state_dict(source.state_dict())

@@ -83,6 +83,14 @@ class PropertyModel:
             self.elements = set(self.rules.elements)
         self.calibration = {t: Calibration.from_json(c) for t, c in (arch.get("uncertainty") or {}).items()}
         self.conformers = max(1, int(arch.get("conformers", 1)))
+        #: the 2D member (a GraphMPNN read from each row's SMILES) and the 3D share of the blend, per target
+        self.graph = getattr(module, "graph", None)
+        self.weight_3d = np.ones(len(self.targets))
+        if self.graph is not None:
+            # float64: its value then does not hang on the thread count or the batch (the same rows from one
+            # process, several workers or Ray actors); the network is small, so the cost is small
+            self.graph.double()
+            self.weight_3d = np.asarray(self.graph.arch.get("weight_3d", [0.5] * len(self.targets)), dtype=np.float64)
 
     def __repr__(self) -> str:
         return f"PropertyModel({str(self.path)!r}, targets={self.targets})"
@@ -180,26 +188,43 @@ class PropertyModel:
         if todo:
             flat = [g for _, geoms in todo for g in geoms]
             members, latent = self.predict_details([g[0] for g in flat], [g[1] for g in flat])
+            graph = self._graph_values([rows[k].smiles for k, _ in todo])
             start = 0
-            for k, geoms in todo:
+            for j, (k, geoms) in enumerate(todo):
                 part = members[:, start:start + len(geoms)]  # (members, conformers, targets)
                 lat = float(latent[start:start + len(geoms)].max())
                 start += len(geoms)
-                self._fill(rows[k], part.reshape(-1, part.shape[-1]), lat, reasons[k])
+                self._fill(rows[k], part.reshape(-1, part.shape[-1]), lat, reasons[k], graph[j])
         return rows
 
-    def _fill(self, row: PredictionRow, values: np.ndarray, latent: float, why: list[str]) -> None:
+    def _graph_values(self, smiles: list[str]) -> np.ndarray:
+        """(rows, targets) from the 2D member; NaN without one, or where a row has no bond graph."""
+        out = np.full((len(smiles), len(self.targets)), np.nan)
+        if self.graph is not None:
+            have = [i for i, s in enumerate(smiles) if s]
+            if have:  # one molecule per pass: a row's value does not depend on the rows batched with it
+                out[have] = self.graph.predict_smiles([smiles[i] for i in have], batch=1)
+        return out
+
+    def _fill(self, row: PredictionRow, values: np.ndarray, latent: float, why: list[str],
+              graph: np.ndarray | None = None) -> None:
         from chemaccel.property.domain import verdict
 
         mean, spread = values.mean(0), values.std(0)
+        disagreement = np.zeros(len(self.targets))
+        if graph is not None and np.all(np.isfinite(graph)):
+            disagreement = np.abs(mean - graph)
+            mean = self.weight_3d * mean + (1.0 - self.weight_3d) * graph
+        elif self.graph is not None:
+            row.note = "; ".join(n for n in (row.note, "3D members only (no bond graph for the 2D member)") if n)
         row.values = {t: float(v) for t, v in zip(self.targets, mean)}
         row.spread = {t: float(v) for t, v in zip(self.targets, spread)}
         row.latent = latent
-        for t, s in zip(self.targets, spread):
+        for t, s, d in zip(self.targets, spread, disagreement):
             cal = self.calibration.get(t)
             if cal is not None:
-                row.uncertainty[t] = float(cal.sigma(s, latent))
-                row.interval90[t] = float(cal.half_width(s, latent))
+                row.uncertainty[t] = float(cal.sigma(s, latent, d))
+                row.interval90[t] = float(cal.half_width(s, latent, d))
         if self.rules is not None and self.rules.latent_threshold > 0 and latent > self.rules.latent_threshold:
             why = [*why, f"atom environments unlike the training set (latent distance {latent:.1f} > "
                          f"{self.rules.latent_threshold:.1f})"]
