@@ -195,7 +195,8 @@ def run_demo(workdir: Path, examples: Path, runtime: RuntimeConfig, reporter: Re
     steps.append(DemoStep("4. Prune a HOMO-LUMO gap model with AutoPrune (structured, 30 % FLOPs budget)",
                           prune_demo(examples / "qm9_gap_2k.csv", runtime, reporter)))
 
-    steps.append(DemoStep("5. Predict HOMO-LUMO gaps from SMILES (pruned SchNet tuned on ETKDG + MMFF geometries)",
+    steps.append(DemoStep("5. Predict HOMO-LUMO gaps from SMILES (pruned SchNet on ETKDG + MMFF geometries, "
+                          "blended with a 2D graph member)",
                           gap_demo(examples / "molecules.smi", models / "qm9-gap-schnet-ff")))
 
     steps.append(DemoStep("6. Predict reaction products with the shipped low-capacity translator (top-3, beam search)",
