@@ -2,7 +2,7 @@
 
 A SMILES carries no geometry; the 3D SchNet members read force-field conformers, which differ from the DFT
 minima they should stand for. A graph model reads what the SMILES does say (elements, bonds, aromaticity,
-charges) and errs differently: on QM9's validation split the two models' gap errors correlate at about 0.6,
+charges) and errs differently: on QM9's validation split the two models' gap errors correlate at 0.67,
 so their blend is better than either (docs/benchmarks.md, issue 19). The blend weight is fitted on the
 validation split and stored with the model.
 
