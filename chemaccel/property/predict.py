@@ -87,8 +87,8 @@ class PropertyModel:
         self.graph = getattr(module, "graph", None)
         self.weight_3d = np.ones(len(self.targets))
         if self.graph is not None:
-            # float64: its value then does not hang on the thread count or the batch (the same rows from one
-            # process, several workers or Ray actors); the network is small, so the cost is small
+            # float64: a row's value then does not hang on the thread count or the rows batched with it (to
+            # ~1e-15 eV: the same rows from one process, several workers or Ray actors); the network is small
             self.graph.double()
             self.weight_3d = np.asarray(self.graph.arch.get("weight_3d", [0.5] * len(self.targets)), dtype=np.float64)
 
@@ -202,8 +202,8 @@ class PropertyModel:
         out = np.full((len(smiles), len(self.targets)), np.nan)
         if self.graph is not None:
             have = [i for i, s in enumerate(smiles) if s]
-            if have:  # one molecule per pass: a row's value does not depend on the rows batched with it
-                out[have] = self.graph.predict_smiles([smiles[i] for i in have], batch=1)
+            if have:
+                out[have] = self.graph.predict_smiles([smiles[i] for i in have])
         return out
 
     def _fill(self, row: PredictionRow, values: np.ndarray, latent: float, why: list[str],
