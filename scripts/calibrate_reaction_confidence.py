@@ -8,7 +8,8 @@ mixed in: what the model meets from users), predicts them at beam 5, fits the Pl
 :mod:`chemaccel.reaction.confidence` on the first half and reports on the second half: the expected
 calibration error, and the top-1 accuracy of the most confident half against the rest. Then refits on
 all of them and writes ``metrics.confidence`` (weights, what it was fitted on, the held-half figures).
-Refused rows are left out (they get no confidence). No test split is read. A model trained on a corpus
+Refused rows are left out (they get no confidence); rows whose best candidate is a starting material
+given back unchanged get 0 by rule and are counted, not fitted. No test split is read. A model trained on a corpus
 that holds the USPTO-MIT validation split (``chemaccel data reactions``) is fitted on the corpus's own
 validation split instead (``--corpus``).
 """
@@ -57,10 +58,14 @@ def main() -> int:
     model = api.load_model(args.model)
     preds = model.predict(inputs, k=5)
     rows = []
+    no_product = no_product_right = 0
     for pred, want in zip(preds, expected):
         f = features(pred.candidates) if pred.ok else None
         if f is not None:
             rows.append((f[0], f[1], float(pred.candidates[0].smiles == want)))
+        elif pred.ok and pred.candidates and pred.candidates[0].unchanged:  # confidence 0 by rule, not fitted
+            no_product += 1
+            no_product_right += pred.candidates[0].smiles == want
     data = np.array(rows)
     half = len(data) // 2
     a, b = data[:half], data[half:]
@@ -71,15 +76,17 @@ def main() -> int:
     held = {"ece": calibration_error(p, b[:, 2]), "accuracy": float(b[:, 2].mean()), "mean_confidence": float(p.mean()),
             "accuracy_most_confident_half": float(b[top, 2].mean()), "accuracy_other_half": float(b[rest, 2].mean()),
             "n": int(len(b))}
+    no_product_rows = {"n": no_product, "right": int(no_product_right)}  # confidence 0, all rows
     weights = fit(data[:, 0], data[:, 1], data[:, 2])
-    print(json.dumps({"fitted_on_half": w, "held_half": held, "weights_all": weights}, indent=1))
+    print(json.dumps({"fitted_on_half": w, "held_half": held, "weights_all": weights,
+                      "no_product_rows": no_product_rows}, indent=1))
     if not args.dry_run:
         path = args.model / "config.json"
         config = json.loads(path.read_text())
         config["metrics"]["confidence"] = {
             "weights": weights, "features": "sigmoid(w0 + w1 * top score + w2 * margin over the 2nd valid)",
             "fitted_on": f"{len(data)} {fitted_on}, beam 5",
-            "held_half": held}
+            "held_half": held, "no_product_rows": no_product_rows}
         atomic_write_json(path, config)
         print(f"wrote metrics.confidence into {path}")
     return 0

@@ -4,7 +4,9 @@ Platt scaling on two numbers the beam already gives: the top candidate's score `
 log-probability) and its margin over the second valid candidate ``s1 - s2`` (0 when there is none):
 ``p = sigmoid(w0 + w1 * s1 + w2 * (s1 - s2))``, fitted by the logistic loss on validation reactions
 (``scripts/calibrate_reaction_confidence.py``) and stored in the model's ``config.json`` under
-``metrics.confidence``. A model without it gives no confidence (None).
+``metrics.confidence``. A model without it gives no confidence (None). Products only: a starting material
+the beam gave back unchanged (ranked last, ``Candidate.unchanged``) is not a second candidate, and a
+prediction whose best candidate is one gets confidence 0.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import numpy as np
 
 
 def features(candidates: Sequence[Any]) -> tuple[float, float] | None:
-    """(s1, margin) of a ranked candidate list, None when no candidate is a valid molecule."""
-    valid = [c.score for c in candidates if c.valid]
+    """(s1, margin) of a ranked candidate list over its products (valid, not a starting material given back
+    unchanged); None when the list has no such product first."""
+    if not candidates or getattr(candidates[0], "unchanged", False):
+        return None
+    valid = [c.score for c in candidates if c.valid and not getattr(c, "unchanged", False)]
     if not valid:
         return None
     s1 = float(valid[0])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -45,11 +45,14 @@ class Candidate:
         smiles: canonical SMILES when valid, else the raw decoded string.
         valid: rdkit parses and sanitizes it.
         score: the beam's length-normalised log-probability (higher is better; 0 is certain).
+        unchanged: the product is one of the molecules typed as input: the model predicts no reaction.
+            Ranked after every other valid product (see :func:`rank_candidates`).
     """
 
     smiles: str
     valid: bool
     score: float
+    unchanged: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,20 +130,31 @@ def _candidate(text: str, score: float) -> Candidate:
         return Candidate(raw, False, score)
 
 
-def rank_candidates(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Beam candidates (best first) as a chemist reads them: valid products first, each molecule once.
+def rank_candidates(candidates: Sequence[Candidate], inputs: frozenset[str] = frozenset()) -> list[Candidate]:
+    """Beam candidates (best first) as a chemist reads them: valid products first, each molecule once,
+    then the starting materials the beam gave back unchanged, then the strings rdkit rejects.
 
     The beam can spend its slots on strings rdkit rejects and on two spellings of one product; moving
     the valid ones up and keeping the best-scored spelling of each gives more distinct products per
     beam. On 500 USPTO-50K validation reactions it raised top-1 from 0.482 to 0.496 (beam 5).
+
+    ``inputs``: canonical SMILES of the molecules typed as input (:func:`~chemaccel.reaction.reagents.read_input`).
+    A candidate equal to one of them is a prediction of no reaction, never the answer in reaction data
+    (the corpus builder drops reactions whose product is among their reactants); it is marked
+    ``unchanged`` and moved after the real products. The shipped model's beam puts one first in 15 % of
+    2,000 corpus validation reactions, and moving it lifted top-1 from 0.451 to 0.476 there (issue 20).
     """
     valid: list[Candidate] = []
+    unchanged: list[Candidate] = []
     seen: set[str] = set()
     for c in candidates:
         if c.valid and c.smiles not in seen:
             seen.add(c.smiles)
-            valid.append(c)
-    return valid + [c for c in candidates if not c.valid]
+            if c.smiles in inputs:
+                unchanged.append(replace(c, unchanged=True))
+            else:
+                valid.append(c)
+    return valid + unchanged + [c for c in candidates if not c.valid]
 
 
 class ReactionModel:
@@ -226,8 +240,9 @@ class ReactionModel:
         results: list[ReactionPrediction | None] = [None] * len(rows)
         todo: list[tuple[int, str]] = []
         notes: dict[int, str] = {}
+        inputs: dict[int, frozenset[str]] = {}
         for i, text in enumerate(rows):
-            status, tokens, notes[i] = self._check(text)
+            status, tokens, notes[i], inputs[i] = self._check(text)
             if status != OK:
                 results[i] = ReactionPrediction(text, status, note=notes[i])
             else:
@@ -235,20 +250,29 @@ class ReactionModel:
         beam = max(k, CONFIDENCE_BEAM) if self._confidence_weights() else k
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            for (i, _), candidates in zip(chunk, self._beam([src for _, src in chunk], beam, batch_size, rank)):
-                results[i] = ReactionPrediction(rows[i], OK, candidates[:k], note=notes[i],
+            beams = self._beam([src for _, src in chunk], beam, batch_size)
+            for (i, _), candidates in zip(chunk, beams):
+                if rank:
+                    candidates = rank_candidates(candidates, inputs[i])
+                note = notes[i]
+                if candidates and candidates[0].unchanged:
+                    note = "; ".join(n for n in (note, "no product predicted: every product of the beam is a "
+                                                 "starting material unchanged") if n)
+                results[i] = ReactionPrediction(rows[i], OK, candidates[:k], note=note,
                                                 confidence=self._confidence(candidates))
         return [r for r in results if r is not None]
 
-    def _check(self, text: str) -> tuple[str, list[str], str]:
-        """(status, tokens, note) of one input: reactants and reagents told apart, canonical, tokenized."""
-        from chemaccel.reaction.reagents import model_input
+    def _check(self, text: str) -> tuple[str, list[str], str, frozenset[str]]:
+        """(status, tokens, note, input molecules) of one input: reactants and reagents told apart,
+        canonical, tokenized."""
+        from chemaccel.reaction.reagents import read_input
 
+        molecules: frozenset[str] = frozenset()
         if not isinstance(text, str):
-            return f"not text: {type(text).__name__}", [], ""
+            return f"not text: {type(text).__name__}", [], "", molecules
         note = ""
         try:
-            written, note = model_input(text, self.config.reagents)
+            written, note, molecules = read_input(text, self.config.reagents)
             tokens = tokenize(written)
             if any(t not in self.vocab_tokens for t in tokens):
                 # rdkit 2026 writes atoms bonded to metals as [CH2] / [c]; the training data (older
@@ -257,20 +281,21 @@ class ReactionModel:
                 if as_written and all(t in self.vocab_tokens for t in as_written):
                     tokens = as_written
         except ValueError as exc:
-            return str(exc), [], ""
+            return str(exc), [], "", molecules
         if len(tokens) > self.config.max_tokens:
             return (f"input too long: {len(tokens)} SMILES tokens, this model reads at most "
-                    f"{self.config.max_tokens}"), [], note
+                    f"{self.config.max_tokens}"), [], note, molecules
         unknown = sorted({t for t in tokens if t not in self.vocab_tokens})
         if unknown:
             listed = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             if self.config.min_token_count <= 1:  # never trained on <unk>: it cannot read past one
-                return f"tokens outside the model's vocabulary: {listed}", [], note
+                return f"tokens outside the model's vocabulary: {listed}", [], note, molecules
             if all(t in unknown for t in tokens if t[0] == "[" or t[0].isalpha()):  # every atom unknown
-                return f"nothing the model can read: every atom is outside its vocabulary ({listed})", [], note
+                return (f"nothing the model can read: every atom is outside its vocabulary ({listed})", [], note,
+                        molecules)
             tokens = [t if t in self.vocab_tokens else UNKNOWN_TOKEN for t in tokens]
             note = "; ".join(n for n in (note, f"read as unknown: {listed}") if n)
-        return OK, tokens, note
+        return OK, tokens, note, molecules
 
     def _confidence_weights(self) -> list[float] | None:
         return (getattr(self.info, "metrics", None) or {}).get("confidence", {}).get("weights")
@@ -279,20 +304,19 @@ class ReactionModel:
         from chemaccel.reaction.confidence import features, probability
 
         weights = self._confidence_weights()
+        if weights and candidates and candidates[0].unchanged:
+            return 0.0  # a starting material is never the product (none was right in 2,000 validation rows)
         f = features(candidates)
         if not weights or f is None:
             return None
         return probability(weights, *f)
 
-    def _beam(self, sources: Sequence[str], k: int, batch_size: int, rank: bool) -> list[list[Candidate]]:
+    def _beam(self, sources: Sequence[str], k: int, batch_size: int) -> list[list[Candidate]]:
         settings = {"beam_size": k, "n_best": k, "batch_size": batch_size}
         with eole_bridge.eole_log(None), torch.inference_mode():
             scores, _, preds = self._engine.infer_list(list(sources), settings=settings)
-        out = []
-        for row_scores, row_preds in zip(scores, preds):
-            beam = [_candidate(p, float(s)) for p, s in zip(row_preds, row_scores)]
-            out.append(rank_candidates(beam) if rank else beam)
-        return out
+        return [[_candidate(p, float(s)) for p, s in zip(row_preds, row_scores)]
+                for row_scores, row_preds in zip(scores, preds)]
 
     def __repr__(self) -> str:
         c = self.config

@@ -111,6 +111,18 @@ def model_input(text: str, mode: str, known: frozenset[str] | None = None) -> tu
     ``drop``: the reactants alone (known reagents and the part after '>' set aside, named in the note);
     ``mixed``: reactants and reagents together. The result is rdkit-canonical. Training data goes through
     this same function (:mod:`chemaccel.reaction.data`), so a model sees in training what it sees in use.
+    :func:`read_input` also gives the input's molecules.
+
+    Raises:
+        ValueError: as :func:`split_input`.
+    """
+    return _written(split_input(text, known), text, mode)
+
+
+def read_input(text: str, mode: str, known: frozenset[str] | None = None) -> tuple[str, str, frozenset[str]]:
+    """``(model input, note, molecules)`` of one typed reaction: the first two as :func:`model_input`;
+    ``molecules``: the canonical SMILES of every molecule typed before the product (reactants and
+    reagents, whether read or set aside), so a prediction can tell a product from a starting material.
 
     Raises:
         ValueError: as :func:`split_input`.
@@ -118,6 +130,19 @@ def model_input(text: str, mode: str, known: frozenset[str] | None = None) -> tu
     from chemaccel.chem.reactions import canonicalize_smiles
 
     parts = split_input(text, known)
+    written, note = _written(parts, text, mode)
+    molecules = set()
+    for smiles in parts.reactants + parts.reagents:
+        try:
+            molecules.add(canonicalize_smiles(smiles))
+        except ValueError:  # a fragment that only parses within its molecule: no product can equal it
+            pass
+    return written, note, frozenset(molecules)
+
+
+def _written(parts: SplitInput, text: str, mode: str) -> tuple[str, str]:
+    from chemaccel.chem.reactions import canonicalize_smiles
+
     notes = ["atom maps removed"] if ATOM_MAP.search(text) else []
     if parts.products:
         notes.append("the product typed after '>' is not read")

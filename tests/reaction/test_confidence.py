@@ -13,6 +13,10 @@ def test_features_use_the_valid_candidates():
     assert features(cands) == (-0.05, -0.05 - (-0.4))
     assert features([Candidate("CCO", True, -0.2)]) == (-0.2, 0.0)
     assert features([Candidate("C(C", False, -0.1)]) is None
+    # a starting material given back unchanged is not a product: no margin over it, no features when first
+    cands = [Candidate("CCO", True, -0.3), Candidate("CC=O", True, -0.1, unchanged=True), Candidate("CCN", True, -0.5)]
+    assert features(cands) == (-0.3, -0.3 - (-0.5))
+    assert features(cands[1:2]) is None
 
 
 def test_fit_recovers_known_weights():

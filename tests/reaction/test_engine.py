@@ -62,6 +62,17 @@ def test_rank_candidates_puts_valid_distinct_products_first():
     assert rank_candidates(only_invalid) == only_invalid
 
 
+def test_rank_candidates_moves_a_starting_material_after_the_products():
+    beam = [Candidate("CC=O", True, -0.05), Candidate("CCO", True, -0.1), Candidate("CC(", False, -0.2),
+            Candidate("CC(=O)O", True, -0.3)]
+    ranked = rank_candidates(beam, frozenset({"CC=O", "[Na+]"}))
+    assert [c.smiles for c in ranked] == ["CCO", "CC(=O)O", "CC=O", "CC("]
+    assert [c.unchanged for c in ranked] == [False, False, True, False]
+    assert ranked[2].score == -0.05  # only the flag changes
+    assert rank_candidates(beam) == rank_candidates(beam, frozenset())  # no inputs: as before
+    assert [c.unchanged for c in rank_candidates(beam[:1], frozenset({"CC=O"}))] == [True]
+
+
 def test_save_load_round_trip_gives_the_same_predictions(tiny_model):
     # the eole pitfall: a config that asks for weights that were never trained gives NaN scores on reload
     first = load_model(tiny_model).predict(INPUTS, k=2)

@@ -104,3 +104,43 @@ def test_atom_maps_are_removed_and_a_typed_product_is_named():
     assert src == "CC(=O)Cl.Nc1ccccc1" and note == "the product typed after '>' is not read"
     assert model_input("C[C:1]=O", "drop", KNOWN)[1] == "atom maps removed"
     assert model_input("C[C@@H](O)CC", "drop", KNOWN)[1] == ""  # '@' is not a map
+
+
+def test_read_input_names_every_molecule_typed_before_the_product():
+    from chemaccel.reaction.reagents import read_input
+
+    written, note, molecules = read_input("[CH3:1][C:2](=[O:3])Cl.Nc1ccccc1.CCO[Na]>ClCCl>CC(=O)Nc1ccccc1", "drop",
+                                          KNOWN)
+    assert written == "CC(=O)Cl.CC[O-].Nc1ccccc1"
+    # reactants, the salt disconnected, the set-aside reagents; the typed product is not an input
+    assert molecules == {"CC(=O)Cl", "Nc1ccccc1", "CC[O-]", "[Na+]", "ClCCl"}
+    assert (written, note) == model_input_of("[CH3:1][C:2](=[O:3])Cl.Nc1ccccc1.CCO[Na]>ClCCl>CC(=O)Nc1ccccc1")
+
+
+def model_input_of(text: str) -> tuple[str, str]:
+    from chemaccel.reaction.reagents import model_input
+
+    return model_input(text, "drop", KNOWN)
+
+
+def test_a_starting_material_given_back_is_ranked_after_the_products():
+    """docs/benchmarks.md (issue 20): the shipped model's beam puts the aldehyde itself first; ranked, the
+    reduction product leads and the aldehyde is last, marked unchanged."""
+    from chemaccel import api
+
+    model = api.load_model("uspto-forward-reagents")
+    raw = model.predict(["O=CC1(Br)C=CC=C(F)C1"], k=5, rank=False)[0]
+    assert raw.candidates[0].smiles == "O=CC1(Br)C=CC=C(F)C1"
+    row = model.predict(["O=CC1(Br)C=CC=C(F)C1"], k=5)[0]
+    assert row.candidates[0].smiles == "OCC1(Br)C=CC=C(F)C1" and not row.candidates[0].unchanged
+    assert row.candidates[-1].smiles == "O=CC1(Br)C=CC=C(F)C1" and row.candidates[-1].unchanged
+    assert [c.unchanged for c in row.candidates].count(True) == 1
+    assert row.note == "" and row.confidence > 0
+    # a best candidate that is a starting material means no product: confidence 0 by rule
+    assert model._confidence(rank_of(raw.candidates[:1], {"O=CC1(Br)C=CC=C(F)C1"})) == 0.0
+
+
+def rank_of(candidates, inputs):
+    from chemaccel.reaction.model import rank_candidates
+
+    return rank_candidates(candidates, frozenset(inputs))
