@@ -4,7 +4,7 @@
         --mit ../shared/data/uspto_mit --n 2000
 
 Takes ``--n`` reactions (seeded draw) of the USPTO-MIT VALIDATION split as given (maps removed, reagents
-mixed in: what the model meets from users), predicts them at beam 5, fits the Platt scaling of
+mixed in: what the model meets from users), predicts them at the beam predict uses (``CONFIDENCE_BEAM``), fits the Platt scaling of
 :mod:`chemaccel.reaction.confidence` on the first half and reports on the second half: the expected
 calibration error, and the top-1 accuracy of the most confident half against the rest. Then refits on
 all of them and writes ``metrics.confidence`` (weights, what it was fitted on, the held-half figures).
@@ -26,6 +26,7 @@ from chemaccel import api
 from chemaccel.checkpoint import atomic_write_json
 from chemaccel.datasets.reaction_corpus import mit_as_given
 from chemaccel.reaction.confidence import calibration_error, features, fit, probability
+from chemaccel.reaction.model import CONFIDENCE_BEAM
 
 
 def corpus_valid(folder: Path, n: int, seed: int) -> tuple[list[str], list[str]]:
@@ -85,7 +86,7 @@ def main() -> int:
         config = json.loads(path.read_text())
         config["metrics"]["confidence"] = {
             "weights": weights, "features": "sigmoid(w0 + w1 * top score + w2 * margin over the 2nd valid)",
-            "fitted_on": f"{len(data)} {fitted_on}, beam 5",
+            "fitted_on": f"{len(data)} {fitted_on}, beam {CONFIDENCE_BEAM}",
             "held_half": held, "no_product_rows": no_product_rows}
         atomic_write_json(path, config)
         print(f"wrote metrics.confidence into {path}")

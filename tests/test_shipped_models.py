@@ -84,7 +84,8 @@ def _reaction(model: str, limit: int = 40) -> dict[str, Any]:
 
     pairs, _ = load_pairs(_shared("uspto50k"), "test", limit)
     r = evaluate_pairs(api.load_model(MODELS / model), pairs, k=5)
-    return {k: r[k] for k in ("n", "top1", "top2", "top5", "invalid_rate", "not_predicted", "params")}
+    conf = {f"confidence_{k}": r["confidence"][k] for k in ("top1_most_confident_half", "top1_other_half")}
+    return {**{k: r[k] for k in ("n", "top1", "top2", "top5", "invalid_rate", "not_predicted", "params")}, **conf}
 
 
 #: model name -> how its slice is measured (tmp_path_factory -> figures)

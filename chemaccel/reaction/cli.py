@@ -105,7 +105,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-m", "--model", default=DEFAULT_MODELS["reaction"],
                     help="a reaction model folder or a shipped model's name (default: %(default)s)")
     r.set_defaults(folder_args=("model",))
-    r.add_argument("-k", type=int, default=5, help="candidates per reaction (beam size), 1-20")
+    r.add_argument("-k", type=int, default=5,
+                   help="candidates per reaction, 1-20 (decoded with a beam of k + 2, at least 7)")
     r.add_argument("--column", help="CSV column holding the reactions (default: a reactants/reaction/smiles "
                                     "column, else the first)")
     add_ray_flags(r, "the model in Ray actors")
@@ -130,7 +131,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--data", required=True, help="uspto50k folder (src-/tgt-SPLIT.txt) or uspto_mit folder")
     e.add_argument("--split", choices=["train", "valid", "test"], default="test")
     e.add_argument("--limit", type=int, help="the first N reactions only")
-    e.add_argument("--beam", type=int, default=5, help="beam size (at least 5)")
+    e.add_argument("-k", "--beam", type=int, default=5, dest="beam",
+                   help="candidates scored per reaction (at least 5; decoded with a beam of k + 2, at least 7)")
     e.add_argument("--batch-size", type=int, default=32,
                    help="reactions decoded together (default 32, as in the recorded figures; "
                         "128 is 10-30 %% faster on the CPU, same predictions)")
@@ -340,4 +342,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(f"  {'reactions/s':<13} {stats['reactions_per_s']:.2f} ({stats['threads']} thread(s), {stats['device']})")
     for cls, row in stats.get("per_class", {}).items():
         print(f"  class {cls:>2}: n={row['n']:<5} top1 {row['top1']:.3f}  top5 {row['top5']:.3f}")
+    conf = stats.get("confidence")
+    if conf:
+        print(f"  confidence    ECE {conf['ece']:.3f}; top-1 of the most confident half "
+              f"{conf['top1_most_confident_half']:.3f}, of the other half {conf['top1_other_half']:.3f}")
     return 0

@@ -66,3 +66,14 @@ def calibration_error(p: np.ndarray, correct: np.ndarray, bins: int = 10) -> flo
         if mask.any():
             total += mask.sum() * abs(y[mask].mean() - p[mask].mean())
     return float(total / max(1, len(p)))
+
+
+def confidence_report(p: Sequence[float], correct: Sequence[bool]) -> dict[str, Any]:
+    """How a confidence sorts predictions: ``n``, ``ece``, ``mean_confidence``, ``top1`` and the top-1 of the
+    most confident half against the other half (ties broken by row order)."""
+    pa, ya = np.asarray(p, dtype=np.float64), np.asarray(correct, dtype=np.float64)
+    order = np.argsort(-pa, kind="stable")
+    top, rest = order[: len(order) // 2], order[len(order) // 2:]
+    return {"n": int(len(pa)), "ece": calibration_error(pa, ya), "mean_confidence": float(pa.mean()),
+            "top1": float(ya.mean()), "top1_most_confident_half": float(ya[top].mean()) if len(top) else 0.0,
+            "top1_other_half": float(ya[rest].mean())}

@@ -20,8 +20,9 @@ import torch
 
 from chemaccel.chem.reactions import canonicalize_smiles
 from chemaccel.errors import ConfigError, InputError
+from chemaccel.reaction.confidence import confidence_report
 from chemaccel.reaction.data import ReactionPair, detect_format, load_pairs
-from chemaccel.reaction.model import ReactionModel
+from chemaccel.reaction.model import BEAM_MARGIN, CONFIDENCE_BEAM, ReactionModel
 from chemaccel.reporting import NullReporter, Reporter
 
 TOPS = (1, 2, 3, 5)
@@ -36,21 +37,25 @@ def _canonical(smiles: str) -> str:
 
 def evaluate_pairs(model: ReactionModel, pairs: list[ReactionPair], k: int = 5, batch_size: int = 32,
                    reporter: Reporter | None = None) -> dict[str, Any]:
-    """Score ``model`` on ``pairs`` (beam ``k``; ``k`` >= 5 for top-5).
+    """Score ``model`` on ``pairs`` (``k`` candidates, ``k`` >= 5 for top-5; the beam is predict's, see
+    :meth:`~chemaccel.reaction.model.ReactionModel.predict`).
 
     Returns:
         ``n``, ``top1``..``top5`` (fractions), ``invalid_rate``, ``invalid_rate_all``, ``not_predicted``
         (rows the model refused: too long, unknown tokens), ``params``, ``reactions_per_s``, ``seconds``,
-        ``beam``, ``threads`` and ``per_class`` (when the pairs carry reaction classes).
+        ``beam``, ``threads``, ``per_class`` (when the pairs carry reaction classes) and ``confidence``
+        (:func:`~chemaccel.reaction.confidence.confidence_report` of the rows with a confidence; None when
+        the model has no calibration).
     """
     reporter = reporter or NullReporter()
     if not pairs:
         raise InputError("<data>", "no reactions to evaluate")
     if k < max(TOPS):
-        raise ConfigError(f"evaluation needs a beam of at least {max(TOPS)}, got {k}")
+        raise ConfigError(f"evaluation needs at least {max(TOPS)} candidates, got {k}")
     hits = {n: 0 for n in TOPS}
     by_class: dict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, **{f"top{n}": 0 for n in TOPS}})
     invalid_top1 = invalid_all = total_candidates = refused = 0
+    confident: list[tuple[float, bool]] = []
     reporter.on_start("evaluate", len(pairs))
     seconds = 0.0
     done = 0
@@ -65,6 +70,8 @@ def evaluate_pairs(model: ReactionModel, pairs: list[ReactionPair], k: int = 5, 
             target = _canonical(pair.tgt)
             ranks = [c.smiles for c in pred.candidates]
             rank = ranks.index(target) + 1 if target in ranks else None
+            if pred.confidence is not None:
+                confident.append((pred.confidence, rank == 1))
             if not pred.ok:
                 refused += 1
             if pred.candidates:
@@ -93,11 +100,14 @@ def evaluate_pairs(model: ReactionModel, pairs: list[ReactionPair], k: int = 5, 
         "params": model.num_parameters,
         "reactions_per_s": n / seconds if seconds > 0 else 0.0,
         "seconds": seconds,
-        "beam": k,
+        "beam": max(k + BEAM_MARGIN, CONFIDENCE_BEAM),
+        "k": k,
         "batch_size": batch_size,
         "threads": torch.get_num_threads(),
         "device": str(model.device),
     })
+    # the calibrated top-1 confidence on these rows (rows without one, e.g. refused, left out)
+    result["confidence"] = confidence_report(*zip(*confident)) if confident else None
     if by_class:
         result["per_class"] = {
             str(cls): {"n": row["n"], **{f"top{t}": row[f"top{t}"] / row["n"] for t in TOPS}}

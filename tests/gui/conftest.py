@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 
 HAS_PYSIDE6 = importlib.util.find_spec("PySide6") is not None
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
-JOB_TIMEOUT_MS = 20_000
+JOB_TIMEOUT_MS = 60_000  # a bound on a hang only: two decoding processes on a busy 2-core machine took >20 s
 
 
 @pytest.fixture(autouse=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from chemaccel.reaction.confidence import calibration_error, features, fit, probability
+from chemaccel.reaction.confidence import calibration_error, confidence_report, features, fit, probability
 from chemaccel.reaction.model import Candidate
 
 
@@ -36,6 +37,14 @@ def test_calibration_error_known_answer():
     y = np.array([0.0, 1.0, 1.0, 1.0])
     # bin 0.1: accuracy 0.5 vs 0.1 (2 rows); bin 0.9: accuracy 1.0 vs 0.9 (2 rows) -> (2*0.4 + 2*0.1) / 4
     assert abs(calibration_error(p, y) - 0.25) < 1e-12
+
+
+def test_confidence_report_known_answer():
+    r = confidence_report([0.9, 0.2, 0.8, 0.1, 0.5], [True, True, False, False, True])
+    # most confident half: rows 0, 2 (1 of 2 right); the other half: rows 4, 1, 3 (2 of 3)
+    assert (r["n"], r["top1"], r["top1_most_confident_half"], r["top1_other_half"]) == (5, 0.6, 0.5, 2 / 3)
+    assert r["mean_confidence"] == pytest.approx(0.5)
+    assert r["ece"] == pytest.approx(calibration_error(np.array([0.9, 0.2, 0.8, 0.1, 0.5]), np.array([1, 1, 0, 0, 1])))
 
 
 def test_shipped_model_gives_a_confidence(tmp_path):

@@ -109,7 +109,8 @@ def test_batches_beam_reporting_timing_and_the_run_facts(monkeypatch):
     assert reporter.progress == [(2, 3, {"top1": 0.5}), (3, 3, {"top1": pytest.approx(1 / 3)})]
     assert (r["n"], r["not_predicted"], r["top1"]) == (3, 2, pytest.approx(1 / 3))
     assert (r["seconds"], r["reactions_per_s"]) == (2.0, 1.5)
-    assert (r["beam"], r["batch_size"], r["device"], r["threads"]) == (6, 2, "cpu", torch.get_num_threads())
+    assert (r["k"], r["beam"], r["batch_size"], r["device"]) == (6, 8, 2, "cpu")  # predict's beam: k + 2, at least 7
+    assert r["threads"] == torch.get_num_threads()
 
 
 def test_a_cancelled_evaluation_scores_the_rows_done():
@@ -126,5 +127,5 @@ def test_no_reactions_or_a_short_beam_is_a_one_line_error():
 
     with pytest.raises(InputError, match=r"^<data>: no reactions to evaluate$"):
         evaluate_pairs(FixedBeams({}), [])
-    with pytest.raises(ConfigError, match=r"^evaluation needs a beam of at least 5, got 4$"):
+    with pytest.raises(ConfigError, match=r"^evaluation needs at least 5 candidates, got 4$"):
         evaluate_pairs(FixedBeams({"a": None}), [ReactionPair("a", "C")], k=4)
