@@ -137,8 +137,15 @@ def test_a_starting_material_given_back_is_ranked_after_the_products():
     assert aldehyde not in [c.smiles for c in row.candidates] and row.note == "" and row.confidence > 0
     ranked = rank_of(raw.candidates, {aldehyde})
     assert ranked[-1].smiles == aldehyde and ranked[-1].unchanged and not any(c.unchanged for c in ranked[:-1])
-    # a best candidate that is a starting material means no product: confidence 0 by rule
-    assert model._confidence(rank_of(raw.candidates[:1], {aldehyde})) == 0.0
+    # a beam that gives back only starting materials: no product, said in the note, confidence 0 by rule
+    from chemaccel.reaction.model import Candidate
+
+    model._beam = lambda sources, k, batch_size: [[Candidate(aldehyde, True, -0.01), Candidate("C(", False, -0.2)]]
+    (only,) = model.predict([aldehyde + ">[Na+].[BH4-]>"], k=5)
+    assert [(c.smiles, c.unchanged) for c in only.candidates] == [(aldehyde, True), ("C(", False)]
+    assert only.note == "reagents set aside: [Na+].[BH4-]; no product predicted: the beam gives back only " \
+                        "starting materials"
+    assert only.confidence == 0.0
 
 
 def rank_of(candidates, inputs):
