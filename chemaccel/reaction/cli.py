@@ -131,7 +131,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--data", required=True, help="uspto50k folder (src-/tgt-SPLIT.txt) or uspto_mit folder")
     e.add_argument("--split", choices=["train", "valid", "test"], default="test")
     e.add_argument("--limit", type=int, help="the first N reactions only")
-    e.add_argument("-k", "--beam", type=int, default=5, dest="beam",
+    e.add_argument("-k", "--beam", type=int, default=5, dest="beam", metavar="K",
                    help="candidates scored per reaction (at least 5; decoded with a beam of k + 2, at least 7)")
     e.add_argument("--batch-size", type=int, default=32,
                    help="reactions decoded together (default 32, as in the recorded figures; "

@@ -1,0 +1,53 @@
+"""What setting known reagents aside costs: reactions whose atom maps say a "known reagent" is a reactant.
+
+    python scripts/check_reagent_set_aside.py -m resources/models/uspto-forward-reagents --corpus corpus
+
+A reactants-only model (``reagents = drop``) sets aside every molecule of
+``chemaccel/reaction/known_reagents.txt``, wherever it is typed. Sometimes one of them does react (methanol
+making a methyl ester, water hydrolysing, DMF formylating); the atom maps of the corpus say when (its
+``reactants`` column holds the molecules that give atoms to the product). For each source of the corpus's
+VALIDATION split this prints how many reactions have such a molecule and the model's top-1 on them and on
+the rest, each reaction typed with reactants and reagents mixed, as a user types it. No test split is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from chemaccel import api
+from chemaccel.chem.reactions import canonicalize_smiles
+from chemaccel.reaction.reagents import components, known_reagents
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-m", "--model", required=True, help="model folder or shipped name")
+    ap.add_argument("--corpus", type=Path, required=True, help="a corpus of `chemaccel data reactions`")
+    args = ap.parse_args()
+    known = known_reagents()
+    with (args.corpus / "valid.tsv").open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    model = api.load_model(args.model)
+    by_source: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_source[row["source"]].append(row)
+    for source, chosen in sorted(by_source.items()):
+        typed = [".".join(p for p in (r["reactants"], r["reagents"]) if p) for r in chosen]
+        preds = model.predict(typed, k=5, batch_size=64)
+        groups = {"a known reagent reacts": [0, 0], "the rest": [0, 0]}
+        for row, pred in zip(chosen, preds):
+            reacts = any(c in known for c in components(row["reactants"]))
+            g = groups["a known reagent reacts" if reacts else "the rest"]
+            g[0] += 1
+            g[1] += bool(pred.candidates) and pred.candidates[0].smiles == canonicalize_smiles(row["product"])
+        print(json.dumps({"source": source, **{name: {"n": n, "top1": round(right / n, 3) if n else None}
+                                              for name, (n, right) in groups.items()}}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
