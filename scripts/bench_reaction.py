@@ -76,7 +76,7 @@ def bench_preset(name: str, args: argparse.Namespace) -> dict:
     stats = evaluate(load_model(out, device=args.device), args.data, "test", limit=args.limit_test, k=5)
     row.update({"params": stats["params"], "n_test": stats["n"], "top1": stats["top1"], "top5": stats["top5"],
                 "invalid_rate": stats["invalid_rate"]})
-    # ... and inference speed on the CPU, beam 5, on the first --speed-n of the same reactions
+    # ... and inference speed on the CPU, k = 5 (predict's beam), on the first --speed-n of the same reactions
     if not args.no_speed:
         row.update(speed_rows([name], args)[0])
     row["cpu"] = cpu_name()
@@ -84,7 +84,7 @@ def bench_preset(name: str, args: argparse.Namespace) -> dict:
 
 
 def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -> list[dict]:
-    """CPU reactions/s (beam 5) of each preset's trained model in ``--work`` (and each ``--model``), at 1 and
+    """CPU reactions/s (k = 5: predict's beam, 7 since 2026-12-07; 5 before) of each preset's trained model in ``--work`` (and each ``--model``), at 1 and
     2 threads.
 
     With several presets the timings interleave (low, mt, low, mt, ...) so that a change of machine load

@@ -6,7 +6,7 @@
 Two sets, each scored by every model in the same run: ``--n`` reactions drawn (seed 0) from the whole
 validation split, and all of its reactions that came from USPTO-MIT (the closest stand-in for USPTO-MIT
 test that may be used while tuning). Prints one JSON line per set and model: top-1, top-5, invalid top-1,
-refused rows, reactions/s (beam 5). The corpus's validation split is never trained on.
+refused rows, reactions/s (k = 5, predict's beam of 7). The corpus's validation split is never trained on.
 """
 
 from __future__ import annotations
