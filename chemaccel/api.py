@@ -253,6 +253,22 @@ def read_reactions(path: str | Path, column: str | None = None) -> Any:
     return read(str(path), column)
 
 
+def typed_reaction(text: str) -> str | None:
+    """``text`` when it is a reaction SMILES typed where a file name was expected, None for a file or ``-``;
+    :class:`~chemaccel.errors.InputError` when it is neither (:func:`chemaccel.reaction.batch.typed_reaction`)."""
+    from chemaccel.reaction.batch import typed_reaction as typed
+
+    return typed(text)
+
+
+def reaction_text_lines(prediction: Any) -> list[str]:
+    """A reaction prediction as terminal lines: input, note, confidence, numbered candidates
+    (:func:`chemaccel.reaction.batch.text_lines`)."""
+    from chemaccel.reaction.batch import text_lines
+
+    return text_lines(prediction)
+
+
 def reaction_of_line(line: str) -> str:
     """The reaction of one line of a text file: its first field; a name after whitespace is dropped
     (:func:`chemaccel.reaction.batch.reaction_of_line`)."""
@@ -533,7 +549,7 @@ __all__ = [
     "NasRetrainOutcome", "NasModelView", "SearchConfig", "RetrainConfig", "NAS_PRECISIONS",
     "train_property", "PropertyConfig", "predict_property_file", "predict_property_file_ray", "evaluate_property", "embed_store", "evaluate_property_inputs", "build_reaction_corpus",
     "train_gan", "save_gan_result", "GanConfig", "read_reference_molecules",
-    "train_reaction", "read_reactions", "reaction_of_line", "reaction_csv_header", "reaction_csv_rows", "predict_reactions_ray",
+    "train_reaction", "read_reactions", "reaction_of_line", "typed_reaction", "reaction_text_lines", "reaction_csv_header", "reaction_csv_rows", "predict_reactions_ray",
     "predict_reaction_chunks", "reaction_kept_layers", "evaluate_reaction", "ReactionConfig",
     "prune", "run_prune_job", "save_prune_outcome", "evaluate_pruned", "measure_pruned", "prune_table", "PruneJobSpec", "PruneOutcome", "PruneConfig",
     "PRUNE_ARCHITECTURES", "PRUNE_DENSE_TASK",

@@ -255,12 +255,7 @@ def reaction_demo(reactions_file: Path, model_dir: Path, k: int = 3) -> list[str
                  if line.strip()]
     lines = []
     for row in model.predict(reactions, k=k):
-        confidence = "" if row.confidence is None else f"   (confidence {row.confidence:.0%} that 1. is right)"
-        lines.append(f"  {row.input}{confidence}")
-        if not row.ok:
-            lines.append(f"    {row.status}")
-        for rank, c in enumerate(row.candidates, 1):
-            lines.append(f"    {rank}. {c.smiles:<40} score {c.score:6.3f}  {'valid' if c.valid else 'INVALID SMILES'}")
+        lines += api.reaction_text_lines(row)
     return lines + ["  (uspto-forward-reagents: reactions as chemists type them, reagents mixed in; its figures and the "
                     "confidence's calibration are in docs/benchmarks.md)"]
 

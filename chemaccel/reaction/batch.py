@@ -41,6 +41,48 @@ def csv_rows(predictions: Sequence[Any], k: int, first_row: int) -> list[list[ob
     return rows
 
 
+def text_lines(prediction: Any) -> list[str]:
+    """One prediction as a chemist reads it on a terminal: the input (with the note on what was read of it
+    and the confidence), then one numbered line per candidate."""
+    head = f"  {prediction.input}"
+    if prediction.note:
+        head += f"   ({prediction.note})"
+    lines = [head]
+    if prediction.confidence is not None:
+        lines.append(f"    confidence {prediction.confidence:.0%} that 1. is right")
+    if not prediction.ok:
+        lines.append(f"    {prediction.status}")
+    for rank, c in enumerate(prediction.candidates, 1):
+        what = "INVALID SMILES" if not c.valid else "a starting material, unchanged" if c.unchanged else "valid"
+        lines.append(f"    {rank}. {c.smiles:<40} score {c.score:6.3f}  {what}")
+    return lines
+
+
+#: suffixes that name a file of reactions, never a SMILES typed on the command line
+FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".smi", ".smiles", ".rsmi", ".dat", ".json")
+
+
+def typed_reaction(text: str) -> str | None:
+    """``text`` itself when it is a reaction typed where a file name was expected (``chemaccel reaction
+    predict 'CC(=O)Cl.Nc1ccccc1'``), else None (it names a file, or ``-`` for stdin).
+
+    Raises:
+        InputError: ``text`` is neither a file nor a reaction SMILES rdkit reads (the reason is given).
+    """
+    from chemaccel.reaction.reagents import split_input
+
+    if text == "-" or Path(text).exists():
+        return None
+    path = Path(text)  # '/' and '\\' are also SMILES bonds (C/C=C/C): a path only when its folder exists
+    if path.suffix.lower() in FILE_SUFFIXES or (path.parent != Path(".") and path.parent.is_dir()):
+        raise InputError(text, "file not found")
+    try:
+        split_input(text)
+    except ValueError as exc:
+        raise InputError(text, f"no such file, and not a reaction SMILES ({exc})") from None
+    return text
+
+
 def read_reactions(path: str, column: str | None = None) -> Iterator[str]:
     """Reactions of a text file (one per line) or a CSV/TSV column, streamed; checks the file first."""
     if path != "-":

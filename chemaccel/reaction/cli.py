@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 from itertools import islice
 from pathlib import Path
@@ -41,9 +42,13 @@ crash, a power cut), the same command with --resume keeps OUTPUT's complete chun
 line, skips that many input lines and appends the rest: the result is the same file an uninterrupted
 run writes. Ctrl-C stops after the current chunk (a second Ctrl-C at once) and leaves OUTPUT ready
 for --resume. Without --resume an existing OUTPUT is replaced.
+
+One reaction may be typed instead of a file name (quote it for the shell): its candidates are printed
+as numbered lines with the note on what was read and the confidence, or written as a one-row CSV with -o.
 """
 PREDICT_EXAMPLES = """\
 examples:
+  chemaccel reaction predict 'CC(=O)Cl.Nc1ccccc1.CCN(CC)CC'       # one reaction, printed
   chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-small -k 5 -o out.csv
   chemaccel reaction predict batch.csv --column reactants -m MODEL -o out.csv
   chemaccel reaction predict reactions.txt -m MODEL -k 5 -o out.csv --resume   # after a kill or Ctrl-C
@@ -101,7 +106,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r = verbs.add_parser("predict", help="top-k products for each reaction of a file",
                          description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("input", help="text file (one reaction per line) or .csv/.tsv; '-' reads stdin")
+    r.add_argument("input", help="text file (one reaction per line) or .csv/.tsv; '-' reads stdin; or one "
+                                 "reaction SMILES typed here (quoted), printed as readable lines")
     r.add_argument("-m", "--model", default=DEFAULT_MODELS["reaction"],
                     help="a reaction model folder or a shipped model's name (default: %(default)s)")
     r.set_defaults(folder_args=("model",))
@@ -200,6 +206,9 @@ def _predict(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     header = api.reaction_csv_header(args.k)
+    typed = api.typed_reaction(args.input)
+    if typed is not None:
+        return _predict_typed(args, typed, header)
     if args.ray is not None:
         return _predict_ray(args)
     rows = api.read_reactions(args.input, args.column)
@@ -251,6 +260,28 @@ def _predict(args: argparse.Namespace) -> int:
     eprint(f"{n - done} rows: {ok} predicted, {n - done - ok} not (see the status column)" + kept
            + ("" if args.output == "-" else f"; wrote {args.output}"))
     return 0
+
+
+def _predict_typed(args: argparse.Namespace, typed: str, header: list[str]) -> int:
+    """One reaction typed on the command line: readable lines on stdout, or a one-row CSV with ``-o``."""
+    from chemaccel import api
+    from chemaccel.errors import ConfigError
+
+    for flag, used in (("--ray", args.ray is not None), ("--resume", args.resume), ("--column", args.column),
+                       ("--workers", args.workers > 1)):
+        if used:
+            raise ConfigError(f"{flag} is for a file of reactions; {typed!r} is one reaction typed on the command line")
+    prediction = _load(args).predict([typed], k=args.k)[0]
+    if args.output == "-":
+        print("\n".join(api.reaction_text_lines(prediction)))
+    else:
+        from chemaccel.checkpoint import atomic_write_bytes
+
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([header, *api.reaction_csv_rows([prediction], args.k, first_row=1)])
+        atomic_write_bytes(Path(args.output), buffer.getvalue().encode("utf-8"))
+        eprint(f"wrote {args.output}")
+    return 0 if prediction.ok else 1
 
 
 def _chunks(first: list[str], rows: Any, size: int) -> Any:

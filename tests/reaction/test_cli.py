@@ -192,3 +192,40 @@ def test_predict_without_a_model_uses_the_default_shipped_ones(tmp_path, capsys)
     assert row["status"] == "ok" and row["gap_uncertainty_eV"] and row["domain"] == "in"  # qm9-gap-schnet-pruned has neither
     about = json.loads((tmp_path / "m.csv.resume.json").read_text())["about"]
     assert about["model"].endswith("qm9-gap-schnet-ff")
+
+
+def test_a_reaction_typed_on_the_command_line_is_predicted(tmp_path, capsys):
+    """``chemaccel reaction predict 'SMILES'``: a chemist's one reaction, no file needed; readable lines on
+    stdout (the shipped model's known answer), or the same row as a file's with ``-o``."""
+    typed = "CC(=O)Cl.Nc1ccccc1.CCN(CC)CC"
+    assert main(["--device", "cpu", "reaction", "predict", typed, "-k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"  {typed}   (reagents set aside: CCN(CC)CC)"
+    assert lines[1] == "    confidence 96% that 1. is right"
+    assert lines[2].split() == ["1.", "CC(=O)Nc1ccccc1", "score", "-0.004", "valid"] and lines[3].startswith("    2. ")
+    assert len(lines) == 4
+    out, src, out_file = tmp_path / "one.csv", tmp_path / "rx.txt", tmp_path / "file.csv"
+    src.write_text(typed + "\n")
+    assert main(["--device", "cpu", "reaction", "predict", typed, "-k", "2", "-o", str(out)]) == 0
+    assert main(["--device", "cpu", "reaction", "predict", str(src), "-k", "2", "-o", str(out_file)]) == 0
+    assert out.read_text() == out_file.read_text()  # the same CSV row as the file's
+    assert not (tmp_path / "one.csv.resume.json").exists()
+
+
+def test_a_typed_argument_that_is_neither_file_nor_reaction_is_a_one_line_error(tmp_path, tiny_model, capsys):
+    from chemaccel import api
+
+    assert api.typed_reaction("C/C=C/C(=O)Cl.NCC") == "C/C=C/C(=O)Cl.NCC"  # '/' is a bond here, not a folder
+    assert api.typed_reaction("-") is None
+    src = tmp_path / "CCO"  # a file wins over the SMILES of the same name
+    src.write_text("CCO\n")
+    assert api.typed_reaction(str(src)) is None
+    for arg, reason in (("hello", "hello: no such file, and not a reaction SMILES (not a valid reactant SMILES: "
+                                  "cannot parse SMILES 'hello'"),
+                        ("missing.txt", "missing.txt: file not found"),
+                        (str(tmp_path / "nope"), "nope: file not found")):
+        assert main(["reaction", "predict", arg, "-m", str(tiny_model)]) == 1
+        err = capsys.readouterr().err
+        assert reason in err and err.count("\n") == 1
+    assert main(["reaction", "predict", "CCO.CC(=O)O", "-m", str(tiny_model), "--workers", "2"]) == 1
+    assert "--workers is for a file of reactions" in capsys.readouterr().err
