@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QIcon, QPixmap
@@ -47,12 +48,25 @@ COL_INPUT, COL_RANK, COL_PRODUCT, COL_SMILES, COL_SCORE, COL_VALID, COL_CONFIDEN
 CONFIDENCE_TIP = ("the calibrated probability that this first product is right (fitted on the model's "
                   "validation reactions; a model without a fitted confidence shows none)")
 VALID_COLOR = Qt.GlobalColor.darkGreen
+UNCHANGED_COLOR = Qt.GlobalColor.darkGray
 REACTION_FILTER = "Reactions (*.smi *.txt *.smiles);;All files (*)"
 #: "auto" decoding processes: this many (the cores, at most 4) ...
 AUTO_WORKERS = min(os.cpu_count() or 1, 4)
 #: ... from this many reactions on (each spawned process takes seconds to load torch and the model)
 AUTO_FROM = 500
 PLACEHOLDER = "Reactant SMILES, one reaction per line, e.g.\nCC(=O)O.OCC\nBrc1ccccc1.OB(O)c1ccccc1"
+
+
+def validity_mark(candidate: Any) -> tuple[str, Any, str]:
+    """Text, colour and tooltip of a candidate's validity cell: valid, invalid, or a starting material the
+    beam gave back unchanged (a prediction of no reaction, ranked after the real products)."""
+    if not candidate.valid:
+        return "\u2717 invalid", ERROR_COLOR, "not a valid molecule"
+    if getattr(candidate, "unchanged", False):
+        return ("= starting material", UNCHANGED_COLOR,
+                "one of the molecules typed, given back unchanged: the model predicts no reaction here "
+                "(ranked after the real products)")
+    return "\u2713 valid", VALID_COLOR, "rdkit parses the product"
 
 
 class ReactionPanel(QWidget):
@@ -266,9 +280,10 @@ class ReactionPanel(QWidget):
                 score = QTableWidgetItem(f"{candidate.score:.3f}")
                 score.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(row, COL_SCORE, score)
-                mark = QTableWidgetItem("\u2713 valid" if candidate.valid else "\u2717 invalid")
-                mark.setForeground(QBrush(VALID_COLOR if candidate.valid else ERROR_COLOR))
-                mark.setToolTip("rdkit parses the product" if candidate.valid else "not a valid molecule")
+                text, colour, tip = validity_mark(candidate)
+                mark = QTableWidgetItem(text)
+                mark.setForeground(QBrush(colour))
+                mark.setToolTip(tip)
                 table.setItem(row, COL_VALID, mark)
                 if rank == 1 and prediction.confidence is not None:
                     confidence = QTableWidgetItem(f"{prediction.confidence:.0%}")

@@ -19,6 +19,7 @@ from chemaccel_gui.reaction_panel import (  # noqa: E402
     COL_SCORE,
     COL_SMILES,
     COL_VALID,
+    validity_mark,
 )
 
 
@@ -51,7 +52,7 @@ def test_top_k_candidates_with_depictions_scores_and_validity(window, wait_job, 
         assert table.item(row, COL_SMILES).text() == candidate.smiles
         assert float(table.item(row, COL_SCORE).text()) == pytest.approx(candidate.score, abs=1e-3)
         mark = table.item(row, COL_VALID).text()
-        assert mark == ("\u2713 valid" if candidate.valid else "\u2717 invalid")
+        assert mark == validity_mark(candidate)[0]
         if candidate.valid:
             assert not table.item(row, COL_PRODUCT).icon().isNull()
     scores = [c.score for c in prediction.candidates]
@@ -138,3 +139,12 @@ def test_cancel_with_processes_shuts_them_down(window, wait_job):
     assert "cancelled" in panel.summary.text()
     assert panel.predict_button.isEnabled()
     assert multiprocessing.active_children() == []
+
+
+def test_the_validity_cell_tells_a_starting_material_given_back_from_a_product():
+    from chemaccel.reaction.model import Candidate
+
+    assert validity_mark(Candidate("CC(=O)Nc1ccccc1", True, -0.1))[0] == "\u2713 valid"
+    assert validity_mark(Candidate("C1CC", False, -0.5))[0] == "\u2717 invalid"
+    text, _, tip = validity_mark(Candidate("Nc1ccccc1", True, -0.05, unchanged=True))
+    assert text == "= starting material" and "predicts no reaction" in tip
