@@ -71,16 +71,25 @@ def typed_reaction(text: str) -> str | None:
     """
     from chemaccel.reaction.reagents import split_input
 
-    if text == "-" or Path(text).exists():
+    if text == "-" or _is_path(text, Path.exists):
         return None
     path = Path(text)  # '/' and '\\' are also SMILES bonds (C/C=C/C): a path only when its folder exists
-    if path.suffix.lower() in FILE_SUFFIXES or (path.parent != Path(".") and path.parent.is_dir()):
+    if path.suffix.lower() in FILE_SUFFIXES or (path.parent != Path(".") and _is_path(path.parent, Path.is_dir)):
         raise InputError(text, "file not found")
     try:
         split_input(text)
     except ValueError as exc:
         raise InputError(text, f"no such file, and not a reaction SMILES ({exc})") from None
     return text
+
+
+def _is_path(text: str | Path, test: Any) -> bool:
+    """``test(Path(text))``, False where the name cannot be a path at all (a long reaction SMILES is longer
+    than a file name may be: the operating system refuses to look it up)."""
+    try:
+        return bool(test(Path(text)))
+    except (OSError, ValueError):
+        return False
 
 
 def read_reactions(path: str, column: str | None = None) -> Iterator[str]:

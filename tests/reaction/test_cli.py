@@ -217,6 +217,8 @@ def test_a_typed_argument_that_is_neither_file_nor_reaction_is_a_one_line_error(
 
     assert api.typed_reaction("C/C=C/C(=O)Cl.NCC") == "C/C=C/C(=O)Cl.NCC"  # '/' is a bond here, not a folder
     assert api.typed_reaction("-") is None
+    long = "CC(=O)Cl." + "C" * 300 + "N"  # longer than a file name may be: still a reaction, not an OSError
+    assert api.typed_reaction(long) == long
     src = tmp_path / "CCO"  # a file wins over the SMILES of the same name
     src.write_text("CCO\n")
     assert api.typed_reaction(str(src)) is None
