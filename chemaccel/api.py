@@ -177,7 +177,8 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
                    resume: bool = False, runtime: RuntimeConfig | None = None, mit_dir: str | Path | None = None,
                    limit: int | None = None, init_from: str | Path | None = None,
                    keep_decoder_layers: Any = None, keep_heads: int | None = None,
-                   keep_neurons: int | None = None, prune_budget: float | None = None) -> Any:
+                   keep_neurons: int | None = None, prune_budget: float | None = None,
+                   prune_scope: str = "all") -> Any:
     """Train a forward reaction model (reactants -> product) on a USPTO-50K-format folder with eole.
 
     Args:
@@ -197,6 +198,8 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         prune_budget: with ``init_from``: AutoPrune its heads and feed-forward neurons while training
             (:mod:`chemaccel.reaction.unit_prune`) to keep this fraction of their parameters; the model folder
             written is compacted to the units left open (fine-tune it with a second run).
+        prune_scope: with ``prune_budget``: what is pruned, ``all`` heads and neurons, the ``decoder``'s, or
+            the ``decoder-heads`` only (where a decoding step's time goes; the encoder hardly counts).
 
     Returns:
         a :class:`chemaccel.reaction.TrainResult`; load the model with :func:`load_model`.
@@ -215,7 +218,7 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         if keep_heads is not None or keep_neurons is not None or keep_decoder_layers is not None:
             raise ConfigError("--prune-budget finds the heads and neurons to keep itself: not with --keep-heads, "
                               "--keep-neurons or --keep-decoder-layers")
-        prune = UnitPruneConfig(budget=prune_budget)
+        prune = UnitPruneConfig(budget=prune_budget, scope=prune_scope)
     if keep_decoder_layers is not None:
         if init_from is None:
             raise ConfigError("keeping decoder layers needs a model to start from (--init-from)")
@@ -238,7 +241,8 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         if not (resume and copy.is_dir()):
             shrink_model(init_from, copy, heads=keep_heads, neurons=keep_neurons)
         small = ReactionConfig.from_dict(read_model_info(copy).config)
-        config = config.replace(heads=small.heads, head_dim=small.head_width, ff_size=small.ff_size)
+        config = config.replace(heads=small.heads, head_dim=small.head_width, ff_size=small.ff_size,
+                                decoder_heads=small.decoder_heads, decoder_ff_size=small.decoder_ff_size)
         init_from = copy
     trainer = ReactionTrainer(config, data_dir, out, runtime=runtime, mit_dir=mit_dir, limit=limit,
                               init_from=init_from, prune=prune)

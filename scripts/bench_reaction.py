@@ -117,7 +117,7 @@ def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -
                 for name, model in models.items():
                     torch.set_num_threads(threads)
                     key = f"reactions_per_s_{threads}t_len{args.fixed_length}"
-                    rate = fixed_length_rate(model, [p.src for p in pairs], args.fixed_length)
+                    rate = model.fixed_length_rate([p.src for p in pairs], args.fixed_length)
                     best[name][key] = max(best[name].get(key, 0.0), rate)
     for name, model in models.items():
         preds = model.predict([p.src for p in pairs[:64]], k=1, rank=False)
@@ -125,25 +125,6 @@ def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -
         best[name]["mean_top1_tokens"] = sum(lengths) / max(1, len(lengths))
         best[name]["speed_n"] = n
     return [best[name] for name in presets]
-
-
-def fixed_length_rate(model, reactions: list[str], length: int, k: int = 5, batch_size: int = 32) -> float:
-    """Reactions/s of beam ``k`` when every beam decodes exactly ``length`` tokens (eole's min_length =
-    max_length): equal decoding work for both models, whatever lengths their training taught them."""
-    from chemaccel.reaction.eole_bridge import eole_log
-
-    sources = [" ".join(tokens) for status, tokens, _note in map(model._check, reactions) if status == "ok"]
-    settings = {"beam_size": k, "n_best": k, "batch_size": batch_size, "min_length": length, "max_length": length}
-    predictor = model._engine.predictor
-    before = {"min_length": predictor.min_length, "max_length": predictor.max_length}
-    t0 = time.perf_counter()
-    try:
-        with eole_log(None), torch.inference_mode():
-            for start in range(0, len(sources), batch_size):
-                model._engine.infer_list(sources[start:start + batch_size], settings=settings)
-    finally:
-        predictor.update_settings(**before)  # eole keeps per-call settings: put the model's own back
-    return len(sources) / (time.perf_counter() - t0)
 
 
 def cpu_name() -> str:

@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --init-from: AutoPrune its heads and feed-forward neurons while training "
                         "(chemaccel.reaction.unit_prune) to FRACTION of their parameters; checkpoints are scored "
                         "and --out is written compacted to the units left open")
+    p.add_argument("--prune-scope", choices=["all", "decoder", "decoder-heads"], default="all",
+                   help="with --prune-budget: what is pruned (decoder-heads: where a decoding step's time goes)")
+    p.add_argument("--prune-ramp", type=float, default=0.6, metavar="FRACTION",
+                   help="with --prune-budget: fraction of the steps over which the kept target falls to the "
+                        "budget (the gates are then frozen and the rest of the run fine-tunes the weights)")
     p.add_argument("--export-from", type=int, metavar="STEP",
                    help="do not train: write --out as the mean of the newest 5 checkpoints in --work at or "
                         "after STEP (to choose an average on the validation split afterwards)")
@@ -122,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             small = ReactionConfig.from_dict(read_model_info(init_from).config)
         except ChemAccelError as exc:
             p.error(str(exc))
-        shape = {"heads": small.heads, "head_dim": small.head_width, "ff_size": small.ff_size}
+        shape = {"heads": small.heads, "head_dim": small.head_width, "ff_size": small.ff_size,
+                 "decoder_heads": small.decoder_heads, "decoder_ff_size": small.decoder_ff_size}
     cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps, **shape,
                                      batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.init_from or args.keep_decoder_layers or args.keep_heads or args.keep_neurons:
             p.error("--prune-budget needs --init-from (and none of the --keep-* flags)")
         try:
-            prune = UnitPruneConfig(budget=args.prune_budget)
+            prune = UnitPruneConfig(budget=args.prune_budget, scope=args.prune_scope, ramp_fraction=args.prune_ramp)
         except ChemAccelError as exc:
             p.error(str(exc))
     trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device),

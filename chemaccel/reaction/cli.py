@@ -101,6 +101,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --init-from: AutoPrune that model's heads and feed-forward neurons while training "
                         "(gates learnt with the weights) down to FRACTION of their parameters, e.g. 0.5; the "
                         "model written is compacted to the units left open: fine-tune it in a second run")
+    t.add_argument("--prune-scope", choices=["all", "decoder", "decoder-heads"], default="all",
+                   help="with --prune-budget: prune every head and neuron (all), the decoder's, or the decoder's "
+                        "heads only (decoder-heads: a decoding step's time follows them; default: all)")
     t.set_defaults(func=_train)
 
     r = verbs.add_parser("predict", help="top-k products for each reaction of a file",
@@ -179,7 +182,8 @@ def _train(args: argparse.Namespace) -> int:
                                         runtime=api.RuntimeConfig(device=args.device, seed=args.seed),
                                         mit_dir=args.mit_valid, limit=args.limit, init_from=args.init_from,
                                         keep_decoder_layers=keep, keep_heads=args.keep_heads,
-                                        keep_neurons=args.keep_neurons, prune_budget=args.prune_budget)
+                                        keep_neurons=args.keep_neurons, prune_budget=args.prune_budget,
+                                        prune_scope=args.prune_scope)
         finally:
             reporter.close()
     if not is_main_process():

@@ -14,9 +14,10 @@ does the surgery and keeps the model loadable by eole and by :func:`chemaccel.re
 
 A removed head or neuron contributes ``final_linear`` / ``down_proj`` columns times its output; with those
 columns zero the full model computes exactly what the compact one does (the test checks the beams and
-scores). eole builds every attention module with one head count and every feed-forward block with one
-width, so a structure keeps the same number in each (the AutoPrune budget is set per model, the choice of
-units per module).
+scores). eole builds the attention modules of one side (encoder or decoder) with one head count and its
+feed-forward blocks with one width, so a structure keeps the same number in each module of a side; the
+decoder may keep fewer than the encoder (a decoding step's time follows the decoder's heads: pruning
+there is what buys speed, docs/benchmarks.md, issue 23).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from chemaccel.reaction.config import ReactionConfig
 
 ATTENTION = re.compile(r"^((?:en|de)coder\.transformer_layers\.\d+\.(?:self_attn|context_attn))\.final_linear\.weight$")
 FEED_FORWARD = re.compile(r"^((?:en|de)coder\.transformer_layers\.\d+\.mlp)\.down_proj\.weight$")
+SIDES = ("encoder", "decoder")
+
+
+def side(prefix: str) -> str:
+    """``encoder`` or ``decoder``: the side of the model a module (weight-name prefix) belongs to."""
+    return prefix.split(".", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -49,15 +56,19 @@ class Structure:
     heads: Mapping[str, Sequence[int]]
     neurons: Mapping[str, Sequence[int]]
 
-    def counts(self) -> tuple[int, int]:
-        """(heads per attention module, neurons per feed-forward block); ConfigError when they differ."""
-        heads = {len(v) for v in self.heads.values()}
-        neurons = {len(v) for v in self.neurons.values()}
-        if len(heads) != 1 or len(neurons) != 1:
-            raise ConfigError("a compact reaction model keeps the same number of heads in every attention module "
-                              f"and of neurons in every feed-forward block (eole's layout); got heads "
-                              f"{sorted(heads)} and neurons {sorted(neurons)}")
-        return heads.pop(), neurons.pop()
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Per side (``encoder``, ``decoder``): (heads per attention module, neurons per feed-forward block);
+        ConfigError when the modules of one side differ."""
+        out: dict[str, tuple[int, int]] = {}
+        for where in SIDES:
+            heads = {len(v) for p, v in self.heads.items() if side(p) == where}
+            neurons = {len(v) for p, v in self.neurons.items() if side(p) == where}
+            if len(heads) != 1 or len(neurons) != 1:
+                raise ConfigError(f"a compact reaction model keeps the same number of heads in every {where} "
+                                  f"attention module and of neurons in every {where} feed-forward block (eole's "
+                                  f"layout); got heads {sorted(heads)} and neurons {sorted(neurons)}")
+            out[where] = (heads.pop(), neurons.pop())
+        return out
 
 
 def units(weights: Mapping[str, torch.Tensor]) -> tuple[list[str], list[str]]:
@@ -82,9 +93,11 @@ def neuron_importance(weights: Mapping[str, torch.Tensor], prefix: str) -> torch
     return weights[f"{prefix}.gate_up_proj.weight"].float().norm(dim=1) * weights[f"{prefix}.down_proj.weight"].float().norm(dim=0)
 
 
-def magnitude_structure(weights: Mapping[str, torch.Tensor], head_dim: int, heads: int, neurons: int) -> Structure:
+def magnitude_structure(weights: Mapping[str, torch.Tensor], head_dim: int, heads: int, neurons: int,
+                        decoder_heads: int | None = None, decoder_neurons: int | None = None) -> Structure:
     """Keep the ``heads`` largest heads of each attention module and the ``neurons`` largest neurons of each
-    feed-forward block (:func:`head_importance`, :func:`neuron_importance`), in their original order."""
+    feed-forward block (:func:`head_importance`, :func:`neuron_importance`), in their original order; the
+    decoder's modules keep ``decoder_heads`` / ``decoder_neurons`` when given."""
     attention, feed_forward = units(weights)
 
     def top(scores: torch.Tensor, k: int, what: str) -> list[int]:
@@ -92,8 +105,21 @@ def magnitude_structure(weights: Mapping[str, torch.Tensor], head_dim: int, head
             raise ConfigError(f"keep {k} {what}: give 1 to {len(scores)}")
         return sorted(torch.topk(scores, k).indices.tolist())
 
-    return Structure({p: top(head_importance(weights, p, head_dim), heads, "heads") for p in attention},
-                     {p: top(neuron_importance(weights, p), neurons, "neurons") for p in feed_forward})
+    def count(prefix: str, encoder: int, decoder: int | None) -> int:
+        return decoder if side(prefix) == "decoder" and decoder is not None else encoder
+
+    return Structure({p: top(head_importance(weights, p, head_dim), count(p, heads, decoder_heads), "heads")
+                      for p in attention},
+                     {p: top(neuron_importance(weights, p), count(p, neurons, decoder_neurons), "neurons")
+                      for p in feed_forward})
+
+
+def full_structure(weights: Mapping[str, torch.Tensor], head_dim: int) -> Structure:
+    """Every unit of every module kept (the starting point a partial choice, e.g. gates on the decoder's
+    heads only, is laid over)."""
+    attention, feed_forward = units(weights)
+    return Structure({p: list(range(weights[f"{p}.final_linear.weight"].shape[1] // head_dim)) for p in attention},
+                     {p: list(range(weights[f"{p}.down_proj.weight"].shape[1])) for p in feed_forward})
 
 
 def shrink_weights(weights: Mapping[str, torch.Tensor], structure: Structure, head_dim: int) -> dict[str, torch.Tensor]:
@@ -152,9 +178,11 @@ def masked_weights(weights: Mapping[str, torch.Tensor], structure: Structure, he
 
 
 def shrink_model(src: str | Path, out: str | Path, heads: int | None = None, neurons: int | None = None,
-                 structure: Structure | None = None) -> Path:
+                 structure: Structure | None = None, decoder_heads: int | None = None,
+                 decoder_neurons: int | None = None) -> Path:
     """Write a compact copy of the reaction model folder ``src`` to ``out``: ``structure``, or else the
-    ``heads`` / ``neurons`` largest units of each module (:func:`magnitude_structure`). Returns ``out``.
+    ``heads`` / ``neurons`` largest units of each module (:func:`magnitude_structure`; the decoder's
+    ``decoder_heads`` / ``decoder_neurons``, by default as many as the encoder's). Returns ``out``.
 
     Raises:
         ConfigError: a count out of range, or a structure that does not fit the model.
@@ -168,25 +196,41 @@ def shrink_model(src: str | Path, out: str | Path, heads: int | None = None, neu
     head_dim = config.head_width
     weights = load_safetensors(src / WEIGHTS_NAME)
     if structure is None:
-        structure = magnitude_structure(weights, head_dim, config.heads if heads is None else heads,
-                                        config.ff_size if neurons is None else neurons)
+        def decoder_count(decoder: int | None, encoder: int | None, now: int) -> int:
+            # given for the decoder; else as the encoder's when that is given; else what the decoder has
+            return decoder if decoder is not None else encoder if encoder is not None else now
+
+        structure = magnitude_structure(
+            weights, head_dim, config.heads if heads is None else heads, config.ff_size if neurons is None else neurons,
+            decoder_count(decoder_heads, heads, config.n_decoder_heads),
+            decoder_count(decoder_neurons, neurons, config.n_decoder_ff))
     small = shrink_weights(weights, structure, head_dim)
-    n_heads, n_neurons = structure.counts()
+    counts = structure.counts()
+    (n_heads, n_neurons), (dec_heads, dec_neurons) = counts["encoder"], counts["decoder"]
+    new_config = config.replace(heads=n_heads, head_dim=head_dim, ff_size=n_neurons,
+                                decoder_heads=0 if dec_heads == n_heads else dec_heads,
+                                decoder_ff_size=0 if dec_neurons == n_neurons else dec_neurons)
     eole_config = dict(info.architecture["eole_config"])
     model = dict(eole_config["model"])
-    shape = {"heads": n_heads, "head_dim": head_dim, "transformer_ff": n_neurons}
-    model.update(shape)
-    for side in ("encoder", "decoder"):
-        if isinstance(model.get(side), dict):
-            model[side] = {**model[side], **shape}
+    model.update({"heads": n_heads, "head_dim": head_dim, "transformer_ff": n_neurons})
+    for where in SIDES:  # each side's own shape (eole fills a side's unset fields from the top level)
+        h, n = counts[where]
+        model[where] = {**(model.get(where) or {f"{where}_type": "transformer", "layers": (
+            config.layers if where == "encoder" else config.n_decoder_layers)}),
+            "heads": h, "head_dim": head_dim, "transformer_ff": n}
     eole_config["model"] = model
-    new_config = config.replace(heads=n_heads, head_dim=head_dim, ff_size=n_neurons)
-    removed = sum(config.heads - len(v) for v in structure.heads.values())
+    removed = {where: sum((config.heads if where == "encoder" else config.n_decoder_heads) - len(v)
+                          for p, v in structure.heads.items() if side(p) == where) for where in SIDES}
+    shape = (f"{n_heads} of {config.heads} heads per attention module and {n_neurons} of {config.ff_size} "
+             "feed-forward neurons per block")
+    if (dec_heads, dec_neurons) != (n_heads, n_neurons) or not config.same_sides:
+        shape = (f"encoder {n_heads} of {config.heads} heads and {n_neurons} of {config.ff_size} neurons, decoder "
+                 f"{dec_heads} of {config.n_decoder_heads} heads and {dec_neurons} of {config.n_decoder_ff} neurons "
+                 "per module")
     compact = ModelInfo(
         engine=ENGINE, config=new_config.to_dict(),
         architecture={**info.architecture, "eole_config": eole_config},
         units=dict(info.units), metrics={},
-        notes=(f"{src.name} with {n_heads} of {config.heads} heads per attention module and {n_neurons} of "
-               f"{config.ff_size} feed-forward neurons per block ({removed} heads removed in all) ({info.notes})"),
+        notes=(f"{src.name} with {shape} ({sum(removed.values())} heads removed in all) ({info.notes})"),
     )
     return save_model_folder(out, compact, small)

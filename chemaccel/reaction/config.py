@@ -48,6 +48,10 @@ class ReactionConfig:
         head_dim: width of each head (0: ``hidden_size // heads``). A model whose heads were pruned
             (:mod:`chemaccel.reaction.compact`) keeps its heads' width with fewer of them.
         ff_size: hidden size of each feed-forward block.
+        decoder_heads: attention heads of each decoder layer (0: ``heads``). A decoding step's time grows
+            with the decoder's heads, hardly with anything of the encoder (docs/benchmarks.md, issue 23), so
+            a pruned model may keep fewer heads there; every head keeps ``head_width``.
+        decoder_ff_size: feed-forward size of each decoder layer (0: ``ff_size``).
         dropout: dropout probability in the transformer blocks.
         attention_dropout: dropout on attention weights.
         max_tokens: longest input or target in SMILES tokens; longer training pairs are skipped, longer
@@ -83,6 +87,8 @@ class ReactionConfig:
     heads: int = 4
     head_dim: int = 0
     ff_size: int = 384
+    decoder_heads: int = 0
+    decoder_ff_size: int = 0
     dropout: float = 0.1
     attention_dropout: float = 0.1
     max_tokens: int = 250
@@ -116,7 +122,7 @@ class ReactionConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"reaction config: {name} must be a positive integer, got {value!r}")
-        for name in ("augment", "seed", "decoder_layers", "head_dim"):
+        for name in ("augment", "seed", "decoder_layers", "head_dim", "decoder_heads", "decoder_ff_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"reaction config: {name} must be a non-negative integer, got {value!r}")
@@ -134,6 +140,9 @@ class ReactionConfig:
             raise ConfigError(
                 f"reaction config: heads ({self.heads}) must divide hidden_size ({self.hidden_size})"
             )
+        if self.decoder_heads and self.decoder_heads != self.heads and not self.head_dim:
+            raise ConfigError("reaction config: decoder_heads other than heads needs head_dim (each head's "
+                              "width), as a pruned model's config has")
         if self.average_last > self.keep_checkpoints:
             raise ConfigError(
                 f"reaction config: average_last ({self.average_last}) cannot exceed keep_checkpoints "
@@ -150,6 +159,21 @@ class ReactionConfig:
     def n_decoder_layers(self) -> int:
         """Decoder layers of this configuration (``decoder_layers``, or ``layers`` when it is 0)."""
         return self.decoder_layers or self.layers
+
+    @property
+    def n_decoder_heads(self) -> int:
+        """Attention heads of each decoder layer (``decoder_heads``, or ``heads`` when it is 0)."""
+        return self.decoder_heads or self.heads
+
+    @property
+    def n_decoder_ff(self) -> int:
+        """Feed-forward size of each decoder layer (``decoder_ff_size``, or ``ff_size`` when it is 0)."""
+        return self.decoder_ff_size or self.ff_size
+
+    @property
+    def same_sides(self) -> bool:
+        """True when the decoder has the encoder's depth, heads and feed-forward size."""
+        return (self.n_decoder_layers, self.n_decoder_heads, self.n_decoder_ff) == (self.layers, self.heads, self.ff_size)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "ReactionConfig":

@@ -221,21 +221,24 @@ class ReactionTrainer:
                         reporter: Reporter | None = None) -> Path:
         """Export the mean of ``chosen`` and compact it to the units that ``gates`` (a gated run's newest
         state) leave open."""
-        from chemaccel.reaction.compact import shrink_model
+        from chemaccel.checkpoint import WEIGHTS_NAME, load_safetensors
+        from chemaccel.reaction.compact import full_structure, shrink_model
         from chemaccel.reaction.unit_gates import structure_from_gates
 
         dense = self.work / "dense-export"
         export_model(dense, self.config, chosen, metrics=metrics)
-        structure = structure_from_gates(gates)
-        heads, neurons = structure.counts()
+        structure = structure_from_gates(gates, base=full_structure(load_safetensors(dense / WEIGHTS_NAME),
+                                                                    self.config.head_width))
+        counts = structure.counts()
         out = shrink_model(dense, self.out, structure=structure)
         if reporter is not None:
             open_heads = [int((m > 0).sum()) for k, m in gates.items() if k.endswith("attn")]
             open_neurons = [int((m > 0).sum()) for k, m in gates.items() if k.endswith("mlp")]
+            shape = "; ".join(f"{where} {h} heads and {n} neurons per module" for where, (h, n) in counts.items())
             reporter.on_message(
-                f"gates open: {sum(open_heads) / len(open_heads):.2f} heads per attention module, "
-                f"{sum(open_neurons) / len(open_neurons):.1f} neurons per feed-forward block; compacted to "
-                f"{heads} heads and {neurons} neurons")
+                f"gates open: {sum(open_heads) / len(open_heads):.2f} heads per gated attention module"
+                + (f", {sum(open_neurons) / len(open_neurons):.1f} neurons per gated feed-forward block"
+                   if open_neurons else "") + f"; compacted to {shape}")
         return out
 
     @staticmethod
@@ -256,7 +259,8 @@ class ReactionTrainer:
 
         info = expect_engine(read_model_info(self.init_from), "reaction", self.init_from)
         before = ReactionConfig.from_dict(info.config)
-        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "head_width", "ff_size")
+        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "head_width", "ff_size", "n_decoder_heads",
+                "n_decoder_ff")
         changed = [f"{n} {getattr(before, n)} vs {getattr(self.config, n)}" for n in arch
                    if getattr(before, n) != getattr(self.config, n)]
         if changed:
@@ -323,8 +327,8 @@ class ReactionTrainer:
         if not marker.is_file():
             return
         before = ReactionConfig.from_dict(json.loads(marker.read_text(encoding="utf-8"))["config"])
-        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "ff_size", "max_tokens", "augment",
-                "extra_mit_valid", "reagents", "min_token_count")
+        arch = ("layers", "n_decoder_layers", "hidden_size", "heads", "ff_size", "n_decoder_heads", "n_decoder_ff",
+                "max_tokens", "augment", "extra_mit_valid", "reagents", "min_token_count")
         changed = [name for name in arch if getattr(before, name) != getattr(self.config, name)]
         if changed:
             raise ConfigError(f"cannot resume {self.work} with a different {', '.join(changed)}")

@@ -71,11 +71,13 @@ def eole_device(device: torch.device, parallel: DataParallel | None = None) -> i
 
 def model_section(cfg: ReactionConfig) -> dict[str, Any]:
     """eole's ``model`` section for ``cfg``."""
-    if cfg.n_decoder_layers == cfg.layers:
+    if cfg.same_sides:
         depth: dict[str, Any] = {"layers": cfg.layers}
-    else:  # eole's top-level ``layers`` would overwrite both, so each side gets its own
-        depth = {"encoder": {"encoder_type": "transformer", "layers": cfg.layers},
-                 "decoder": {"decoder_type": "transformer", "layers": cfg.n_decoder_layers}}
+    else:  # eole's top-level ``layers`` would overwrite both, so each side gets its own shape
+        depth = {"encoder": {"encoder_type": "transformer", "layers": cfg.layers, "heads": cfg.heads,
+                             "transformer_ff": cfg.ff_size},
+                 "decoder": {"decoder_type": "transformer", "layers": cfg.n_decoder_layers,
+                             "heads": cfg.n_decoder_heads, "transformer_ff": cfg.n_decoder_ff}}
     return {
         "architecture": "transformer",
         **depth,

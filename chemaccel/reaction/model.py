@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -323,6 +324,34 @@ class ReactionModel:
             scores, _, preds = self._engine.infer_list(list(sources), settings=settings)
         return [[_candidate(p, float(s)) for p, s in zip(row_preds, row_scores)]
                 for row_scores, row_preds in zip(scores, preds)]
+
+    def fixed_length_rate(self, reactions: Sequence[str], length: int, k: int = 5, batch_size: int = 32) -> float:
+        """Reactions/s of a beam of ``k`` in which every beam decodes exactly ``length`` tokens (eole's
+        ``min_length = max_length``): equal decoding work for any two models, whatever lengths their
+        training taught them (the speed benchmarks' measure; ``scripts/bench_reaction.py --fixed-length``).
+        Rows the model refuses are skipped; the model's own length settings are restored afterwards.
+
+        Raises:
+            ConfigError: ``length`` or ``k`` out of range, or no reaction the model can read.
+        """
+        if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= self.config.max_tokens:
+            raise ConfigError(f"length must be an integer from 1 to {self.config.max_tokens}, got {length!r}")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 20:
+            raise ConfigError(f"k must be an integer from 1 to 20, got {k!r}")
+        sources = [" ".join(tokens) for status, tokens, *_ in map(self._check, reactions) if status == OK]
+        if not sources:
+            raise ConfigError("no reaction this model can read to time")
+        settings = {"beam_size": k, "n_best": k, "batch_size": batch_size, "min_length": length, "max_length": length}
+        predictor = self._engine.predictor
+        before = {"min_length": predictor.min_length, "max_length": predictor.max_length}
+        start = time.perf_counter()
+        try:
+            with eole_bridge.eole_log(None), torch.inference_mode():
+                for first in range(0, len(sources), batch_size):
+                    self._engine.infer_list(sources[first:first + batch_size], settings=settings)
+        finally:
+            predictor.update_settings(**before)  # eole keeps per-call settings: put the model's own back
+        return len(sources) / (time.perf_counter() - start)
 
     def __repr__(self) -> str:
         c = self.config

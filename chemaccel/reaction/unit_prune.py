@@ -35,7 +35,7 @@ from chemaccel.prune.gates import GateState
 from chemaccel.prune.optim import NormalizedGateSGD
 from chemaccel.prune.schedule import LambdaSchedule
 from chemaccel.reaction.compact import head_importance, neuron_importance
-from chemaccel.reaction.unit_gates import UnitGates
+from chemaccel.reaction.unit_gates import SCOPES, UnitGates
 
 GATES_DIR = "gates"
 KINDS = ("heads", "neurons")
@@ -60,6 +60,9 @@ class UnitPruneConfig:
         freeze_after_ramp: once the kept fraction has reached the budget, freeze the gates (AutoPrune's
             fine-tuning phase): the rest of the run trains the weights of a fixed structure (gates that kept
             swapping units in and out held a 2-of-4-heads model at 0 top-1).
+        scope: what is gated (:data:`~chemaccel.reaction.unit_gates.SCOPES`): ``all`` heads and neurons,
+            the ``decoder``'s, or the ``decoder-heads`` only (where a decoding step's time goes); the rest
+            of the model keeps every unit and trains as usual.
     """
 
     budget: float = 0.5
@@ -71,6 +74,7 @@ class UnitPruneConfig:
     schedule_every: int = 5
     uniform: bool = True
     freeze_after_ramp: bool = True
+    scope: str = "all"
 
     def __post_init__(self) -> None:
         checks = {"budget": 0 < self.budget < 1, "ramp_fraction": 0 < self.ramp_fraction <= 1,
@@ -81,6 +85,8 @@ class UnitPruneConfig:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok:
                 raise ConfigError(f"unit pruning: {name} out of range ({value!r}); budget in (0, 1), "
                                   "ramp_fraction in (0, 1], lambda_rate in (0, 1), the others positive")
+        if self.scope not in SCOPES:
+            raise ConfigError(f"unit pruning: scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if not isinstance(self.schedule_every, int) or self.schedule_every < 1:
             raise ConfigError(f"unit pruning: schedule_every must be a positive integer, got {self.schedule_every!r}")
 
@@ -125,7 +131,7 @@ class GatePhase:
         self.config = config
         self.inner = inner
         self.state = GateState("identity")
-        self.gates = UnitGates(model, head_dim, self.state, init=config.gate_init)
+        self.gates = UnitGates(model, head_dim, self.state, init=config.gate_init, scope=config.scope)
         self.gates.uniform = bool(config.uniform)
         self.init_from_magnitude(model, head_dim)
         costs = unit_costs(model, self.gates)
@@ -135,14 +141,16 @@ class GatePhase:
         self.total_cost = float(sum(c.sum() for c in self.cost))
         # one optimizer per kind: a head's gradient sums over many more activations than a neuron's, so one
         # RMS over both left the neurons' loss signal negligible beside lambda and they closed all at once
+        #: the kinds this run gates (``decoder-heads``: no neurons)
+        self.kinds = [kind for kind in KINDS if any(self._kind(k) == kind for k in self._keys)]
         self.opts = {kind: NormalizedGateSGD([p for k, p in zip(self._keys, self._params) if self._kind(k) == kind],
-                                             lr=config.gate_lr, momentum=0.0) for kind in KINDS}
+                                             lr=config.gate_lr, momentum=0.0) for kind in self.kinds}
         ramp = max(1, int(config.ramp_fraction * max(1, total_steps - start_step)))
         self.ramp_steps = ramp
         # heads and neurons each steered to the budget (so budget 0.5 of 4 heads and 384 neurons ends at 2 and
         # 192): within a kind every unit costs the same, so the regularizer's weight is lambda of the kind
         self.schedules = {kind: LambdaSchedule("scheduled", config.lambda_init, config.budget, ramp,
-                                               config.lambda_rate) for kind in KINDS}
+                                               config.lambda_rate) for kind in self.kinds}
         self.step = 0
 
     def _kind(self, key: str) -> str:
@@ -161,6 +169,8 @@ class GatePhase:
         for table, score in ((self.gates.heads, lambda p: head_importance(weights, p, head_dim)),
                              (self.gates.neurons, lambda p: neuron_importance(weights, p))):
             scores = {key: score(self.gates._names[key]) for key in table}
+            if not scores:
+                continue  # that kind is not gated
             q = float(torch.quantile(torch.cat(list(scores.values())), quantile)) or 1.0
             for key, s in scores.items():
                 table[key].copy_((self.config.gate_init * (s / q).clamp(max=1.0)).to(table[key].device))
@@ -177,7 +187,7 @@ class GatePhase:
     def metrics(self) -> dict[str, float]:
         """What the progress line shows: the kept fraction of heads and of neurons, and their lambdas."""
         out: dict[str, float] = {}
-        for kind in KINDS:
+        for kind in self.kinds:
             out[f"kept_{kind}"] = self.kept(kind)
             out[f"lambda_{kind}"] = float(self.schedules[kind].value)
         return out

@@ -120,3 +120,33 @@ def test_closed_gates_compute_what_the_compact_model_computes(tmp_path, weights)
         assert not torch.allclose(layer.self_attn.final_linear(x), full)  # gated
         gates.remove()
         assert torch.equal(layer.self_attn.final_linear(x), full)  # hooks gone: every head again
+
+
+def test_the_decoder_alone_can_lose_heads(tmp_path, weights):
+    """eole's layout is one head count per side: a decoder with 2 heads beside a whole encoder loads, decodes
+    what the masked full model decodes, and says so in its config (decoder_heads)."""
+    from chemaccel.reaction.config import ReactionConfig
+
+    small_path = compact.shrink_model(SHIPPED, tmp_path / "d2", decoder_heads=2)
+    info = read_model_info(small_path)
+    config = ReactionConfig.from_dict(info.config)
+    assert (config.heads, config.ff_size, config.n_decoder_heads, config.n_decoder_ff, config.head_width) == (4, 384, 2, 384, 48)
+    assert "decoder 2 of 4 heads" in info.notes
+    shrunk = load_safetensors(small_path / WEIGHTS_NAME)
+    assert shrunk["encoder.transformer_layers.0.self_attn.linear_query.weight"].shape == (192, 192)
+    assert shrunk["decoder.transformer_layers.2.context_attn.linear_query.weight"].shape == (96, 192)
+    assert shrunk["decoder.transformer_layers.2.self_attn.final_linear.weight"].shape == (192, 96)
+    structure = compact.magnitude_structure(weights, 48, heads=4, neurons=384, decoder_heads=2)
+    assert structure.counts() == {"encoder": (4, 384), "decoder": (2, 384)}
+    save_model_folder(tmp_path / "masked", read_model_info(SHIPPED), compact.masked_weights(weights, structure, 48))
+    a, b = load_model(small_path), load_model(tmp_path / "masked")
+    # 6 decoder attention modules lose 2 heads each (4 x 48 x 192 weights + 3 x 48 biases per head)
+    assert load_model(SHIPPED).num_parameters - a.num_parameters == 6 * 2 * (4 * 48 * 192 + 3 * 48)
+    for x, y in zip(a.predict(INPUTS, k=5), b.predict(INPUTS, k=5)):
+        assert [c.smiles for c in x.candidates] == [c.smiles for c in y.candidates]
+        assert [c.score for c in x.candidates] == pytest.approx([c.score for c in y.candidates], abs=1e-5)
+    # shrinking again starts from what the decoder has now; heads alone still shrinks both sides
+    again = ReactionConfig.from_dict(read_model_info(compact.shrink_model(small_path, tmp_path / "n", neurons=192)).config)
+    assert (again.heads, again.n_decoder_heads, again.ff_size, again.n_decoder_ff) == (4, 2, 192, 192)
+    both = ReactionConfig.from_dict(read_model_info(compact.shrink_model(SHIPPED, tmp_path / "h3", heads=3)).config)
+    assert (both.heads, both.n_decoder_heads) == (3, 3) and both.decoder_heads == 0

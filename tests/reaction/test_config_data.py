@@ -47,6 +47,19 @@ def test_low_preset_is_at_most_a_fifth_of_the_molecular_transformer():
     assert 11_000_000 < counts["mt"] < 12_500_000
     assert counts["low"] <= 2_500_000 and counts["low"] <= counts["mt"] / 5
 
+    # a decoder with fewer heads than the encoder (a pruned model's shape): eole builds each side its own way
+    pruned = ReactionConfig.from_preset("low", head_dim=48, decoder_heads=2, decoder_ff_size=192)
+    with quiet_eole():
+        tc = TrainConfig(src_vocab="x", share_vocab=True, data={}, model=model_section(pruned))
+        model = get_model_class(tc.model).build(tc.model, vocabs, tc.training)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes["encoder.transformer_layers.0.self_attn.linear_query.weight"] == (192, 192)
+    assert shapes["decoder.transformer_layers.2.context_attn.final_linear.weight"] == (192, 96)
+    assert shapes["decoder.transformer_layers.1.mlp.down_proj.weight"] == (192, 192)
+    assert shapes["encoder.transformer_layers.1.mlp.down_proj.weight"] == (192, 384)
+    with pytest.raises(ConfigError, match="decoder_heads other than heads needs head_dim"):
+        ReactionConfig.from_preset("low", decoder_heads=2)
+
 
 def test_forward_pairs_swap_sides_and_keep_the_class(uspto_tiny):
     pairs, errors = rdata.load_pairs(uspto_tiny, "train")

@@ -371,3 +371,32 @@ def test_a_model_trained_with_rare_tokens_as_unk_reads_past_an_unknown_token(tmp
     # a model never trained on <unk> still refuses, naming the token
     old = load_model(tiny_model).predict(["[SeH]c1ccccc1.CI"], k=2)[0]
     assert not old.ok and "outside the model's vocabulary: [SeH]" in old.status
+
+
+def test_fixed_length_rate_times_equal_work_and_restores_the_model(tiny_model, monkeypatch):
+    """The speed benchmarks' measure: every beam decodes exactly ``length`` tokens (eole's min_length =
+    max_length), refused rows are skipped, and the model predicts as before afterwards."""
+    from chemaccel.errors import ConfigError
+
+    model = api.load_model(tiny_model)
+    reactions = ["CC(=O)O.OCC", "CCO.CC(=O)Cl"]
+    before = model.predict(reactions, k=3, rank=False)
+    seen: list[dict] = []
+    engine = model._engine
+    infer = engine.infer_list
+
+    def spy(sources, settings=None):
+        seen.append({"rows": len(sources), **(settings or {})})
+        return infer(sources, settings=settings)
+
+    monkeypatch.setattr(engine, "infer_list", spy)
+    rate = model.fixed_length_rate(reactions + ["not a reaction"], 7, k=2, batch_size=1)
+    assert rate > 0
+    assert [(s["rows"], s["min_length"], s["max_length"], s["beam_size"]) for s in seen] == [(1, 7, 7, 2)] * 2
+    monkeypatch.undo()
+    after = model.predict(reactions, k=3, rank=False)
+    assert [[c.smiles for c in p.candidates] for p in after] == [[c.smiles for c in p.candidates] for p in before]
+    with pytest.raises(ConfigError, match="length must be"):
+        model.fixed_length_rate(reactions, 0)
+    with pytest.raises(ConfigError, match="no reaction this model can read"):
+        model.fixed_length_rate(["not a reaction"], 5)

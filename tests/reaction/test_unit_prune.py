@@ -84,12 +84,14 @@ def test_gated_training_writes_a_compact_model_and_resumes_its_gates(tmp_path, u
     final = read_gates(complete_checkpoints(first.work)[-1][1])
     assert any(not torch.equal(final[k], saved[k]) for k in saved)  # the gates went on from step 4's state
     info = read_model_info(out)
-    heads, ff = info.config["heads"], info.config["ff_size"]
-    assert (heads, ff) != (2, 64) and heads >= 1 and 1 <= ff <= 64  # compacted to what the gates left open
+    small = ReactionConfig.from_dict(info.config)
+    shape = (small.heads, small.ff_size, small.n_decoder_heads, small.n_decoder_ff)
+    assert shape != (2, 64, 2, 64) and min(shape) >= 1 and max(shape[1], shape[3]) <= 64  # what the gates left open
     assert any("compacted to" in m for m in reporter.messages)
-    # the mean open count per module, as UnitGates.structure() takes it
-    open_ff = [int((v > 0).sum()) for k, v in final.items() if k.endswith("mlp")]
-    assert ff == max(1, round(sum(open_ff) / len(open_ff)))
+    # per side, the mean open count per module, as UnitGates.structure() takes it
+    for where, ff in (("encoder", small.ff_size), ("decoder", small.n_decoder_ff)):
+        open_ff = [int((v > 0).sum()) for k, v in final.items() if k.endswith("mlp") and k.startswith(where)]
+        assert ff == max(1, round(sum(open_ff) / len(open_ff)))
     assert load_model(out).predict(["CCO.CC(=O)O"], k=2)[0].status == "ok"
 
 
@@ -131,15 +133,22 @@ def test_uniform_gating_is_the_compact_model(tmp_path, tiny_model):
     net = gated._engine.predictor.model
     gates = UnitGates(net, head_dim=16)
     gates.uniform = True
+    head_gates = {"encoder__transformer_layers__0__self_attn": [-0.02, 0.04],  # encoder: 1 open
+                  "decoder__transformer_layers__0__self_attn": [0.03, 0.01],  # decoder: 2 and 1 open, mean
+                  "decoder__transformer_layers__0__context_attn": [0.03, -0.01]}  # 1.5 -> both keep 2
+    neuron_gates = {"encoder__transformer_layers__0__mlp": torch.linspace(-1, 1, 64) + 0.25,  # 40 open
+                    "decoder__transformer_layers__0__mlp": -torch.linspace(-1, 1, 64) - 0.375}  # 20 open
+    assert set(gates.heads) == set(head_gates) and set(gates.neurons) == set(neuron_gates)
     with torch.no_grad():
-        for i, m in enumerate(gates.heads.values()):  # open counts 2, 1, 1: mean 1.33 -> every module keeps 1
-            m.copy_(torch.tensor([0.03, 0.01 if i == 0 else -0.01]) if i % 2 == 0 else torch.tensor([-0.02, 0.04]))
-        for i, m in enumerate(gates.neurons.values()):  # 40 and 20 open: every block keeps 30
-            m.copy_(torch.linspace(-1, 1, 64) * (1 if i == 0 else -1) + (0.25 if i == 0 else -0.375))
-    assert [int(gates.open_mask(gates.heads, k).sum()) for k in gates.heads] == [1, 1, 1]
-    assert [int(gates.open_mask(gates.neurons, k).sum()) for k in gates.neurons] == [30, 30]
+        for key, values in {**head_gates, **neuron_gates}.items():
+            (gates.heads if key in head_gates else gates.neurons)[key].copy_(torch.as_tensor(values))
+    assert {k: int(gates.open_mask(gates.heads, k).sum()) for k in gates.heads} == {
+        "encoder__transformer_layers__0__self_attn": 1, "decoder__transformer_layers__0__self_attn": 2,
+        "decoder__transformer_layers__0__context_attn": 2}
+    assert {k: int(gates.open_mask(gates.neurons, k).sum()) for k in gates.neurons} == {
+        "encoder__transformer_layers__0__mlp": 40, "decoder__transformer_layers__0__mlp": 20}
     structure = gates.structure()
-    assert structure.counts() == (1, 30)
+    assert structure.counts() == {"encoder": (1, 40), "decoder": (2, 20)}
     small = load_model(shrink_model(tiny_model, tmp_path / "small", structure=structure))
     inputs = ["CCO.CC(=O)O", "CC(=O)Cl.Nc1ccccc1"]
     for x, y in zip(gated.predict(inputs, k=2), small.predict(inputs, k=2)):
@@ -184,3 +193,31 @@ def test_gates_freeze_once_the_ramp_is_done(tiny_model):
     assert all(torch.equal(seen[4], later) for later in seen[5:])  # then fixed: only the weights train
     assert phase.state.frozen
     phase.gates.remove()
+
+
+def test_decoder_heads_scope_gates_only_the_decoders_heads_and_exports_a_whole_encoder(tmp_path, uspto_tiny, tiny_model):
+    """``scope="decoder-heads"``: the only gates are on the decoder's attention heads (where a decoding step's
+    time goes); the encoder and every feed-forward block keep all their units, in training and in the export."""
+    phase = GatePhase(_net(tiny_model), 16, UnitPruneConfig(scope="decoder-heads"), total_steps=10)
+    assert sorted(phase.gates.heads) == ["decoder__transformer_layers__0__context_attn",
+                                         "decoder__transformer_layers__0__self_attn"]
+    assert len(phase.gates.neurons) == 0 and phase.kinds == ["heads"]
+    assert set(phase.metrics()) == {"kept_heads", "lambda_heads"}
+    phase.gates.remove()
+
+    cfg = ReactionConfig(**{**TINY, "steps": 6, "save_every": 6, "valid_every": 100})
+    prune = UnitPruneConfig(**{**FAST.to_dict(), "scope": "decoder-heads"})
+    reporter = RecordingReporter()
+    ReactionTrainer(cfg, uspto_tiny, tmp_path / "pruned", runtime=CPU, init_from=tiny_model, prune=prune).run(reporter)
+    gates = read_gates(complete_checkpoints(tmp_path / "pruned.work")[-1][1])
+    open_heads = [int((m > 0).sum()) for m in gates.values()]
+    small = ReactionConfig.from_dict(read_model_info(tmp_path / "pruned").config)
+    assert (small.heads, small.ff_size, small.n_decoder_ff) == (TINY["heads"], TINY["ff_size"], TINY["ff_size"])
+    assert small.n_decoder_heads == max(1, round(sum(open_heads) / len(open_heads))) < TINY["heads"]
+    assert any("compacted to encoder 2 heads and 64 neurons per module; decoder 1 heads" in m for m in reporter.messages)
+    assert load_model(tmp_path / "pruned").predict(["CCO.CC(=O)O"], k=2)[0].status == "ok"
+
+
+def test_scope_is_checked():
+    with pytest.raises(ConfigError, match="scope must be one of all, decoder, decoder-heads"):
+        UnitPruneConfig(scope="encoder")
