@@ -8,6 +8,8 @@ making a methyl ester, water hydrolysing, DMF formylating); the atom maps of the
 ``reactants`` column holds the molecules that give atoms to the product). For each source of the corpus's
 VALIDATION split this prints how many reactions have such a molecule and the model's top-1 on them and on
 the rest, each reaction typed with reactants and reagents mixed, as a user types it. No test split is read.
+The whole split takes about 25 minutes on one thread; ``--n 300`` scores the same 300 reactions per source
+(drawn with seed 0) for every model, to compare models quickly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import random
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,7 +30,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-m", "--model", required=True, help="model folder or shipped name")
     ap.add_argument("--corpus", type=Path, required=True, help="a corpus of `chemaccel data reactions`")
+    ap.add_argument("--n", type=int, default=0, metavar="N",
+                    help="score N reactions per source, drawn with seed 0 (default 0: all of them)")
     args = ap.parse_args()
+    if args.n < 0:
+        ap.error(f"--n must be 0 (all) or a positive number, got {args.n}")
     known = known_reagents()
     with (args.corpus / "valid.tsv").open(newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
@@ -36,6 +43,8 @@ def main() -> int:
     for row in rows:
         by_source[row["source"]].append(row)
     for source, chosen in sorted(by_source.items()):
+        if 0 < args.n < len(chosen):
+            chosen = random.Random(0).sample(chosen, args.n)
         typed = [".".join(p for p in (r["reactants"], r["reagents"]) if p) for r in chosen]
         preds = model.predict(typed, k=5, batch_size=64)
         groups = {"a known reagent reacts": [0, 0], "the rest": [0, 0]}

@@ -48,7 +48,7 @@ from chemaccel.reaction.model import ReactionModel  # noqa: E402
 from chemaccel.checkpoint import read_model_info  # noqa: E402
 from chemaccel.reaction.compact import shrink_model  # noqa: E402
 from chemaccel.reaction.storage import drop_decoder_layers, export_model, load_model, parse_kept_layers  # noqa: E402
-from chemaccel.reaction.unit_gates import structure_from_gates  # noqa: E402
+from chemaccel.reaction.unit_gates import shrink_to_gates  # noqa: E402
 from chemaccel.reaction.unit_prune import UnitPruneConfig, read_gates  # noqa: E402
 from chemaccel.reporting import LoggingReporter  # noqa: E402
 from chemaccel.runtime import RuntimeConfig  # noqa: E402
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if prune is not None:  # score what the gates leave: this checkpoint compacted to its open units
             dense, small = work / "curve-dense", work / "curve-compact"
             export_model(dense, cfg, [folder])
-            shrink_model(dense, small, structure=structure_from_gates(read_gates(folder)))
+            shrink_to_gates(dense, small, read_gates(folder))
             model = load_model(small)
         else:
             eole_config, vocab = read_eole_checkpoint(folder)

@@ -221,16 +221,11 @@ class ReactionTrainer:
                         reporter: Reporter | None = None) -> Path:
         """Export the mean of ``chosen`` and compact it to the units that ``gates`` (a gated run's newest
         state) leave open."""
-        from chemaccel.checkpoint import WEIGHTS_NAME, load_safetensors
-        from chemaccel.reaction.compact import full_structure, shrink_model
-        from chemaccel.reaction.unit_gates import structure_from_gates
+        from chemaccel.reaction.unit_gates import shrink_to_gates
 
         dense = self.work / "dense-export"
         export_model(dense, self.config, chosen, metrics=metrics)
-        structure = structure_from_gates(gates, base=full_structure(load_safetensors(dense / WEIGHTS_NAME),
-                                                                    self.config.head_width))
-        counts = structure.counts()
-        out = shrink_model(dense, self.out, structure=structure)
+        out, counts = shrink_to_gates(dense, self.out, gates)
         if reporter is not None:
             open_heads = [int((m > 0).sum()) for k, m in gates.items() if k.endswith("attn")]
             open_neurons = [int((m > 0).sum()) for k, m in gates.items() if k.endswith("mlp")]

@@ -18,6 +18,7 @@ decoder's heads only (``decoder-heads``: a decoding step's time follows them, do
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -148,3 +149,19 @@ def structure_from_gates(gates: dict[str, torch.Tensor], heads: int | None = Non
         return out
 
     return Structure(keep("attn", heads, base.heads if base else {}), keep("mlp", neurons, base.neurons if base else {}))
+
+
+def shrink_to_gates(src: str | Path, out: str | Path, gates: dict[str, torch.Tensor]) -> tuple[Path, dict[str, tuple[int, int]]]:
+    """Write ``src`` (a reaction model folder of the gated run's full shape) compacted to the units ``gates``
+    leave open (:func:`structure_from_gates`; the modules without gates keep every unit) to ``out``.
+
+    Returns:
+        ``out`` and, per side, (heads per attention module, neurons per feed-forward block) kept.
+    """
+    from chemaccel.checkpoint import WEIGHTS_NAME, load_safetensors, read_model_info
+    from chemaccel.reaction.compact import full_structure, shrink_model
+    from chemaccel.reaction.config import ReactionConfig
+
+    head_dim = ReactionConfig.from_dict(read_model_info(Path(src)).config).head_width
+    structure = structure_from_gates(gates, base=full_structure(load_safetensors(Path(src) / WEIGHTS_NAME), head_dim))
+    return shrink_model(src, out, structure=structure), structure.counts()

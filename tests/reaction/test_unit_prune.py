@@ -221,3 +221,26 @@ def test_decoder_heads_scope_gates_only_the_decoders_heads_and_exports_a_whole_e
 def test_scope_is_checked():
     with pytest.raises(ConfigError, match="scope must be one of all, decoder, decoder-heads"):
         UnitPruneConfig(scope="encoder")
+
+
+def test_training_script_scores_each_gated_checkpoint_compacted(tmp_path, uspto_tiny):
+    """scripts/train_reaction.py with --prune-budget scores every checkpoint as the compact model its gates
+    leave (the path a decoder-heads run crashed on when only some modules had gates)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    work, out = tmp_path / "work", tmp_path / "model"
+    run = subprocess.run(
+        [sys.executable, str(root / "scripts" / "train_reaction.py"), "--data", str(uspto_tiny), "-o", str(out),
+         "--work", str(work), "--init-from", str(root / "resources" / "models" / "uspto-forward-reagents"),
+         "--steps", "2", "--save-every", "2", "--curve-n", "2", "--warmup", "1", "--lr", "0.1", "--batch-tokens", "512",
+         "--min-token-count", "20", "--prune-budget", "0.5", "--prune-scope", "decoder-heads", "--device", "cpu"],
+        capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    curve = json.loads((work / "curve.json").read_text())
+    assert [row["step"] for row in curve] == [2] and curve[0]["valid_n"] == 2
+    small = ReactionConfig.from_dict(read_model_info(out).config)
+    assert (small.heads, small.ff_size, small.n_decoder_ff) == (4, 384, 384)  # only the decoder's heads gated
