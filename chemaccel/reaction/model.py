@@ -355,5 +355,7 @@ class ReactionModel:
 
     def __repr__(self) -> str:
         c = self.config
+        heads = f"{c.heads}" if c.n_decoder_heads == c.heads else f"{c.heads} + {c.n_decoder_heads}"
+        ff = f"{c.ff_size}" if c.n_decoder_ff == c.ff_size else f"{c.ff_size} + {c.n_decoder_ff}"
         return (f"ReactionModel({c.layers} + {c.n_decoder_layers} layers, width {c.hidden_size}, "
-                f"{c.heads} heads, ff {c.ff_size}, {self.num_parameters:,} parameters, {self.device})")
+                f"{heads} heads, ff {ff}, {self.num_parameters:,} parameters, {self.device})")

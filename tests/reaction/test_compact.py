@@ -140,6 +140,7 @@ def test_the_decoder_alone_can_lose_heads(tmp_path, weights):
     assert structure.counts() == {"encoder": (4, 384), "decoder": (2, 384)}
     save_model_folder(tmp_path / "masked", read_model_info(SHIPPED), compact.masked_weights(weights, structure, 48))
     a, b = load_model(small_path), load_model(tmp_path / "masked")
+    assert "4 + 2 heads, ff 384" in repr(a)
     # 6 decoder attention modules lose 2 heads each (4 x 48 x 192 weights + 3 x 48 biases per head)
     assert load_model(SHIPPED).num_parameters - a.num_parameters == 6 * 2 * (4 * 48 * 192 + 3 * 48)
     for x, y in zip(a.predict(INPUTS, k=5), b.predict(INPUTS, k=5)):
