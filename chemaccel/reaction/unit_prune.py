@@ -240,6 +240,10 @@ class GatePhase:
         if not has_training_state(path):
             raise ModelFileError(f"{folder} holds no gate state ({GATES_DIR}/): it is not a checkpoint of a gated run")
         state = load_training_state(path)
+        saved = state.get("config", {}).get("scope", "all")
+        if saved != self.config.scope:
+            raise ConfigError(f"{folder} is a checkpoint of a run that gated {saved!r}, not {self.config.scope!r}: "
+                              "resume it with the same --prune-scope")
         with torch.no_grad():
             for k, p in zip(self._keys, self._params):
                 p.copy_(state["gates"][k].to(p.device))

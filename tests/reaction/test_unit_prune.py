@@ -218,9 +218,16 @@ def test_decoder_heads_scope_gates_only_the_decoders_heads_and_exports_a_whole_e
     assert load_model(tmp_path / "pruned").predict(["CCO.CC(=O)O"], k=2)[0].status == "ok"
 
 
-def test_scope_is_checked():
+def test_scope_is_checked(tmp_path, tiny_model):
     with pytest.raises(ConfigError, match="scope must be one of all, decoder, decoder-heads"):
         UnitPruneConfig(scope="encoder")
+    saved = GatePhase(_net(tiny_model), 16, UnitPruneConfig(), total_steps=10)
+    saved.save(tmp_path)
+    saved.gates.remove()
+    other = GatePhase(_net(tiny_model), 16, UnitPruneConfig(scope="decoder-heads"), total_steps=10)
+    with pytest.raises(ConfigError, match="gated 'all', not 'decoder-heads': resume it with the same --prune-scope"):
+        other.load(tmp_path)
+    other.gates.remove()
 
 
 def test_training_script_scores_each_gated_checkpoint_compacted(tmp_path, uspto_tiny):
