@@ -178,7 +178,8 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
                    limit: int | None = None, init_from: str | Path | None = None,
                    keep_decoder_layers: Any = None, keep_heads: int | None = None,
                    keep_neurons: int | None = None, prune_budget: float | None = None,
-                   prune_scope: str = "all") -> Any:
+                   prune_scope: str = "all", keep_decoder_heads: int | None = None,
+                   keep_decoder_neurons: int | None = None) -> Any:
     """Train a forward reaction model (reactants -> product) on a USPTO-50K-format folder with eole.
 
     Args:
@@ -195,6 +196,8 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         keep_heads, keep_neurons: with ``init_from``: keep the largest heads of every attention module and
             neurons of every feed-forward block (:mod:`chemaccel.reaction.compact`; None: all), removed from
             the weights in that copy, and fine-tune the smaller model (``config`` takes its shape).
+        keep_decoder_heads, keep_decoder_neurons: the same for the decoder's modules alone (None: as
+            ``keep_heads`` / ``keep_neurons``); the decoder's heads are where a decoding step's time goes.
         prune_budget: with ``init_from``: AutoPrune its heads and feed-forward neurons while training
             (:mod:`chemaccel.reaction.unit_prune`) to keep this fraction of their parameters; the model folder
             written is compacted to the units left open (fine-tune it with a second run).
@@ -215,9 +218,10 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
     if prune_budget is not None:
         from chemaccel.reaction.unit_prune import UnitPruneConfig
 
-        if keep_heads is not None or keep_neurons is not None or keep_decoder_layers is not None:
+        if any(k is not None for k in (keep_heads, keep_neurons, keep_decoder_heads, keep_decoder_neurons,
+                                       keep_decoder_layers)):
             raise ConfigError("--prune-budget finds the heads and neurons to keep itself: not with --keep-heads, "
-                              "--keep-neurons or --keep-decoder-layers")
+                              "--keep-neurons, --keep-decoder-heads/neurons or --keep-decoder-layers")
         prune = UnitPruneConfig(budget=prune_budget, scope=prune_scope)
     if keep_decoder_layers is not None:
         if init_from is None:
@@ -230,7 +234,7 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         if not (resume and copy.is_dir()):
             drop_decoder_layers(init_from, copy, keep)
         init_from = copy
-    if keep_heads is not None or keep_neurons is not None:
+    if any(k is not None for k in (keep_heads, keep_neurons, keep_decoder_heads, keep_decoder_neurons)):
         from chemaccel.checkpoint import read_model_info
         from chemaccel.reaction.compact import shrink_model
 
@@ -239,7 +243,8 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
                               "--keep-decoder-layers in the same run")
         copy = Path(out).with_name(Path(out).name + ".work") / "init-model"
         if not (resume and copy.is_dir()):
-            shrink_model(init_from, copy, heads=keep_heads, neurons=keep_neurons)
+            shrink_model(init_from, copy, heads=keep_heads, neurons=keep_neurons, decoder_heads=keep_decoder_heads,
+                         decoder_neurons=keep_decoder_neurons)
         small = ReactionConfig.from_dict(read_model_info(copy).config)
         config = config.replace(heads=small.heads, head_dim=small.head_width, ff_size=small.ff_size,
                                 decoder_heads=small.decoder_heads, decoder_ff_size=small.decoder_ff_size)

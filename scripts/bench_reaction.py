@@ -103,28 +103,36 @@ def speed_rows(presets: list[str], args: argparse.Namespace, repeats: int = 1) -
     presets = list(models)
     n = args.speed_n or args.limit_test
     best: dict[str, dict] = {name: {"preset": name} for name in presets}
-    for _ in range(repeats):
+    for repeat in range(repeats):
         for threads in (1, 2):
             for name, model in models.items():
                 torch.set_num_threads(threads)
                 speed = evaluate(model, args.data, "test", limit=n, k=5)
                 key = f"reactions_per_s_{threads}t"
                 best[name][key] = max(best[name].get(key, 0.0), speed["reactions_per_s"])
+                _measured(name, key, speed["reactions_per_s"], repeat, repeats)
     pairs, _ = load_pairs(args.data, "test", n)
     if args.fixed_length:
-        for _ in range(repeats):
+        for repeat in range(repeats):
             for threads in (1, 2):
                 for name, model in models.items():
                     torch.set_num_threads(threads)
                     key = f"reactions_per_s_{threads}t_len{args.fixed_length}"
                     rate = model.fixed_length_rate([p.src for p in pairs], args.fixed_length)
                     best[name][key] = max(best[name].get(key, 0.0), rate)
+                    _measured(name, key, rate, repeat, repeats)
     for name, model in models.items():
         preds = model.predict([p.src for p in pairs[:64]], k=1, rank=False)
         lengths = [len(tokenize(pr.candidates[0].smiles)) for pr in preds if pr.candidates]
         best[name]["mean_top1_tokens"] = sum(lengths) / max(1, len(lengths))
         best[name]["speed_n"] = n
     return [best[name] for name in presets]
+
+
+def _measured(name: str, key: str, rate: float, repeat: int, repeats: int) -> None:
+    """One timing as soon as it is taken (stderr; the JSON rows come at the end): a long interleaved run
+    shows where it is, and a run cut short still leaves its figures in the log."""
+    print(f"[{repeat + 1}/{repeats}] {name}: {key} = {rate:.2f}", file=sys.stderr, flush=True)
 
 
 def cpu_name() -> str:

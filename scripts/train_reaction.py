@@ -87,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
                         "neurons of every feed-forward block), removed from the weights "
                         "(chemaccel.reaction.compact), and fine-tune the smaller model")
     p.add_argument("--keep-neurons", type=int, metavar="N", help="with --keep-heads: feed-forward neurons kept per block")
+    p.add_argument("--keep-decoder-heads", type=int, metavar="H",
+                   help="with --init-from: keep the H largest heads of every decoder attention module (the "
+                        "encoder keeps --keep-heads, by default all), removed from the weights, and fine-tune: "
+                        "the decoder's heads are where a decoding step's time goes")
+    p.add_argument("--keep-decoder-neurons", type=int, metavar="N",
+                   help="with --init-from: feed-forward neurons kept per decoder block (default: as the encoder)")
     p.add_argument("--prune-budget", type=float, metavar="FRACTION",
                    help="with --init-from: AutoPrune its heads and feed-forward neurons while training "
                         "(chemaccel.reaction.unit_prune) to FRACTION of their parameters; checkpoints are scored "
@@ -117,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
             p.error(str(exc))
         decoder_layers = len(keep)
     shape: dict[str, int] = {}
-    if args.keep_heads is not None or args.keep_neurons is not None:
+    kept_units = (args.keep_heads, args.keep_neurons, args.keep_decoder_heads, args.keep_decoder_neurons)
+    if any(k is not None for k in kept_units):
         if not args.init_from or args.keep_decoder_layers:
-            p.error("--keep-heads/--keep-neurons need --init-from (and not --keep-decoder-layers)")
+            p.error("--keep-heads/--keep-neurons/--keep-decoder-* need --init-from (and not --keep-decoder-layers)")
         init_from = work / "init-model"
         try:
             if not complete_checkpoints(work):  # a resumed run keeps the copy it started from
-                shrink_model(args.init_from, init_from, heads=args.keep_heads, neurons=args.keep_neurons)
+                shrink_model(args.init_from, init_from, heads=args.keep_heads, neurons=args.keep_neurons,
+                             decoder_heads=args.keep_decoder_heads, decoder_neurons=args.keep_decoder_neurons)
             small = ReactionConfig.from_dict(read_model_info(init_from).config)
         except ChemAccelError as exc:
             p.error(str(exc))
@@ -137,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                                      keep_checkpoints=5, average_last=5)
     prune = None
     if args.prune_budget is not None:
-        if not args.init_from or args.keep_decoder_layers or args.keep_heads or args.keep_neurons:
+        if not args.init_from or args.keep_decoder_layers or any(k is not None for k in kept_units):
             p.error("--prune-budget needs --init-from (and none of the --keep-* flags)")
         try:
             prune = UnitPruneConfig(budget=args.prune_budget, scope=args.prune_scope, ramp_fraction=args.prune_ramp)

@@ -97,6 +97,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "removed from the weights (not masked), and fine-tune the smaller, faster model")
     t.add_argument("--keep-neurons", type=int, metavar="N",
                    help="with --init-from: keep the N largest neurons of every feed-forward block likewise")
+    t.add_argument("--keep-decoder-heads", type=int, metavar="H",
+                   help="with --init-from: keep the H largest heads of every decoder attention module (the "
+                        "encoder keeps --keep-heads, by default all): the decoder's heads are where a "
+                        "decoding step's time goes")
+    t.add_argument("--keep-decoder-neurons", type=int, metavar="N",
+                   help="with --init-from: feed-forward neurons kept per decoder block (default: as the encoder's)")
     t.add_argument("--prune-budget", type=float, metavar="FRACTION",
                    help="with --init-from: AutoPrune that model's heads and feed-forward neurons while training "
                         "(gates learnt with the weights) down to FRACTION of their parameters, e.g. 0.5; the "
@@ -183,7 +189,8 @@ def _train(args: argparse.Namespace) -> int:
                                         mit_dir=args.mit_valid, limit=args.limit, init_from=args.init_from,
                                         keep_decoder_layers=keep, keep_heads=args.keep_heads,
                                         keep_neurons=args.keep_neurons, prune_budget=args.prune_budget,
-                                        prune_scope=args.prune_scope)
+                                        prune_scope=args.prune_scope, keep_decoder_heads=args.keep_decoder_heads,
+                                        keep_decoder_neurons=args.keep_decoder_neurons)
         finally:
             reporter.close()
     if not is_main_process():

@@ -107,6 +107,33 @@ def test_train_cli_fine_tunes_a_shallower_decoder(tmp_path, uspto_tiny, capsys):
     assert "--decoder-layers 2 but --keep-decoder-layers keeps 1 layers" in capsys.readouterr().err
 
 
+def test_train_cli_fine_tunes_a_decoder_with_fewer_heads(tmp_path, uspto_tiny, tiny_model, capsys):
+    """--keep-decoder-heads removes heads from the decoder alone (the encoder keeps its own) and fine-tunes
+    from exactly the weights kept; with --prune-budget it is a one-line error."""
+    from chemaccel.reaction import load_model
+    from chemaccel.reaction.compact import shrink_model
+    from chemaccel.checkpoint import load_safetensors
+
+    cfg = tmp_path / "cfg.json"  # tiny_model's shape (2 heads of 16), a learning rate too small to move it
+    cfg.write_text(json.dumps({"layers": 1, "hidden_size": 32, "heads": 2, "ff_size": 64, "batch_tokens": 512,
+                               "keep_checkpoints": 1, "average_last": 1, "max_tokens": 100,
+                               "learning_rate": 1e-9, "warmup_steps": 1}))
+    out = tmp_path / "dec1"
+    assert main(["--device", "cpu", "reaction", "train", "--data", str(uspto_tiny), "--steps", "1", "--config",
+                 str(cfg), "--init-from", str(tiny_model), "--keep-decoder-heads", "1", "-o", str(out)]) == 0
+    model = load_model(out)
+    assert (model.config.heads, model.config.n_decoder_heads, model.config.n_decoder_ff) == (2, 1, 64)
+    expected = load_safetensors(shrink_model(tiny_model, tmp_path / "shrunk", decoder_heads=1) / "model.safetensors")
+    tuned = load_safetensors(out / "model.safetensors")
+    assert tuned.keys() == expected.keys()
+    assert max(float((tuned[k].float() - expected[k].float()).abs().max()) for k in expected) < 1e-4
+    capsys.readouterr()
+    assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--init-from",
+                 str(tiny_model), "--keep-decoder-heads", "1", "--prune-budget", "0.5", "-o", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "not with --keep-heads" in err and "Traceback" not in err
+
+
 def test_train_cli_reads_a_corpus_and_its_reagent_flags(tmp_path, capsys):
     from chemaccel.reaction import load_model
     from tests.reaction.conftest import REACTIONS
