@@ -38,8 +38,8 @@ from chemaccel_gui.model_picker import ModelPicker
 from chemaccel_gui.molecule_model import ERROR_COLOR
 
 #: the default model: uspto-forward-reagents reads reactions as chemists type them (reagents mixed in) far better
-#: than the reactants-only uspto-forward-small, beats it on USPTO-50K too, and gets as many of the textbook
-#: reactions in resources/examples right (docs/benchmarks.md)
+#: than the reactants-only uspto-forward-small it replaced, beats it on USPTO-50K too, and gets as many of the
+#: textbook reactions in resources/examples right (docs/benchmarks.md)
 PREFERRED_MODEL = api.DEFAULT_MODELS["reaction"]
 from chemaccel_gui.reaction_predict import DEPICTION, DepictedPrediction, predict_reactions, read_reactions
 

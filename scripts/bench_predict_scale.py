@@ -43,7 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPERTY_MODEL = ROOT / "resources/models/qm9-gap-schnet-pruned"
-REACTION_MODEL = ROOT / "resources/models/uspto-forward-small"
+REACTION_MODEL = ROOT / "resources/models/uspto-forward-reagents"
 USPTO_TGT = ROOT.parent / "shared/data/uspto50k/tgt-test.txt"
 
 

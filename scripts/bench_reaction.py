@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --speed-only, also time beams forced to decode exactly L tokens (equal work)")
     p.add_argument("--model", action="append", metavar="NAME=PATH",
                    help="with --speed-only, also time this model folder (repeatable), e.g. "
-                        "shipped=resources/models/uspto-forward-small")
+                        "shipped=resources/models/uspto-forward-reagents")
     p.add_argument("--resume", action="store_true", help="continue earlier runs (the budget is per run)")
     p.add_argument("--final", metavar="MODEL", help="evaluate MODEL once on the USPTO-MIT test split")
     p.add_argument("--mit", default=str(DATA / "uspto_mit"))

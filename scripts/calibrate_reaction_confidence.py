@@ -1,6 +1,6 @@
 """Fit a reaction model's top-1 confidence on validation reactions and store it in its config.json.
 
-    python scripts/calibrate_reaction_confidence.py -m resources/models/uspto-forward-small \
+    python scripts/calibrate_reaction_confidence.py -m resources/models/uspto-forward-reagents \
         --mit ../shared/data/uspto_mit --n 2000
 
 Takes ``--n`` reactions (seeded draw) of the USPTO-MIT VALIDATION split as given (maps removed, reagents

@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"property": ROOT / "resources/models/qm9-gap-schnet-pruned",
-          "reaction": ROOT / "resources/models/uspto-forward-small"}
+          "reaction": ROOT / "resources/models/uspto-forward-reagents"}
 CHUNKS = {"property": 200, "reaction": 8}
 USPTO_TGT = ROOT.parent / "shared/data/uspto50k/tgt-test.txt"
 

@@ -1,6 +1,6 @@
 """Reaction models on reactions as chemists type them: with reagents, salts either way, any order.
 
-    python scripts/check_reaction_inputs.py -m resources/models/uspto-forward-small \
+    python scripts/check_reaction_inputs.py -m resources/models/uspto-forward-reagents \
         --csv resources/examples/reactions_with_reagents.csv --mit ../shared/data/uspto_mit --split valid --n 400
 
 Prints top-1 / top-5 / refused on the textbook reactions of ``--csv`` (``input``, ``expected``), one line

@@ -1,6 +1,6 @@
 """Compare how a reaction model's beam is ranked: beam order vs. valid products first, each once.
 
-    OMP_NUM_THREADS=2 .venv/bin/python scripts/check_reaction_ranking.py resources/models/uspto-forward-small \
+    OMP_NUM_THREADS=2 .venv/bin/python scripts/check_reaction_ranking.py resources/models/uspto-forward-reagents \
         --split valid --limit 500 --beams 5,10
 
 Scores top-1 and top-5 exact match (canonical SMILES) both ways from the same beams, on the

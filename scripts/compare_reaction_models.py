@@ -1,7 +1,7 @@
 """Reaction models side by side on a corpus's own validation split (reactions as typed, reagents mixed in).
 
     python scripts/compare_reaction_models.py --corpus corpus --n 1000 \
-        resources/models/uspto-forward-small resources/models/uspto-forward-reagents
+        resources/models/uspto-forward-reagents runs/another-model
 
 Two sets, each scored by every model in the same run: ``--n`` reactions drawn (seed 0) from the whole
 validation split, and all of its reactions that came from USPTO-MIT (the closest stand-in for USPTO-MIT

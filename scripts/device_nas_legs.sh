@@ -9,8 +9,8 @@
 # After each leg:  keep <files_at>/nas-work (the finished arms' model folders are there), then
 #                  rm -rf .whl/nas-work && cp -r <files_at>/nas-work .whl/ && scripts/pack_device_bundle.sh nas
 #                  (the pack keeps only config.json of finished arms and checks the 64 MiB carry limit:
-#                  Fashion-MNIST and the repo leave about 0.6 MB, so an unfinished arm resumes only with a
-#                  small teacher, e.g. --teacher-width 32, until uspto-forward-small (9 MB) leaves resources/)
+#                  Fashion-MNIST and the repo left about 0.6 MB until uspto-forward-small (9 MB) left resources/
+#                  on 2026-12-07: about 9.6 MB now for an unfinished arm's checkpoints)
 # NAS_DEVICE=cpu runs it here for a smoke test (with --quick). Extra arguments go to every
 # train_shipped_nas.py call (e.g. --epochs 100 --channels 24 --precision bf16-mixed; keep them the same from
 # leg to leg, or the checkpoints will not match).

@@ -1,4 +1,4 @@
-"""Train the shipped low-capacity reaction model on USPTO-50K, forward direction (resumable).
+"""Train a low-capacity reaction model (the shipped ones came from this script), forward direction (resumable).
 
     nohup env OMP_NUM_THREADS=1 .venv/bin/python scripts/train_reaction.py \
         > runs/shipped-reaction.log 2>&1 &
@@ -57,7 +57,7 @@ from chemaccel.runtime import RuntimeConfig  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "uspto50k"))
-    p.add_argument("-o", "--out", default=str(ROOT / "resources" / "models" / "uspto-forward-small"))
+    p.add_argument("-o", "--out", default=str(ROOT / "runs" / "uspto-forward"))
     p.add_argument("--work", default=str(ROOT / "runs" / "shipped-reaction"))
     p.add_argument("--preset", default="low", choices=["low", "mt"])
     p.add_argument("--steps", type=int, default=60_000)

@@ -98,7 +98,6 @@ SLICES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "gan-qm9": lambda f: _gan("gan-qm9", 300),
     "qm9-gap-schnet": lambda f: _property("qm9-gap-schnet", _qm9_store(f)),
     "qm9-gap-schnet-pruned": lambda f: _property("qm9-gap-schnet-pruned", _qm9_store(f)),
-    "uspto-forward-small": lambda f: _reaction("uspto-forward-small"),
     "uspto-forward-reagents": lambda f: _reaction("uspto-forward-reagents"),
 }
 

@@ -64,7 +64,7 @@ def test_the_installed_wheel_lists_its_models_and_predicts_outside_the_source_tr
     listed = json.loads(where.stdout)
     assert ROOT not in Path(listed["folder"]).parents and "chemaccel_resources" in listed["folder"]
     shipped = {m["name"] for m in listed["models"]}
-    assert {"qm9-gap-schnet-ff", "uspto-forward-small", "gan-qm9", "lenet5-mnist-autoprune", "nas-fashion"} <= shipped
+    assert {"qm9-gap-schnet-ff", "uspto-forward-reagents", "gan-qm9", "lenet5-mnist-autoprune", "nas-fashion"} <= shipped
     module = subprocess.run([str(installed), "-c", "import chemaccel; print(chemaccel.__file__)"], capture_output=True,
                             text=True, cwd=tmp_path, check=True).stdout
     assert ROOT not in Path(module).parents  # the wheel's package, not the source tree's
@@ -73,7 +73,7 @@ def test_the_installed_wheel_lists_its_models_and_predicts_outside_the_source_tr
     (tmp_path / "reactions.txt").write_text("CC(=O)Cl.Nc1ccccc1\n")
     runs = [
         ("property", "predict", "mols.smi", "-m", "qm9-gap-schnet-ff", "-o", "gaps.csv"),
-        ("reaction", "predict", "reactions.txt", "-m", "uspto-forward-small", "-k", "2", "-o", "products.csv"),
+        ("reaction", "predict", "reactions.txt", "-m", "uspto-forward-reagents", "-k", "2", "-o", "products.csv"),
         ("gan", "sample", "gan-qm9", "-n", "20", "-o", "generated.smi"),
         ("prune", "report", "lenet5-mnist-autoprune"),
         ("nas", "evaluate", "nas-fashion", "--json"),

@@ -24,7 +24,7 @@ examples:
   chemaccel data qm9 -o qm9.h5            # all 130,831 QM9 molecules into an HDF5 store
   chemaccel model info path/to/model      # a model folder: engine, units, parameters
   chemaccel demo                          # a short tour, no display needed
-  chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-small -k 5 -o out.csv
+  chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-reagents -k 5 -o out.csv
   chemaccel nas evaluate resources/models/nas-fashion --data ../shared/data/fashion_mnist --json
   chemaccel --device cuda:0 --seed 1 prune run ...
 

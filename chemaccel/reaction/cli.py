@@ -1,8 +1,8 @@
 """``chemaccel reaction train|predict|evaluate``: forward reaction prediction on the command line.
 
     chemaccel reaction train --data ../shared/data/uspto50k --preset low --steps 20000 -o my-model
-    chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-small -k 5 -o out.csv
-    chemaccel reaction evaluate resources/models/uspto-forward-small --data ../shared/data/uspto50k \\
+    chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-reagents -k 5 -o out.csv
+    chemaccel reaction evaluate resources/models/uspto-forward-reagents --data ../shared/data/uspto50k \\
         --split test --limit 500 --json
 
 ``predict`` reads one reaction per line (reactant SMILES, or ``reactants>>`` / ``reactants>reagents>``)
@@ -28,7 +28,7 @@ EXAMPLES = """\
 examples:
   chemaccel reaction train --data ../shared/data/uspto50k --preset low --steps 20000 -o my-model
   chemaccel reaction train --data ../shared/data/uspto50k -o my-model --resume      # continue
-  chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-small -k 5 -o out.csv
+  chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-reagents -k 5 -o out.csv
   chemaccel reaction predict batch.csv --column reactants -m MODEL -o out.csv
   chemaccel reaction evaluate MODEL --data ../shared/data/uspto50k --split test --limit 500 --json
   chemaccel reaction evaluate MODEL --data ../shared/data/uspto_mit --split test --json
@@ -49,7 +49,7 @@ as numbered lines with the note on what was read and the confidence, or written 
 PREDICT_EXAMPLES = """\
 examples:
   chemaccel reaction predict 'CC(=O)Cl.Nc1ccccc1.CCN(CC)CC'       # one reaction, printed
-  chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-small -k 5 -o out.csv
+  chemaccel reaction predict reactions.txt -m resources/models/uspto-forward-reagents -k 5 -o out.csv
   chemaccel reaction predict batch.csv --column reactants -m MODEL -o out.csv
   chemaccel reaction predict reactions.txt -m MODEL -k 5 -o out.csv --resume   # after a kill or Ctrl-C
 """

@@ -7,7 +7,7 @@ bad row (not SMILES, too long, tokens the model never saw) is reported and the o
 Example::
 
     from chemaccel import load_model
-    model = load_model("resources/models/uspto-forward-small")
+    model = load_model("resources/models/uspto-forward-reagents")
     for row in model.predict(["CC(=O)O.OCC"], k=5):
         print(row.status, [(c.smiles, c.valid, round(c.score, 3)) for c in row.candidates])
 """

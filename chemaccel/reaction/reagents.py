@@ -15,8 +15,8 @@ A chemist writes ``acid chloride . amine . triethylamine`` or ``ester . [Na+].[O
   model was trained on; keeping the user's slot would hand the model what it never saw (the borohydride
   above came back as an unknown token and a wrong product).
 
-A model trained on reactants only (``uspto-forward-small``) is given the reactants; one trained with
-reagents gets both.
+A model trained on reactants only (``reagents: drop``, as the shipped ``uspto-forward-reagents``) is given
+the reactants; one trained with them (``reagents: mixed``) gets both.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ COMMANDS = [
     ["gan", "evaluate", str(MODELS / "gan-ring8")],
     ["prune", "evaluate", str(MODELS / "lenet5-mnist-autoprune")],
     ["prune", "report", str(MODELS / "lenet5-mnist-autoprune")],
-    ["reaction", "predict", str(EXAMPLES / "reactions.txt"), "-m", str(MODELS / "uspto-forward-small"), "-o", "{out}"],
+    ["reaction", "predict", str(EXAMPLES / "reactions.txt"), "-m", str(MODELS / "uspto-forward-reagents"), "-o", "{out}"],
     ["nas", "evaluate", str(MODELS / "nas-fashion")],
     ["model", "info", str(MODELS / "gan-ring8")],
 ]

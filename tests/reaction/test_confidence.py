@@ -52,7 +52,7 @@ def test_shipped_model_gives_a_confidence(tmp_path):
 
     from chemaccel import api
 
-    model = api.load_model(Path(__file__).resolve().parents[2] / "resources" / "models" / "uspto-forward-small")
+    model = api.load_model(Path(__file__).resolve().parents[2] / "resources" / "models" / "uspto-forward-reagents")
     (pred,) = model.predict(["CC(=O)Cl.Nc1ccccc1.CCN(CC)CC"], k=5)
     w = model.info.metrics["confidence"]["weights"]
     assert pred.confidence == probability(w, *features(pred.candidates))

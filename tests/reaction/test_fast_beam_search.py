@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from chemaccel.reaction import fast_beam_search, load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "resources" / "models" / "uspto-forward-small"
+SHIPPED = ROOT / "resources" / "models" / "uspto-forward-reagents"
 EXAMPLES = (ROOT / "resources" / "examples" / "reactions.txt").read_text().splitlines()
 REACTIONS = [line.split()[0] for line in EXAMPLES if line.strip() and not line.startswith("#")]
 # sources of different lengths and a repeated one, so sources finish at different steps within a batch

@@ -13,7 +13,7 @@ from chemaccel.cli import main
 from tests.crash import needs_sigkill, rows_on_disk, run_until_rows
 from tests.reaction.conftest import REACTIONS
 
-MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "uspto-forward-small"
+MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "uspto-forward-reagents"
 CHUNK = 8
 
 
