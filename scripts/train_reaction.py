@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prune-ramp", type=float, default=0.6, metavar="FRACTION",
                    help="with --prune-budget: fraction of the steps over which the kept target falls to the "
                         "budget (the gates are then frozen and the rest of the run fine-tunes the weights)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="do not train: write the corpus as the model reads it (tokenized, vocabulary) into --work "
+                        "and stop; a later run with the same --data path string and data flags reuses it "
+                        "without reading train.tsv (scripts/pack_reaction_leg.sh packs it for a lent GPU)")
     p.add_argument("--export-from", type=int, metavar="STEP",
                    help="do not train: write --out as the mean of the newest 5 checkpoints in --work at or "
                         "after STEP (to choose an average on the validation split afterwards)")
@@ -185,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         log.info("step %d: valid top1 %.3f top5 %.3f invalid %.3f (%.0f s); exported %s", step, scores["top1"],
                  scores["top5"], scores["invalid_rate"], time.time() - t0, args.out)
 
+    if args.prepare_only:
+        try:
+            n_train, skipped = trainer.prepare(reporter)
+        except ChemAccelError as exc:
+            print(f"train_reaction: {exc}", file=sys.stderr)
+            return 1
+        log.info("prepared %d training pairs (%d skipped) in %s", n_train, skipped, work)
+        return 0
     if args.export_from is not None:
         curve = json.loads(curve_path.read_text()) if curve_path.is_file() else []
         try:

@@ -518,6 +518,7 @@ def write_eole_folder(folder: Path, config: dict[str, Any], vocab: dict[str, Any
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     target = folder / "model.00.safetensors"
+    target.unlink(missing_ok=True)  # laid out before (a run that stopped before its first checkpoint, started again)
     try:
         os.symlink(os.path.abspath(weights), target)
     except OSError:  # pragma: no cover - file systems without links

@@ -96,3 +96,20 @@ def test_detect_format(tmp_path, uspto_tiny):
     assert rdata.detect_format(tmp_path, "valid") == "uspto_mit"
     with pytest.raises(InputError, match="no USPTO data"):
         rdata.detect_format(tmp_path, "test")
+
+
+def test_an_eole_folder_laid_out_again_links_the_new_weights(tmp_path):
+    """A warm-started run killed before its first checkpoint leaves its init folder; the next start lays it out
+    again (it had failed with SameFileError, a traceback, when the link was already there)."""
+    from chemaccel.reaction.eole_bridge import write_eole_folder
+
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    first.write_bytes(b"first")
+    second.write_bytes(b"second")
+    folder = tmp_path / "init"
+    write_eole_folder(folder, {"model": 1}, {"src": []}, first)
+    write_eole_folder(folder, {"model": 2}, {"src": []}, first)
+    assert (folder / "model.00.safetensors").read_bytes() == b"first"
+    write_eole_folder(folder, {"model": 3}, {"src": []}, second)
+    assert (folder / "model.00.safetensors").read_bytes() == b"second"
+    assert '"model": 3' in (folder / "config.json").read_text()
