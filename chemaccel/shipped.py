@@ -20,6 +20,10 @@ MODELS_ENV = "CHEMACCEL_MODELS"
 #: For DFT geometries ``qm9-gap-schnet-pruned`` is the better property model (docs/benchmarks.md).
 DEFAULT_MODELS = {"property": "qm9-gap-schnet-ff", "reaction": "uspto-forward-reagents"}
 
+#: Shipped models that left resources/, and what replaced them (a script naming one gets told, not just refused).
+RETIRED = {"uspto-forward-small": ("2026-12-07", "uspto-forward-reagents", "it reads reactions typed with their "
+                                   "reagents and beats the reactants-only model on USPTO-50K too")}
+
 
 def resources_dir() -> Path:
     """The installed ``chemaccel_resources`` package (a wheel's package data), else the source tree's ``resources``."""
@@ -65,6 +69,9 @@ def resolve_model(text: str | Path) -> Path:
     name = str(text)
     if name and "/" not in name and os.sep not in name and (models_dir() / name / "config.json").is_file():
         return models_dir() / name
+    if path.name in RETIRED:
+        when, new, why = RETIRED[path.name]
+        raise ModelFileError(f"{text}: no such model folder; this shipped model was retired on {when}: use {new} ({why})")
     names = shipped_names()
     listed = ", ".join(names) if names else f"none found in {models_dir()}"
     raise ModelFileError(f"{text}: no such model folder, and not the name of a shipped model ({listed})")

@@ -51,6 +51,10 @@ def test_models_list_and_path_find_the_shipped_models_by_name(tmp_path, capsys, 
     assert main(["models", "path", "gamma-model"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not the name of a shipped model (alpha-model, beta-model)" in err
+    # a retired shipped model's name says what replaced it, on one line
+    assert main(["reaction", "predict", "CC(=O)Cl.Nc1ccccc1", "-m", "uspto-forward-small"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "retired on 2026-12-07: use uspto-forward-reagents" in err
 
 
 def test_a_shipped_name_works_wherever_a_model_folder_does(tmp_path, capsys):
