@@ -179,7 +179,8 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
                    keep_decoder_layers: Any = None, keep_heads: int | None = None,
                    keep_neurons: int | None = None, prune_budget: float | None = None,
                    prune_scope: str = "all", keep_decoder_heads: int | None = None,
-                   keep_decoder_neurons: int | None = None) -> Any:
+                   keep_decoder_neurons: int | None = None, distill_from: str | Path | None = None,
+                   distill_alpha: float = 0.5, distill_temperature: float = 1.0) -> Any:
     """Train a forward reaction model (reactants -> product) on a USPTO-50K-format folder with eole.
 
     Args:
@@ -198,6 +199,10 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
             the weights in that copy, and fine-tune the smaller model (``config`` takes its shape).
         keep_decoder_heads, keep_decoder_neurons: the same for the decoder's modules alone (None: as
             ``keep_heads`` / ``keep_neurons``); the decoder's heads are where a decoding step's time goes.
+        distill_from: a distilling teacher (a reaction model folder or shipped name with the student's
+            vocabulary, e.g. the ``init_from`` a compact student was made from): every step also matches its
+            next-token distributions with weight ``distill_alpha`` at ``distill_temperature``
+            (:mod:`chemaccel.reaction.distill`).
         prune_budget: with ``init_from``: AutoPrune its heads and feed-forward neurons while training
             (:mod:`chemaccel.reaction.unit_prune`) to keep this fraction of their parameters; the model folder
             written is compacted to the units left open (fine-tune it with a second run).
@@ -249,8 +254,13 @@ def train_reaction(config: Any, data_dir: str | Path, out: str | Path, reporter:
         config = config.replace(heads=small.heads, head_dim=small.head_width, ff_size=small.ff_size,
                                 decoder_heads=small.decoder_heads, decoder_ff_size=small.decoder_ff_size)
         init_from = copy
+    distill = None
+    if distill_from is not None:
+        from chemaccel.reaction.distill import DistillConfig
+
+        distill = DistillConfig(str(distill_from), distill_alpha, distill_temperature)
     trainer = ReactionTrainer(config, data_dir, out, runtime=runtime, mit_dir=mit_dir, limit=limit,
-                              init_from=init_from, prune=prune)
+                              init_from=init_from, prune=prune, distill=distill)
     return trainer.run(reporter, resume=resume)
 
 

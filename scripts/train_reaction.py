@@ -41,6 +41,7 @@ from chemaccel.checkpoint import atomic_write_json  # noqa: E402
 from chemaccel.errors import ChemAccelError  # noqa: E402
 from chemaccel.reaction.config import ReactionConfig  # noqa: E402
 from chemaccel.reaction.data import load_pairs  # noqa: E402
+from chemaccel.reaction.distill import DistillConfig  # noqa: E402
 from chemaccel.reaction.eole_bridge import complete_checkpoints, read_eole_checkpoint  # noqa: E402
 from chemaccel.reaction.engine import ReactionTrainer  # noqa: E402
 from chemaccel.reaction.evaluate import evaluate_pairs  # noqa: E402
@@ -102,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prune-ramp", type=float, default=0.6, metavar="FRACTION",
                    help="with --prune-budget: fraction of the steps over which the kept target falls to the "
                         "budget (the gates are then frozen and the rest of the run fine-tunes the weights)")
+    p.add_argument("--distill-from", metavar="MODEL",
+                   help="a distilling teacher: each step also matches this model's next-token distributions "
+                        "(chemaccel.reaction.distill; the model a compact student was made from, e.g. the "
+                        "--init-from of --keep-decoder-heads)")
+    p.add_argument("--distill-alpha", type=float, default=0.5, help="with --distill-from: the teacher's weight")
+    p.add_argument("--distill-temperature", type=float, default=1.0, help="with --distill-from: softmax temperature")
     p.add_argument("--prepare-only", action="store_true",
                    help="do not train: write the corpus as the model reads it (tokenized, vocabulary) into --work "
                         "and stop; a later run with the same --data path string and data flags reuses it "
@@ -155,8 +162,14 @@ def main(argv: list[str] | None = None) -> int:
             prune = UnitPruneConfig(budget=args.prune_budget, scope=args.prune_scope, ramp_fraction=args.prune_ramp)
         except ChemAccelError as exc:
             p.error(str(exc))
+    distill = None
+    if args.distill_from:
+        try:
+            distill = DistillConfig(args.distill_from, args.distill_alpha, args.distill_temperature)
+        except ChemAccelError as exc:
+            p.error(str(exc))
     trainer = ReactionTrainer(cfg, args.data, args.out, work_dir=work, runtime=RuntimeConfig(device=args.device),
-                              init_from=init_from, prune=prune)
+                              init_from=init_from, prune=prune, distill=distill)
     reporter = LoggingReporter(log, every=100)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: reporter.cancel())

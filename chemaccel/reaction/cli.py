@@ -103,6 +103,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "decoding step's time goes")
     t.add_argument("--keep-decoder-neurons", type=int, metavar="N",
                    help="with --init-from: feed-forward neurons kept per decoder block (default: as the encoder's)")
+    t.add_argument("--distill-from", metavar="MODEL",
+                   help="a distilling teacher: every step also matches this model's next-token distributions "
+                        "(a model with the same vocabulary, e.g. the --init-from a smaller model was cut from)")
+    t.add_argument("--distill-alpha", type=float, default=0.5,
+                   help="with --distill-from: the teacher's share of the loss, in (0, 1] (default 0.5)")
     t.add_argument("--prune-budget", type=float, metavar="FRACTION",
                    help="with --init-from: AutoPrune that model's heads and feed-forward neurons while training "
                         "(gates learnt with the weights) down to FRACTION of their parameters, e.g. 0.5; the "
@@ -190,7 +195,8 @@ def _train(args: argparse.Namespace) -> int:
                                         keep_decoder_layers=keep, keep_heads=args.keep_heads,
                                         keep_neurons=args.keep_neurons, prune_budget=args.prune_budget,
                                         prune_scope=args.prune_scope, keep_decoder_heads=args.keep_decoder_heads,
-                                        keep_decoder_neurons=args.keep_decoder_neurons)
+                                        keep_decoder_neurons=args.keep_decoder_neurons,
+                                        distill_from=args.distill_from, distill_alpha=args.distill_alpha)
         finally:
             reporter.close()
     if not is_main_process():

@@ -73,12 +73,14 @@ class ReactionTrainer:
         prune: AutoPrune the heads and feed-forward neurons while training (needs ``init_from``; see
             :mod:`chemaccel.reaction.unit_prune`): the gates' state goes into every checkpoint and the model
             folder written at the end is compacted to the open units (fine-tune it in a second run).
+        distill: a :class:`~chemaccel.reaction.distill.DistillConfig`: every step also matches the teacher
+            model's next-token distributions (the model the compact student was made from).
     """
 
     def __init__(self, config: ReactionConfig, data_dir: str | Path, out: str | Path, *,
                  work_dir: str | Path | None = None, mit_dir: str | Path | None = None,
                  runtime: RuntimeConfig | None = None, limit: int | None = None,
-                 init_from: str | Path | None = None, prune: Any = None) -> None:
+                 init_from: str | Path | None = None, prune: Any = None, distill: Any = None) -> None:
         if not isinstance(config, ReactionConfig):
             raise ConfigError(f"expected a ReactionConfig, got {type(config).__name__}")
         if config.extra_mit_valid and mit_dir is None:
@@ -94,6 +96,11 @@ class ReactionTrainer:
         if prune is not None and init_from is None:
             raise ConfigError("pruning heads and neurons starts from a trained model (--init-from)")
         self.prune = prune
+        if distill is not None:  # a teacher that is not there fails now, not after the corpus is written
+            from chemaccel.shipped import resolve_model
+
+            resolve_model(distill.teacher)
+        self.distill = distill
         #: the eole module trained by the last :meth:`run` in this process (under torchrun, every
         #: process's copy; they are identical), for inspection; the product is the model folder
         self.trained_module: Any = None
@@ -186,7 +193,7 @@ class ReactionTrainer:
         outcome = eole_bridge.train(self.config, self.work, device, reporter, resume_from=resume_from,
                                     on_saved=lambda step, folder: self._saved(step, folder, on_checkpoint),
                                     precision=self.runtime.precision, init_from=init, parallel=parallel,
-                                    gate_phase=gate_phase)
+                                    gate_phase=gate_phase, loss_hook=self._loss_hook(device))
         self.trained_module = outcome["model"]
         if main:
             self._append_history(outcome["history"])
@@ -206,6 +213,14 @@ class ReactionTrainer:
         if parallel is not None:
             parallel.barrier()  # the model folder is there when any process returns
         return TrainResult(self.out, last, last < self.config.steps, outcome["history"], n_train, skipped)
+
+    def _loss_hook(self, device: torch.device) -> Callable[[Any, list[str]], Any] | None:
+        """What stands in for eole's training loss in a distilled run (None: eole's own)."""
+        if self.distill is None:
+            return None
+        from chemaccel.reaction.distill import DistillingLoss, load_teacher
+
+        return lambda loss, vocab: DistillingLoss(loss, load_teacher(self.distill, vocab, device), self.distill)
 
     def _gate_phase(self, parallel: Any) -> Callable[[Any, Any], Any] | None:
         """The factory of the run's :class:`~chemaccel.reaction.unit_prune.GatePhase` (None: no pruning)."""

@@ -363,6 +363,7 @@ def train(
     init_from: Path | None = None,
     parallel: DataParallel | None = None,
     gate_phase: Callable[[torch.nn.Module, Any], Any] | None = None,
+    loss_hook: Callable[[torch.nn.Module, list[str]], torch.nn.Module] | None = None,
 ) -> dict[str, Any]:
     """Train with eole in this process on the corpus in ``work``; checkpoints go to ``work/eole``.
 
@@ -371,7 +372,8 @@ def train(
     data-parallel group (:class:`DataParallel`); process 0 alone writes checkpoints. ``gate_phase(model,
     synchronizer)`` builds a :class:`chemaccel.reaction.unit_prune.GatePhase` that trains AutoPrune gates
     beside the weights (it stands in for eole's gradient synchronizer; its state goes into every checkpoint
-    and is read back on resume).
+    and is read back on resume). ``loss_hook(train_loss, target_vocabulary)`` returns the module that
+    stands in for eole's training loss (:class:`chemaccel.reaction.distill.DistillingLoss`).
 
     Returns:
         ``{"last_step": int, "history": [validation rows], "model": the trained eole module, "gates": the
@@ -387,11 +389,11 @@ def train(
         config = eole_train_config(cfg, work, device_id, resume_from, valid, precision, init_from)
         configure_process(config, device_id)
         return _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from, parallel,
-                      gate_phase)
+                      gate_phase, loss_hook)
 
 
 def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved, init_from=None,
-           parallel: DataParallel | None = None, gate_phase=None) -> dict[str, Any]:
+           parallel: DataParallel | None = None, gate_phase=None, loss_hook=None) -> dict[str, Any]:
     with quiet_eole():
         from eole.constants import CorpusTask
         from eole.inputters.dynamic_iterator import build_dynamic_dataset_iter
@@ -433,6 +435,9 @@ def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved,
             phase.load(resume_from)
         trainer.gradient_synchronizer = phase
         saver.extra_state = phase.save
+    if loss_hook is not None:  # eole's trainer and its batch processor each hold the training loss
+        trainer.train_loss = loss_hook(trainer.train_loss, list(context.vocabs["tgt"].ids_to_tokens))
+        trainer.batch_processor.train_loss = trainer.train_loss
     trainer.report_manager = _make_report_class()(reporter, cfg.steps, history)
     if phase is not None:
         trainer.report_manager.extra = phase.metrics

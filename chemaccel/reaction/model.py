@@ -196,6 +196,12 @@ class ReactionModel:
             fast_beam_search.disable(model)
 
     @property
+    def module(self) -> torch.nn.Module:
+        """The eole encoder-decoder module that decodes (eval mode; e.g. a distilling teacher's forward pass,
+        after ``use_fast_beam_search(False)``)."""
+        return self._engine.predictor.model
+
+    @property
     def fast_beam_search(self) -> bool:
         """True when decoding uses chemaccel's faster beam search (see :meth:`use_fast_beam_search`)."""
         return fast_beam_search.is_enabled(self._engine.predictor.model)
