@@ -31,6 +31,7 @@ from chemaccel.reporting import NullReporter, Reporter, SilentReporter
 from chemaccel.runtime import RuntimeConfig, distributed_env, make_fabric, resolve_device, seed_everything
 
 VALID_LIMIT = 1000  # validation pairs used for the loss / token accuracy during training
+DISTILL_RECORD = "distill.json"  # a distilled run's teacher settings, beside its checkpoints (checked on resume)
 
 
 @dataclass
@@ -178,6 +179,9 @@ class ReactionTrainer:
                               f"resume with --resume, or choose another output")
         if resume and checkpoints:
             self._check_same_config()
+            self._check_same_teacher()
+        elif main:
+            self._record_teacher()
         if not main:  # process 0 writes the corpus (and the warm-start folder); the others read them
             parallel.barrier()
         n_train, skipped = self.prepare(reporter)
@@ -201,6 +205,8 @@ class ReactionTrainer:
             last = checkpoints[-1][0]
             chosen = [folder for _, folder in checkpoints[-self.config.average_last:]]
             metrics = {"steps": last, "train_pairs": n_train, "history": self.history()}
+            if self.distill is not None:
+                metrics["distilled_from"] = self.distill.to_dict()
             if self.prune is None:
                 export_model(self.out, self.config, chosen, metrics=metrics)
             else:
@@ -342,6 +348,25 @@ class ReactionTrainer:
         changed = [name for name in arch if getattr(before, name) != getattr(self.config, name)]
         if changed:
             raise ConfigError(f"cannot resume {self.work} with a different {', '.join(changed)}")
+
+    def _record_teacher(self) -> None:
+        """Write the run's distillation settings (or that it has none) beside its checkpoints."""
+        path = self.work / DISTILL_RECORD
+        if self.distill is None:
+            path.unlink(missing_ok=True)
+        else:
+            self.work.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, self.distill.to_dict())
+
+    def _check_same_teacher(self) -> None:
+        """A resumed run keeps its teacher (or its having none): the loss would change under the checkpoints."""
+        path = self.work / DISTILL_RECORD
+        before = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        now = self.distill.to_dict() if self.distill is not None else None
+        if before != now:
+            said = (lambda d: "no teacher" if d is None else
+                    f"--distill-from {d['teacher']} --distill-alpha {d['alpha']} (temperature {d['temperature']})")
+            raise ConfigError(f"cannot resume {self.work} with {said(now)}: it was started with {said(before)}")
 
     def _saved(self, step: int, folder: Path, callback: Callable[[int, Path], None] | None) -> None:
         self._prune_checkpoints()

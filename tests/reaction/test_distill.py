@@ -127,3 +127,23 @@ def test_train_cli_takes_a_teacher(tmp_path, uspto_tiny, tiny_model, capsys):
         assert main(base + flags + ["-o", str(tmp_path / "b")]) == 1
         err = capsys.readouterr().err
         assert message in err.splitlines()[-1] and "Traceback" not in err
+
+
+def test_a_distilled_run_resumes_only_with_its_teacher(tmp_path, uspto_tiny, tiny_model):
+    from chemaccel.checkpoint import read_model_info
+
+    cfg = ReactionConfig(**{**TINY, "steps": 2})
+    teacher = DistillConfig(str(tiny_model), alpha=0.4)
+    out = tmp_path / "run"
+    first = ReactionTrainer(cfg, uspto_tiny, out, runtime=RuntimeConfig(device="cpu"), init_from=tiny_model,
+                            distill=teacher).run()
+    assert read_model_info(first.model_dir).metrics["distilled_from"] == teacher.to_dict()
+    longer = cfg.replace(steps=4)
+    for other, said in ((None, "with no teacher: it was started with --distill-from"),
+                        (DistillConfig(str(tiny_model), alpha=0.9), "--distill-alpha 0.9")):
+        with pytest.raises(ConfigError, match=said):
+            ReactionTrainer(longer, uspto_tiny, out, runtime=RuntimeConfig(device="cpu"), init_from=tiny_model,
+                            distill=other).run(resume=True)
+    again = ReactionTrainer(longer, uspto_tiny, out, runtime=RuntimeConfig(device="cpu"), init_from=tiny_model,
+                            distill=teacher).run(resume=True)
+    assert again.last_step == 4
