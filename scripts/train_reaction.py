@@ -148,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
             p.error(str(exc))
         shape = {"heads": small.heads, "head_dim": small.head_width, "ff_size": small.ff_size,
                  "decoder_heads": small.decoder_heads, "decoder_ff_size": small.decoder_ff_size}
+    elif args.init_from and not args.keep_decoder_layers:  # a compact model trains on at its own shape
+        try:
+            start = ReactionConfig.from_dict(read_model_info(args.init_from).config)
+        except ChemAccelError as exc:
+            p.error(str(exc))
+        shape = {"heads": start.heads, "head_dim": start.head_width, "ff_size": start.ff_size,
+                 "decoder_heads": start.decoder_heads, "decoder_ff_size": start.decoder_ff_size}
     cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps, **shape,
                                      batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,

@@ -251,3 +251,25 @@ def test_training_script_scores_each_gated_checkpoint_compacted(tmp_path, uspto_
     assert [row["step"] for row in curve] == [2] and curve[0]["valid_n"] == 2
     small = ReactionConfig.from_dict(read_model_info(out).config)
     assert (small.heads, small.ff_size, small.n_decoder_ff) == (4, 384, 384)  # only the decoder's heads gated
+
+
+def test_training_script_trains_a_compact_model_at_its_own_shape(tmp_path, uspto_tiny):
+    """--init-from a compacted model (the decoder at 2 heads) without a --keep-* flag: the script takes the
+    model's shape instead of refusing the preset's (a second leg on a compact model)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from chemaccel.reaction.compact import shrink_model
+
+    root = Path(__file__).resolve().parents[2]
+    small = shrink_model(root / "resources" / "models" / "uspto-forward-reagents", tmp_path / "dec2", decoder_heads=2)
+    out = tmp_path / "model"
+    run = subprocess.run(
+        [sys.executable, str(root / "scripts" / "train_reaction.py"), "--data", str(uspto_tiny), "-o", str(out),
+         "--work", str(tmp_path / "work"), "--init-from", str(small), "--steps", "1", "--save-every", "1",
+         "--curve-n", "0", "--warmup", "1", "--lr", "0.01", "--batch-tokens", "512", "--device", "cpu"],
+        capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    trained = ReactionConfig.from_dict(read_model_info(out).config)
+    assert (trained.heads, trained.n_decoder_heads, trained.ff_size) == (4, 2, 384)
