@@ -37,6 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from chemaccel.api import reaction_unit_shape  # noqa: E402
 from chemaccel.checkpoint import atomic_write_json  # noqa: E402
 from chemaccel.errors import ChemAccelError  # noqa: E402
 from chemaccel.reaction.config import ReactionConfig  # noqa: E402
@@ -150,11 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                  "decoder_heads": small.decoder_heads, "decoder_ff_size": small.decoder_ff_size}
     elif args.init_from and not args.keep_decoder_layers:  # a compact model trains on at its own shape
         try:
-            start = ReactionConfig.from_dict(read_model_info(args.init_from).config)
+            shape = reaction_unit_shape(args.init_from)
         except ChemAccelError as exc:
             p.error(str(exc))
-        shape = {"heads": start.heads, "head_dim": start.head_width, "ff_size": start.ff_size,
-                 "decoder_heads": start.decoder_heads, "decoder_ff_size": start.decoder_ff_size}
     cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps, **shape,
                                      batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,

@@ -180,6 +180,9 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(f"--decoder-layers {args.decoder_layers} but --keep-decoder-layers keeps "
                               f"{len(keep)} layers")
         flags["decoder_layers"] = len(keep)
+    kept_units = (args.keep_heads, args.keep_neurons, args.keep_decoder_heads, args.keep_decoder_neurons)
+    if args.init_from and keep is None and all(k is None for k in kept_units) and args.prune_budget is None:
+        extra = {**api.reaction_unit_shape(args.init_from), **extra}  # a compacted model trains on at its shape
     fields = {**extra, **{k: v for k, v in flags.items() if v is not None}, "seed": args.seed}
     if args.mit_valid:
         fields["extra_mit_valid"] = True

@@ -128,6 +128,12 @@ def test_train_cli_fine_tunes_a_decoder_with_fewer_heads(tmp_path, uspto_tiny, t
     assert tuned.keys() == expected.keys()
     assert max(float((tuned[k].float() - expected[k].float()).abs().max()) for k in expected) < 1e-4
     capsys.readouterr()
+    # a second leg from the compact model needs no shape flags: it trains on at its own shape
+    again = tmp_path / "dec1-again"
+    assert main(["--device", "cpu", "reaction", "train", "--data", str(uspto_tiny), "--steps", "1", "--config",
+                 str(cfg), "--init-from", str(out), "-o", str(again)]) == 0
+    assert load_model(again).config.n_decoder_heads == 1
+    capsys.readouterr()
     assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--init-from",
                  str(tiny_model), "--keep-decoder-heads", "1", "--prune-budget", "0.5", "-o", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
