@@ -9,6 +9,9 @@
 #   are recorded with the prepared corpus, and scripts/device_reaction_leg.sh passes the same ones there.
 # Then:          run(command="bash scripts/device_reaction_leg.sh 540 --init-from resources/models/uspto-forward-reagents
 #                    --steps 20000 --batch-tokens 16384 --warmup 1000 --lr 0.5", carry=[".whl"], timeout_s=600)
+# A second leg:  INIT=<files_at>/model scripts/pack_reaction_leg.sh CORPUS  (the first leg's model, stored in
+#                .whl/init at half precision: 4.5 MB instead of 9, what the carry limit leaves room for; a run
+#                starting from it trains in float32), then --init-from .whl/init.
 #
 # What travels: .whl/*.whl (scripts/pack_device_bundle.sh reaction), .whl/corpus/valid.tsv (scored per checkpoint),
 # .whl/rxn-work/ (src/tgt-train.txt.xz, src/tgt-valid.txt, vocab.txt, data.json). train.tsv stays here: the
@@ -22,12 +25,18 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 flags=("$@"); [ ${#flags[@]} -eq 0 ] && flags=(--min-token-count 20)
 [ "${PACK_WHEELS:-1}" = 0 ] || bash scripts/pack_device_bundle.sh reaction >/dev/null  # PACK_WHEELS=0: data only (tests)
-rm -rf .whl/corpus .whl/rxn-work
+rm -rf .whl/corpus .whl/rxn-work .whl/init
 mkdir -p .whl/corpus
 cp "$corpus/valid.tsv" .whl/corpus/
 ln -s "$(realpath "$corpus/train.tsv")" .whl/corpus/train.tsv  # read here only; it does not travel
 "$PY" scripts/train_reaction.py --data .whl/corpus --work .whl/rxn-work --prepare-only "${flags[@]}"
 rm .whl/corpus/train.tsv
+if [ -n "${INIT:-}" ]; then
+  mkdir -p .whl/init && cp "$INIT/config.json" .whl/init/
+  "$PY" -c "import sys; from safetensors.torch import load_file, save_file
+w = load_file(sys.argv[1]); save_file({k: v.half() if v.is_floating_point() else v for k, v in w.items()}, sys.argv[2])" \
+    "$INIT/model.safetensors" .whl/init/model.safetensors
+fi
 xz -T0 -9 .whl/rxn-work/src-train.txt .whl/rxn-work/tgt-train.txt
 LIMIT=$((64 * 1024 * 1024))
 bundle=$(find .whl -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')

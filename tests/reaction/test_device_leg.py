@@ -29,8 +29,9 @@ def test_a_packed_leg_trains_from_the_prepared_corpus_alone(tmp_path):
     rows = ["reactants\treagents\tproduct\tsource"] + [f"{r}\tCCN(CC)CC\t{p}\tt" for r, p, _ in REACTIONS]
     for split in ("train", "valid"):
         (corpus / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    shipped = ROOT / "resources" / "models" / "uspto-forward-reagents"
     env = {**os.environ, "PYTHON": sys.executable, "PACK_WHEELS": "0", "OMP_NUM_THREADS": "1",
-           "REACTION_DEVICE": "cpu", "OUT": str(tmp_path / "out")}
+           "REACTION_DEVICE": "cpu", "OUT": str(tmp_path / "out"), "INIT": str(shipped)}
 
     pack = subprocess.run(["bash", str(repo / "scripts" / "pack_reaction_leg.sh"), str(corpus), "--min-token-count", "2"],
                           capture_output=True, text=True, env=env, timeout=600)
@@ -39,9 +40,12 @@ def test_a_packed_leg_trains_from_the_prepared_corpus_alone(tmp_path):
     assert sorted(p.name for p in work.glob("*-train.txt.xz")) == ["src-train.txt.xz", "tgt-train.txt.xz"]
     assert json.loads((work / "data.json").read_text())["recipe"]["min_token_count"] == 2
     assert not (repo / ".whl" / "corpus" / "train.tsv").exists()  # it does not travel
+    # the warm start travels at half precision, half the size
+    init = repo / ".whl" / "init" / "model.safetensors"
+    assert init.stat().st_size < 0.55 * (shipped / "model.safetensors").stat().st_size
 
     leg = subprocess.run(["bash", str(repo / "scripts" / "device_reaction_leg.sh"), "300", "--init-from",
-                          str(ROOT / "resources" / "models" / "uspto-forward-reagents"), "--steps", "2",
+                          ".whl/init", "--steps", "2",
                           "--save-every", "2", "--curve-n", "2", "--batch-tokens", "512", "--warmup", "1", "--lr", "0.01"],
                          capture_output=True, text=True, env=env, timeout=600)
     assert leg.returncode == 0, leg.stdout[-3000:]

@@ -400,3 +400,22 @@ def test_fixed_length_rate_times_equal_work_and_restores_the_model(tiny_model, m
         model.fixed_length_rate(reactions, 0)
     with pytest.raises(ConfigError, match="no reaction this model can read"):
         model.fixed_length_rate(["not a reaction"], 5)
+
+
+def test_a_warm_start_stored_at_half_precision_trains_in_float32(tmp_path, uspto_tiny, tiny_model):
+    """A model carried at half its size (scripts/pack_reaction_leg.sh with INIT=MODEL) starts a run as its float32
+    self (eole copies the weights into its float32 parameters)."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    half = tmp_path / "half"
+    half.mkdir()
+    shutil.copy(tiny_model / "config.json", half / "config.json")
+    save_file({k: v.half() for k, v in _weights(tiny_model).items()}, str(half / "model.safetensors"))
+    cfg = ReactionConfig(**{**TINY, "steps": 1, "save_every": 1, "valid_every": 1, "learning_rate": 1e-9})
+    out = ReactionTrainer(cfg, uspto_tiny, tmp_path / "tuned", runtime=RuntimeConfig(device="cpu"),
+                          init_from=half).run().model_dir
+    tuned, start = _weights(out), _weights(tiny_model)
+    assert all(t.dtype == torch.float32 for t in tuned.values())
+    assert 0 < _max_difference(tuned, start) < 2e-3  # the half-precision rounding, nothing else
