@@ -71,6 +71,8 @@ def typed_reaction(text: str) -> str | None:
     """
     from chemaccel.reaction.reagents import split_input
 
+    if not text.strip():  # '' would otherwise name the current folder
+        raise InputError("''", "an empty argument: give a reaction SMILES, a file of reactions, or - for standard input")
     if text == "-" or _is_path(text, Path.exists):
         return None
     path = Path(text)  # '/' and '\\' are also SMILES bonds (C/C=C/C): a path only when its folder exists

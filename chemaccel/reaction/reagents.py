@@ -42,6 +42,7 @@ class SplitInput:
     reagents: list[str] = field(default_factory=list)
     explicit: bool = False
     products: str = ""  # what was typed after the second '>' (not read: the model predicts it)
+    only_known: bool = False  # every molecule before '>' is a known reagent: they are read as the reactants
 
 
 def components(smiles: str) -> list[str]:
@@ -92,9 +93,13 @@ def split_input(text: str, known: frozenset[str] | None = None) -> SplitInput:
             raise ValueError(f"{line!r} has no reactants before '>'")
         reactants, reagents = _set_aside(components(parts.reactants), known)
         return SplitInput(reactants, reagents + (components(parts.reagents) if parts.reagents else []), True,
-                          parts.products)
+                          parts.products, _all_known(reactants, known))
     reactants, reagents = _set_aside(components(line), known)
-    return SplitInput(reactants, reagents, False)
+    return SplitInput(reactants, reagents, False, only_known=_all_known(reactants, known))
+
+
+def _all_known(reactants: list[str], known: frozenset[str]) -> bool:
+    return bool(reactants) and all(m in known for m in reactants)
 
 
 def _set_aside(mols: list[str], known: frozenset[str]) -> tuple[list[str], list[str]]:
@@ -146,6 +151,9 @@ def _written(parts: SplitInput, text: str, mode: str) -> tuple[str, str]:
     notes = ["atom maps removed"] if ATOM_MAP.search(text) else []
     if parts.products:
         notes.append("the product typed after '>' is not read")
+    if parts.only_known:
+        notes.append("only known reagents, solvents or salts typed: read as the reactants, rarely what the "
+                     "model was trained on")
     if mode == "drop":
         if parts.reagents:
             notes.append("reagents set aside: " + ".".join(parts.reagents))

@@ -258,7 +258,8 @@ def test_a_typed_argument_that_is_neither_file_nor_reaction_is_a_one_line_error(
     for arg, reason in (("hello", "hello: no such file, and not a reaction SMILES (not a valid reactant SMILES: "
                                   "cannot parse SMILES 'hello'"),
                         ("missing.txt", "missing.txt: file not found"),
-                        (str(tmp_path / "nope"), "nope: file not found")):
+                        (str(tmp_path / "nope"), "nope: file not found"),
+                        ("", "'': an empty argument: give a reaction SMILES, a file of reactions, or - for")):
         assert main(["reaction", "predict", arg, "-m", str(tiny_model)]) == 1
         err = capsys.readouterr().err
         assert reason in err and err.count("\n") == 1
