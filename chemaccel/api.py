@@ -480,6 +480,14 @@ def predict_property_file(model: Any, source: str | Path, out: str | Path, repor
     return predict_file(model, source, out, reporter=reporter, **options)
 
 
+def typed_smiles(text: str) -> str | None:
+    """``text`` when it is a SMILES typed where a molecule file was expected, None for a file or ``-``;
+    :class:`~chemaccel.errors.InputError` when it is neither (:func:`chemaccel.property.predict.typed_smiles`)."""
+    from chemaccel.property.predict import typed_smiles as typed
+
+    return typed(text)
+
+
 def _deferred_property_model(model: str | Path, device: str | Any = "cpu") -> Any:
     """A property folder (or shipped name) as a :class:`chemaccel.property.predict.DeferredModel`."""
     from chemaccel.property.predict import DeferredModel

@@ -85,12 +85,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     pr = verbs.add_parser("predict", help="predict a molecule file into a CSV (status column per row)",
                           description=PREDICT_HELP, epilog=PREDICT_EXAMPLES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    pr.add_argument("input", help="SMILES/CSV/SDF/XYZ/ASE db/HDF5 store")
+    pr.add_argument("input", help="a molecule file (SMILES/CSV/SDF/XYZ/ASE db/HDF5 store), or one SMILES typed "
+                                  "here (its prediction is printed; -o optional)")
     pr.add_argument("-m", "--model", default=DEFAULT_MODELS["property"],
                     help="a property model folder or a shipped model's name (default: %(default)s)")
     pr.set_defaults(folder_args=("model",))
-    pr.add_argument("-o", "--out", required=True, help="CSV to write (replaced unless --resume), "
-                                                       "with OUT.resume.json beside it")
+    pr.add_argument("-o", "--out", help="CSV to write (replaced unless --resume), with OUT.resume.json beside "
+                                        "it; needed for a file")
     pr.add_argument("--chunk", type=int, default=1000,
                     help="molecules in memory, predicted and written (fsync-ed) at a time (default 1000)")
     pr.add_argument("--conformers", type=int, default=None,
@@ -176,6 +177,11 @@ def _predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     if args.conformers is not None and args.conformers < 1:
         raise ConfigError(f"--conformers must be at least 1, got {args.conformers}")
+    typed = api.typed_smiles(args.input)
+    if typed is not None:
+        return _predict_typed(args, typed)
+    if args.out is None:
+        raise ConfigError(f"{args.input}: a file of molecules needs -o OUT.csv (a SMILES typed here is printed)")
     if args.ray is not None:
         return _predict_ray(args, args.model)  # the actors load the model; this process reads its config
     # with --workers the embedding processes start before the model loads (its imports overlap their work)
@@ -197,6 +203,39 @@ def _predict(args: argparse.Namespace) -> int:
     resumed = f" after {counts['resumed']} rows kept from before" if counts["resumed"] else ""
     eprint(f"wrote {args.out}: {counts['ok']} ok, {counts['error']} with errors{resumed} "
            "(see the status column)")
+    return 0
+
+
+def _predict_typed(args: argparse.Namespace, smiles: str) -> int:
+    """One SMILES typed on the command line: the file pipeline on a one-line file (the same geometry, value,
+    uncertainty and domain verdict as a file's row), printed; also written to ``-o`` when given."""
+    import csv
+    import tempfile
+
+    from chemaccel import api
+
+    with tempfile.TemporaryDirectory(prefix="chemaccel-typed-") as tmp:
+        source = Path(tmp) / "typed.smi"
+        source.write_text(smiles + "\n", encoding="utf-8")
+        out = Path(args.out) if args.out else Path(tmp) / "typed.csv"
+        api.predict_property_file(_load(args), source, out, None, device=args.torch_device, chunk=1,
+                                  seed=args.seed, conformers=args.conformers)
+        with out.open(newline="", encoding="utf-8") as f:
+            (row,) = list(csv.DictReader(f))
+    if row["status"] != "ok":
+        eprint(f"chemaccel: error: {smiles}: {row['status'].removeprefix('error: ').replace(' (record 1)', '')}")
+        return 1
+    print(f"  {smiles}" + (f"   ({row['note']})" if row.get("note") else ""))
+    targets = [c[:-3] for c in row if c.endswith("_eV") and not c.endswith(("_uncertainty_eV", "_interval90_eV"))]
+    domain = ("inside the model's domain" if row["domain"] == "in" else
+              f"OUTSIDE the model's domain ({row['domain_reason']})")
+    for t in targets:
+        line = f"    {t} {float(row[t + '_eV']):.3f} eV"
+        if row.get(f"{t}_uncertainty_eV"):
+            line += (f", uncertainty {float(row[t + '_uncertainty_eV']):.3f} eV, 90 % interval "
+                     f"±{float(row[t + '_interval90_eV']):.3f} eV")
+        print(line)
+    print(f"    {domain}")
     return 0
 
 

@@ -409,6 +409,36 @@ def predict_file(model: PropertyModel | DeferredModel, source: str | Path, out: 
     return counts
 
 
+def typed_smiles(text: str) -> str | None:
+    """``text`` itself when it is one SMILES typed where a molecule file was expected (``chemaccel property
+    predict 'c1ccccc1O'``), None when it names a file (or ``-``, standard input).
+
+    Raises:
+        InputError: neither a file nor a SMILES rdkit reads (the reason is given); or a file name whose
+            file is not there.
+    """
+    from chemaccel.chem.molecules import FORMATS
+    from chemaccel.errors import InputError
+
+    if not text.strip():
+        raise InputError("''", "an empty argument: give a SMILES or a file of molecules")
+    if text == "-":
+        return None
+    path = Path(text)
+    try:
+        if path.exists():
+            return None
+    except OSError:  # longer than a file name may be: not a file
+        pass
+    bare = text[:-3] if text.lower().endswith(".gz") else text
+    if Path(bare).suffix.lower() in FORMATS or (path.parent != Path(".") and path.parent.is_dir()):
+        raise InputError(text, "file not found")
+    mol, reason = parse_smiles(text)
+    if mol is None:
+        raise InputError(text, f"no such file, and not a SMILES ({reason})")
+    return text
+
+
 def csv_header(targets: Sequence[str]) -> list[str]:
     """The columns of a prediction CSV."""
     return ["index", "name", "smiles", "geometry", *[f"{t}_eV" for t in targets],

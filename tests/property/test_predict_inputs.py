@@ -54,3 +54,32 @@ def test_domain_model_flags_large_molecules_and_times_out_hopeless_embeddings(tr
     mol, _ = parse_smiles("C" * 400)
     rec = next(embed_records([MoleculeRecord("<t>", 1, mol=mol)], time_limit=1.0))
     assert not rec.ok and "ran out of its time limit (1 s)" in rec.error
+
+
+def test_a_smiles_typed_on_the_command_line_is_predicted_and_printed(tmp_path, capsys):
+    """`chemaccel property predict 'CCO'` with the shipped SMILES-ready model: the row a file gives, printed
+    (value, uncertainty, interval, domain), and written too with -o; bad input is one line with exit status 1."""
+    from chemaccel.cli import main
+
+    src = tmp_path / "in.smi"
+    src.write_text("CCO\nc1ccc2ccccc2c1CCCCCCCCCCCCCCCC\n")
+    assert main(["property", "predict", str(src), "-o", str(tmp_path / "file.csv")]) == 0
+    rows = list(csv.DictReader((tmp_path / "file.csv").open()))
+    capsys.readouterr()
+    assert main(["property", "predict", "CCO", "-o", str(tmp_path / "typed.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "  CCO   (force-field geometry (embedded from the graph))"
+    assert out[1] == (f"    gap {float(rows[0]['gap_eV']):.3f} eV, uncertainty {float(rows[0]['gap_uncertainty_eV']):.3f}"
+                      f" eV, 90 % interval ±{float(rows[0]['gap_interval90_eV']):.3f} eV")
+    assert out[2] == "    inside the model's domain"
+    typed = list(csv.DictReader((tmp_path / "typed.csv").open()))
+    assert [typed[0][k] for k in ("smiles", "gap_eV", "status")] == [rows[0][k] for k in ("smiles", "gap_eV", "status")]
+    assert main(["property", "predict", rows[1]["smiles"]]) == 0
+    assert "OUTSIDE the model's domain (26 heavy atoms (training molecules: at most 9))" in capsys.readouterr().out
+    for arg, message in (("C1CC", "C1CC: no such file, and not a SMILES (cannot parse SMILES 'C1CC': unclosed ring)"),
+                         ("[Na+].[Cl-]", "[Na+].[Cl-]: element(s) Na, Cl not seen in training"),
+                         ("missing.sdf", "missing.sdf: file not found"),
+                         (str(src), "a file of molecules needs -o OUT.csv")):
+        assert main(["property", "predict", arg]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
