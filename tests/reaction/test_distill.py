@@ -4,6 +4,7 @@ eole's loss, and a run that trains against it."""
 from __future__ import annotations
 
 import math
+
 import pytest
 import torch
 from torch import nn
