@@ -439,8 +439,10 @@ def _train(cfg, config, work, device_id, reporter, resume_from, valid, on_saved,
         trainer.train_loss = loss_hook(trainer.train_loss, list(context.vocabs["tgt"].ids_to_tokens))
         trainer.batch_processor.train_loss = trainer.train_loss
     trainer.report_manager = _make_report_class()(reporter, cfg.steps, history)
-    if phase is not None:
-        trainer.report_manager.extra = phase.metrics
+    extras = ([phase.metrics] if phase is not None else []) + (
+        [lambda: {"distill_kl": getattr(trainer.train_loss, "last_term", 0.0)}] if loss_hook is not None else [])
+    if extras:  # the progress line also shows the gates' state and the teacher's term per token
+        trainer.report_manager.extra = lambda: {k: v for extra in extras for k, v in extra().items()}
     stride, offset = (1, 0) if parallel is None else (parallel.world_size, parallel.rank)
     train_iter = build_dynamic_dataset_iter(context.config, context.transforms, context.vocabs,
                                             task=CorpusTask.TRAIN, stride=stride, offset=offset, device_id=device_id)

@@ -13,6 +13,7 @@ from chemaccel.checkpoint import load_safetensors
 from chemaccel.errors import ConfigError
 from chemaccel.reaction import ReactionConfig, ReactionTrainer
 from chemaccel.reaction.distill import DistillConfig, DistillingLoss, distillation_term
+from chemaccel.reporting import RecordingReporter
 from chemaccel.runtime import RuntimeConfig
 from tests.reaction.conftest import TINY
 
@@ -96,11 +97,16 @@ def test_a_distilled_run_learns_from_its_teacher(tmp_path, uspto_tiny, tiny_mode
     """The same start, seed and batches: with alpha = 1 the weights follow the teacher's distributions, not the
     labels, so they end elsewhere than the plain run's; a teacher with another vocabulary is refused."""
     cfg = ReactionConfig(**{**TINY, "steps": 2, "learning_rate": 2.0, "warmup_steps": 1})
-    runs = {}
+    runs, progress = {}, {}
     for name, distill in (("plain", None), ("distilled", DistillConfig(str(tiny_model), alpha=1.0))):
+        reporter = RecordingReporter()
         out = ReactionTrainer(cfg, uspto_tiny, tmp_path / name, runtime=RuntimeConfig(device="cpu"),
-                              init_from=tiny_model, distill=distill).run().model_dir
+                              init_from=tiny_model, distill=distill).run(reporter).model_dir
         runs[name] = load_safetensors(out / "model.safetensors")
+        progress[name] = [metrics for _, _, metrics in reporter.progress]
+    # the progress line carries the teacher's term per token (a KL divergence: positive once dropout differs)
+    assert all("distill_kl" not in m for m in progress["plain"])
+    assert len(progress["distilled"]) == 2 and all(m["distill_kl"] > 0 for m in progress["distilled"])
     start = load_safetensors(tiny_model / "model.safetensors")
     assert max(float((runs["plain"][k] - start[k]).abs().max()) for k in start) > 1e-3
     assert max(float((runs["plain"][k] - runs["distilled"][k]).abs().max()) for k in start) > 1e-3
