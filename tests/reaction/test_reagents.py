@@ -136,12 +136,13 @@ def rank_of(candidates, inputs):
 
 def test_only_known_reagents_typed_are_read_as_reactants_with_a_note():
     """A base alone, or in its solvent: nothing is left once the known reagents are set aside, so they are the
-    reactants, and the note says this is rarely what the model saw (10 of 20,000 training reactions sampled)."""
+    reactants, and the note says so (10 of 20,000 training reactions sampled are typed like this; acetic acid
+    in ethanol, the demo's esterification, is one the model gets right)."""
     from chemaccel.reaction.reagents import model_input
 
     for typed, read in (("O=C([O-])[O-].[K+].[K+]", "O=C([O-])[O-].[K+].[K+]"), ("CCN(CC)CC.ClCCl", "CCN(CC)CC.ClCCl"),
                         ("[Na+].[OH-]>>", "[Na+].[OH-]"), ("O[Na]", "[Na+].[OH-]")):
         src, note = model_input(typed, "drop", KNOWN)
-        assert src == read and "only known reagents, solvents or salts typed: read as the reactants" in note
+        assert src == read and note == "only known reagents, solvents or salts typed: all read as reactants"
     src, note = model_input("CC(=O)Cl.Nc1ccccc1.CCN(CC)CC", "drop", KNOWN)
     assert note == "reagents set aside: CCN(CC)CC"
