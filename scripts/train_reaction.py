@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from chemaccel.api import reaction_unit_shape  # noqa: E402
 from chemaccel.checkpoint import atomic_write_json  # noqa: E402
 from chemaccel.errors import ChemAccelError  # noqa: E402
+from chemaccel.reaction.cli import add_student_flags  # noqa: E402
 from chemaccel.reaction.config import ReactionConfig  # noqa: E402
 from chemaccel.reaction.data import load_pairs  # noqa: E402
 from chemaccel.reaction.distill import DistillConfig  # noqa: E402
@@ -89,12 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                         "neurons of every feed-forward block), removed from the weights "
                         "(chemaccel.reaction.compact), and fine-tune the smaller model")
     p.add_argument("--keep-neurons", type=int, metavar="N", help="with --keep-heads: feed-forward neurons kept per block")
-    p.add_argument("--keep-decoder-heads", type=int, metavar="H",
-                   help="with --init-from: keep the H largest heads of every decoder attention module (the "
-                        "encoder keeps --keep-heads, by default all), removed from the weights, and fine-tune: "
-                        "the decoder's heads are where a decoding step's time goes")
-    p.add_argument("--keep-decoder-neurons", type=int, metavar="N",
-                   help="with --init-from: feed-forward neurons kept per decoder block (default: as the encoder)")
+    add_student_flags(p)
     p.add_argument("--prune-budget", type=float, metavar="FRACTION",
                    help="with --init-from: AutoPrune its heads and feed-forward neurons while training "
                         "(chemaccel.reaction.unit_prune) to FRACTION of their parameters; checkpoints are scored "
@@ -104,12 +100,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prune-ramp", type=float, default=0.6, metavar="FRACTION",
                    help="with --prune-budget: fraction of the steps over which the kept target falls to the "
                         "budget (the gates are then frozen and the rest of the run fine-tunes the weights)")
-    p.add_argument("--distill-from", metavar="MODEL",
-                   help="a distilling teacher: each step also matches this model's next-token distributions "
-                        "(chemaccel.reaction.distill; the model a compact student was made from, e.g. the "
-                        "--init-from of --keep-decoder-heads)")
-    p.add_argument("--distill-alpha", type=float, default=0.5, help="with --distill-from: the teacher's weight")
-    p.add_argument("--distill-temperature", type=float, default=1.0, help="with --distill-from: softmax temperature")
     p.add_argument("--prepare-only", action="store_true",
                    help="do not train: write the corpus as the model reads it (tokenized, vocabulary) into --work "
                         "and stop; a later run with the same --data path string and data flags reuses it "

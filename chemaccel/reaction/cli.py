@@ -97,17 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "removed from the weights (not masked), and fine-tune the smaller, faster model")
     t.add_argument("--keep-neurons", type=int, metavar="N",
                    help="with --init-from: keep the N largest neurons of every feed-forward block likewise")
-    t.add_argument("--keep-decoder-heads", type=int, metavar="H",
-                   help="with --init-from: keep the H largest heads of every decoder attention module (the "
-                        "encoder keeps --keep-heads, by default all): the decoder's heads are where a "
-                        "decoding step's time goes")
-    t.add_argument("--keep-decoder-neurons", type=int, metavar="N",
-                   help="with --init-from: feed-forward neurons kept per decoder block (default: as the encoder's)")
-    t.add_argument("--distill-from", metavar="MODEL",
-                   help="a distilling teacher: every step also matches this model's next-token distributions "
-                        "(a model with the same vocabulary, e.g. the --init-from a smaller model was cut from)")
-    t.add_argument("--distill-alpha", type=float, default=0.5,
-                   help="with --distill-from: the teacher's share of the loss, in (0, 1] (default 0.5)")
+    add_student_flags(t)
     t.add_argument("--prune-budget", type=float, metavar="FRACTION",
                    help="with --init-from: AutoPrune that model's heads and feed-forward neurons while training "
                         "(gates learnt with the weights) down to FRACTION of their parameters, e.g. 0.5; the "
@@ -162,6 +152,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ train
+def add_student_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that make a smaller student of an ``--init-from`` model: the decoder's kept units and a
+    distilling teacher (``chemaccel reaction train`` and scripts/train_reaction.py share them)."""
+    parser.add_argument("--keep-decoder-heads", type=int, metavar="H",
+                        help="with --init-from: keep the H largest heads of every decoder attention module (the "
+                             "encoder keeps --keep-heads, by default all), removed from the weights, and "
+                             "fine-tune: the decoder's heads are where a decoding step's time goes")
+    parser.add_argument("--keep-decoder-neurons", type=int, metavar="N",
+                        help="with --init-from: feed-forward neurons kept per decoder block (default: as the "
+                             "encoder's)")
+    parser.add_argument("--distill-from", metavar="MODEL",
+                        help="a distilling teacher: every step also matches this model's next-token "
+                             "distributions (chemaccel.reaction.distill; a model with the same vocabulary, e.g. "
+                             "the --init-from a smaller model was cut from)")
+    parser.add_argument("--distill-alpha", type=float, default=0.5,
+                        help="with --distill-from: the teacher's share of the loss, in (0, 1] (default 0.5)")
+    parser.add_argument("--distill-temperature", type=float, default=1.0,
+                        help="with --distill-from: the softmax temperature of both distributions (default 1)")
+
+
 def _train(args: argparse.Namespace) -> int:
     from chemaccel import api
     from chemaccel.errors import ConfigError
@@ -199,7 +209,8 @@ def _train(args: argparse.Namespace) -> int:
                                         keep_neurons=args.keep_neurons, prune_budget=args.prune_budget,
                                         prune_scope=args.prune_scope, keep_decoder_heads=args.keep_decoder_heads,
                                         keep_decoder_neurons=args.keep_decoder_neurons,
-                                        distill_from=args.distill_from, distill_alpha=args.distill_alpha)
+                                        distill_from=args.distill_from, distill_alpha=args.distill_alpha,
+                                        distill_temperature=args.distill_temperature)
         finally:
             reporter.close()
     if not is_main_process():
