@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QBrush, QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -49,12 +51,28 @@ CONFIDENCE_TIP = ("the calibrated probability that this first product is right (
                   "validation reactions; a model without a fitted confidence shows none)")
 VALID_COLOR = Qt.GlobalColor.darkGreen
 UNCHANGED_COLOR = Qt.GlobalColor.darkGray
+#: a note on how an input was read (reagents set aside, unknown tokens, everything typed read as reactants):
+#: written in the input cell, not only in its tooltip, because it changes how far to trust the row
+NOTE_COLOR = QColor(160, 90, 0)
+#: text lines a one-row input keeps under its drawing for the note
+NOTE_LINES = 4
 REACTION_FILTER = "Reactions (*.smi *.txt *.smiles);;All files (*)"
 #: "auto" decoding processes: this many (the cores, at most 4) ...
 AUTO_WORKERS = min(os.cpu_count() or 1, 4)
 #: ... from this many reactions on (each spawned process takes seconds to load torch and the model)
 AUTO_FROM = 500
 PLACEHOLDER = "Reactant SMILES, one reaction per line, e.g.\nCC(=O)O.OCC\nBrc1ccccc1.OB(O)c1ccccc1"
+
+
+class TextUnderIcon(QStyledItemDelegate):
+    """The input column: the reactants' drawing with its text (a note on how it was read) underneath,
+    wrapped to the column, instead of squeezed beside the drawing."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Any) -> None:  # noqa: N802 (Qt's name)
+        super().initStyleOption(option, index)
+        option.decorationPosition = QStyleOptionViewItem.Position.Top
+        option.displayAlignment = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        option.features |= QStyleOptionViewItem.ViewItemFeature.WrapText
 
 
 def validity_mark(candidate: Any) -> tuple[str, Any, str]:
@@ -143,6 +161,7 @@ class ReactionPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setIconSize(QSize(DEPICTION[0], DEPICTION[1] + 20))
         self.table.verticalHeader().setVisible(False)
+        self.table.setItemDelegateForColumn(COL_INPUT, TextUnderIcon(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_SMILES, QHeaderView.ResizeMode.Stretch)
         widths = ((COL_INPUT, DEPICTION[0] + 12), (COL_RANK, 44), (COL_PRODUCT, DEPICTION[0] + 12),
@@ -232,6 +251,10 @@ class ReactionPanel(QWidget):
         text = f"{len(results) - bad} of {len(results)} reactions predicted"
         if bad:
             text += f"; <span style='color:#be1414'>{bad} could not be read</span> (reason in the table)"
+        noted = sum(bool(r.prediction.note) for r in results if r.prediction.ok)
+        if noted:
+            text += (f"; <span style='color:{NOTE_COLOR.name()}'>{noted} read with a note</span> "
+                     "(under the reactants)")
         self.summary.setText(text + ". Score: length-normalised log-probability (0 is certain).")
 
     def _failed(self, message: str) -> None:
@@ -253,6 +276,9 @@ class ReactionPanel(QWidget):
             table.setRowCount(first + count)
             source = QTableWidgetItem("" if result.reactants_png else prediction.input)
             source.setToolTip(prediction.input + (f"\n{prediction.note}" if prediction.note else ""))
+            if prediction.note:
+                source.setText("\n".join(t for t in (source.text(), f"note: {prediction.note}") if t))
+                source.setForeground(QBrush(NOTE_COLOR))
             if result.reactants_png:  # the input is written under the drawing
                 source.setIcon(_icon(result.reactants_png))
             table.setItem(first, COL_INPUT, source)
@@ -293,6 +319,10 @@ class ReactionPanel(QWidget):
         for row in range(table.rowCount()):
             pictured = table.item(row, COL_PRODUCT) is not None or table.item(row, COL_INPUT) is None
             table.setRowHeight(row, DEPICTION[1] + 28 if pictured else 40)
+            source = table.item(row, COL_INPUT)
+            noted_drawing = source is not None and source.text() and not source.icon().isNull()
+            if noted_drawing and table.rowSpan(row, COL_INPUT) == 1:  # a note under a one-row drawing
+                table.setRowHeight(row, DEPICTION[1] + 28 + NOTE_LINES * table.fontMetrics().height())
 
 
 def _icon(png: bytes) -> QIcon:

@@ -19,6 +19,7 @@ from chemaccel_gui.reaction_panel import (  # noqa: E402
     COL_SCORE,
     COL_SMILES,
     COL_VALID,
+    NOTE_COLOR,
     validity_mark,
 )
 
@@ -75,6 +76,21 @@ def test_a_bad_reaction_smiles_shows_its_reason_in_red(window, wait_job, message
     assert good.prediction.ok and panel.table.rowCount() == 1 + 2
     assert "could not be read" in panel.summary.text()
     assert messages == []  # a bad row is not a failure of the job
+
+
+def test_a_note_on_how_the_input_was_read_is_written_in_the_input_cell(window, wait_job, messages):
+    # water and a salt alone: only known reagents typed, so all are read as reactants (a note says so)
+    panel = predict(window, wait_job, "CC(=O)Cl.Nc1ccccc1\nO.[Na+].[Cl-]", k=1)
+    plain, noted = panel.results
+    assert plain.prediction.note == "" and "only known reagents" in noted.prediction.note
+    first, second = panel.table.item(0, COL_INPUT), panel.table.item(1, COL_INPUT)
+    assert first.text() == "" and first.foreground().color() != NOTE_COLOR  # drawn, nothing to note
+    assert second.text() == "note: " + noted.prediction.note  # visible, not only in the tooltip
+    assert panel.table.rowHeight(1) > panel.table.rowHeight(0)  # room for the note under the drawing
+    assert second.foreground().color() == NOTE_COLOR
+    assert noted.prediction.note in second.toolTip()
+    assert "1 read with a note" in panel.summary.text()
+    assert messages == []
 
 
 def test_empty_input_says_so_inline(window):
