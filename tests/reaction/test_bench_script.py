@@ -3,27 +3,18 @@ end hold the best of those printed figures (a long run cut short still leaves it
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench_module():
-    spec = importlib.util.spec_from_file_location("bench_reaction", ROOT / "scripts" / "bench_reaction.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.scripts import load_script
 
 
 def test_speed_only_prints_each_timing_as_taken(tiny_model, uspto_tiny, capsys):
     threads = torch.get_num_threads()
     try:
-        rc = _bench_module().main(["--speed-only", "--presets", "", "--model", f"tiny={tiny_model}",
+        rc = load_script("bench_reaction").main(["--speed-only", "--presets", "", "--model", f"tiny={tiny_model}",
                                    "--data", str(uspto_tiny), "--limit-test", "3", "--repeats", "2",
                                    "--fixed-length", "4"])
     finally:
