@@ -339,14 +339,16 @@ def reaction_kept_layers(text: str) -> list[int]:
 
 
 def reaction_unit_shape(model: str | Path) -> dict[str, int]:
-    """The heads and feed-forward widths of a reaction model folder (or shipped name), as ReactionConfig fields:
-    a run that starts from a compacted model (``init_from``) trains at this shape."""
+    """The decoder depth, heads and feed-forward widths of a reaction model folder (or shipped name), as
+    ReactionConfig fields: a run that starts from a compacted or layer-pruned model (``init_from``) trains at
+    this shape."""
     from chemaccel.shipped import resolve_model
 
     folder = resolve_model(model)
     config = ReactionConfig.from_dict(expect_engine(read_model_info(folder), "reaction", folder).config)
     return {"heads": config.heads, "head_dim": config.head_width, "ff_size": config.ff_size,
-            "decoder_heads": config.decoder_heads, "decoder_ff_size": config.decoder_ff_size}
+            "decoder_layers": config.decoder_layers, "decoder_heads": config.decoder_heads,
+            "decoder_ff_size": config.decoder_ff_size}
 
 
 def evaluate_reaction(model: Any, data_dir: str | Path, split: str = "test", limit: int | None = None, k: int = 5,

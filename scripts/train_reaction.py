@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             shape = reaction_unit_shape(args.init_from)
         except ChemAccelError as exc:
             p.error(str(exc))
+        depth = shape.pop("decoder_layers")
+        decoder_layers = decoder_layers or depth  # a layer-pruned model trains on at its own depth
     cfg = ReactionConfig.from_preset(args.preset, decoder_layers=decoder_layers, steps=args.steps, **shape,
                                      batch_tokens=args.batch_tokens,
                                      save_every=args.save_every, valid_every=args.save_every,

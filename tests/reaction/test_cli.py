@@ -91,6 +91,11 @@ def test_train_cli_fine_tunes_a_shallower_decoder(tmp_path, uspto_tiny, capsys):
     model = load_model(one)
     assert (model.config.layers, model.config.n_decoder_layers) == (2, 1)
     assert (tmp_path / "one.work" / "init-model" / "model.safetensors").is_file()
+    # a second leg from the shallower model needs no depth flag: it trains on at its own depth
+    again = tmp_path / "one-again"
+    assert main(["--device", "cpu", "reaction", "train", "--data", str(uspto_tiny), "--steps", "1",
+                 "--config", str(cfg), "--init-from", str(one), "-o", str(again)]) == 0
+    assert load_model(again).config.n_decoder_layers == 1
     capsys.readouterr()
     assert main(["reaction", "train", "--data", str(uspto_tiny), "--config", str(cfg), "--keep-decoder-layers",
                  "0", "-o", str(tmp_path / "x")]) == 1
