@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 python scripts/train_shipped_prune.py lenet5        # -> resources/models/lenet5-mnist-autoprune
     OMP_NUM_THREADS=1 python scripts/train_shipped_prune.py cnn-fashion   # -> resources/models/cnn-fashion-autoprune
+    OMP_NUM_THREADS=1 python scripts/train_shipped_prune.py lenet5 --skip-test --seed 1 --work runs/seed1 -o runs/seed1/model  # a trial
 
 Steps: train the dense model on the train split minus a 5,000-sample validation slice (held-out rule:
 everything is tuned on that slice, the test split is only used for the final report), prune it with
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", help="checkpoint folder (default runs/shipped-<model>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a PruneConfig field")
     p.add_argument("--pretrain-epochs", type=int)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the pruning run (batch order, shifts); the dense model is always trained with seed 0")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (2,000 samples, 1 epoch each)")
     p.add_argument("--skip-test", action="store_true",
                    help="stop after saving the model (print the validation figures only): for trying settings "
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         cfg_dict.update(epochs=1, finetune_epochs=1, recovery_epochs=1)
         pretrain = 1
-    config = PruneConfig.from_dict({**cfg_dict, "runtime": {"device": "cpu", "seed": 0}})
+    config = PruneConfig.from_dict({**cfg_dict, "runtime": {"device": "cpu", "seed": args.seed}})
     norm = normalization_for(data)
     x, y = load_image_split(data, "train", limit, norm)
     train, val = split_validation(x, y, 5000 if limit is None else 500, seed=0)
