@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", help="checkpoint folder (default runs/shipped-<model>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a PruneConfig field")
     p.add_argument("--pretrain-epochs", type=int)
+    p.add_argument("--pretrain-shift", type=int, default=0, metavar="PIXELS",
+                   help="train the dense model with random shifts of up to PIXELS (0: none)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the pruning run (batch order, shifts); the dense model is always trained with seed 0")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (2,000 samples, 1 epoch each)")
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         model = build_model(arch)
         t0 = time.time()
-        hist = fit(model, train, val, pretrain, lr=1e-3, reporter=reporter, task="dense")
+        hist = fit(model, train, val, pretrain, lr=1e-3, reporter=reporter, task="dense", shift=args.pretrain_shift)
         save_pruned(dense_dir, model, arch, granularity="dense", compacted=False, normalization=norm,
                     metrics={"val_error": hist[-1]["val_error"], "seconds": time.time() - t0})
     t0 = time.time()
