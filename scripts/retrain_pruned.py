@@ -34,14 +34,14 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("CHEMACCEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 from chemaccel.prune.data import batches, load_image_split, normalization_for, split_validation  # noqa: E402
-from chemaccel.prune.recipe import random_shift  # noqa: E402
+from chemaccel.prune.evaluate import classification_error  # noqa: E402
+from chemaccel.prune.recipe import TrainingLoss, random_shift  # noqa: E402
 from chemaccel.prune.storage import load_pruned, save_pruned  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -131,10 +131,9 @@ class Masked:
 
 @torch.no_grad()
 def error_rate(model: torch.nn.Module, data) -> float:
-    model.eval()
-    wrong = sum(int((model(xb).argmax(1) != yb).sum()) for xb, yb in batches(data, 1000, False, None, CPU))
+    error = classification_error(model, data)
     model.train()
-    return wrong / len(data[1])
+    return error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     k_end = k_start if a.target is None else a.target - masked.n_biases()
     if k_end < len(masked.weights):
         raise SystemExit(f"--target {a.target} leaves fewer weights than layers ({len(masked.weights)})")
-    teacher = load_pruned(a.teacher)[0].eval() if a.distill else None
+    teacher = load_pruned(a.teacher)[0] if a.distill else None
+    train_loss = TrainingLoss("cross_entropy", teacher, a.distill, a.temperature)
     opt = torch.optim.Adam([p for _, p in masked.params], lr=a.lr)
     per_epoch = math.ceil(len(train[1]) / a.batch)
     total = a.epochs * per_epoch
@@ -172,12 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = torch.func.functional_call(model, noisy, (xb,))
             else:
                 out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            if teacher is not None:
-                with torch.no_grad():
-                    soft = F.log_softmax(teacher(xb) / a.temperature, 1)
-                kd = F.kl_div(F.log_softmax(out / a.temperature, 1), soft, reduction="batchmean", log_target=True)
-                loss = (1 - a.distill) * loss + a.distill * a.temperature ** 2 * kd
+            loss = train_loss(out, xb, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             step += 1

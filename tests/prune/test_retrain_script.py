@@ -79,6 +79,13 @@ def test_update_keeps_each_layer_share_by_magnitude_and_grows_by_gradient():
     assert masked.n_weights() == 5
 
 
+def test_distilled_and_noisy_runs_keep_the_mask(start, tmp_path, capsys):
+    _run(start, tmp_path / "kd", "--distill", "0.5", "--teacher", str(start / "start"), "--noise", "0.2",
+         capsys=capsys)
+    before, after = _nonzero(start / "start"), _nonzero(tmp_path / "kd")
+    assert all(not bool((after[n] & ~before[n]).any()) for n in before)
+
+
 def test_distill_needs_a_teacher(start, tmp_path, capsys):
     with pytest.raises(SystemExit):
         script.main([str(start / "start"), str(tmp_path / "x"), "--distill", "0.5"])
