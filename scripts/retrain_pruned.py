@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("CHEMACCEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+from chemaccel.errors import ChemAccelError  # noqa: E402
 from chemaccel.prune.data import batches, load_image_split, normalization_for, split_validation  # noqa: E402
 from chemaccel.prune.evaluate import classification_error  # noqa: E402
 from chemaccel.prune.recipe import TrainingLoss, random_shift  # noqa: E402
@@ -138,17 +139,20 @@ def error_rate(model: torch.nn.Module, data) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
-    norm = normalization_for(a.data)
-    x, y = load_image_split(a.data, "train", a.limit, norm)
+    try:  # a missing or broken folder: one line, no traceback
+        model, info = load_pruned(a.start)
+        teacher = load_pruned(a.teacher)[0] if a.distill else None
+        norm = normalization_for(a.data)
+        x, y = load_image_split(a.data, "train", a.limit, norm)
+    except (ChemAccelError, OSError) as exc:
+        raise SystemExit(f"retrain_pruned.py: {exc}") from None
     train, val = split_validation(x, y, a.val, seed=0)
-    model, info = load_pruned(a.start)
     model.train()
     masked = Masked(model)
     k_start = masked.n_weights()
     k_end = k_start if a.target is None else a.target - masked.n_biases()
     if k_end < len(masked.weights):
         raise SystemExit(f"--target {a.target} leaves fewer weights than layers ({len(masked.weights)})")
-    teacher = load_pruned(a.teacher)[0] if a.distill else None
     train_loss = TrainingLoss("cross_entropy", teacher, a.distill, a.temperature)
     opt = torch.optim.Adam([p for _, p in masked.params], lr=a.lr)
     per_epoch = math.ceil(len(train[1]) / a.batch)

@@ -90,3 +90,10 @@ def test_distill_needs_a_teacher(start, tmp_path, capsys):
     with pytest.raises(SystemExit):
         script.main([str(start / "start"), str(tmp_path / "x"), "--distill", "0.5"])
     assert "--distill needs --teacher" in capsys.readouterr().err
+
+
+def test_a_missing_start_folder_is_one_line(tmp_path):
+    with pytest.raises(SystemExit) as err:
+        script.main([str(tmp_path / "absent"), str(tmp_path / "out")])
+    assert str(err.value).startswith("retrain_pruned.py: ") and "absent" in str(err.value)
+    assert "\n" not in str(err.value)
