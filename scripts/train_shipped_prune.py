@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="train the dense model with random shifts of up to PIXELS (0: none)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the pruning run (batch order, shifts); the dense model is always trained with seed 0")
+    p.add_argument("--start-from", metavar="FOLDER",
+                   help="prune this model folder (an already pruned model) further instead of the dense model; "
+                        "sets continue_pruned, so its zeros stay pruned and the ramp starts at its kept fraction")
+    p.add_argument("--train-on-all", action="store_true",
+                   help="the final run of a recipe chosen on the validation slice: train the dense model and prune on "
+                        "the whole training split (no validation figures; use a fresh --work)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (2,000 samples, 1 epoch each)")
     p.add_argument("--skip-test", action="store_true",
                    help="stop after saving the model (print the validation figures only): for trying settings "
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or preset["out"])
     work = Path(args.work or f"runs/shipped-{args.model}")
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-    cfg_dict = {**preset["config"], **overrides}
+    cfg_dict = {**preset["config"], **({"continue_pruned": True} if args.start_from else {}), **overrides}
     pretrain = args.pretrain_epochs if args.pretrain_epochs is not None else preset["pretrain"]
     limit = 2000 if args.quick else None
     if args.quick:
@@ -87,10 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     norm = normalization_for(data)
     x, y = load_image_split(data, "train", limit, norm)
     train, val = split_validation(x, y, 5000 if limit is None else 500, seed=0)
+    if args.train_on_all:
+        train, val = (x, y), None
     arch = default_architecture(args.model)
     reporter = LoggingReporter(every=100)
     dense_dir = work / "dense"
-    if (dense_dir / "config.json").exists():
+    if args.start_from:
+        model, _ = load_pruned(args.start_from)
+        reporter.on_message(f"pruning {args.start_from} further")
+    elif (dense_dir / "config.json").exists():
         model, _ = load_pruned(dense_dir)
         reporter.on_message(f"loaded the dense model from {dense_dir}")
     else:
@@ -99,17 +110,19 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         hist = fit(model, train, val, pretrain, lr=1e-3, reporter=reporter, task="dense", shift=args.pretrain_shift)
         save_pruned(dense_dir, model, arch, granularity="dense", compacted=False, normalization=norm,
-                    metrics={"val_error": hist[-1]["val_error"], "seconds": time.time() - t0})
+                    metrics={"val_error": hist[-1].get("val_error"), "seconds": time.time() - t0})
     t0 = time.time()
     result = AutoPrune(config).run(model, train, val, reporter, checkpoint_dir=work / "autoprune", resume=True)
     if result.cancelled:
         return 130
-    metrics = {k: result.measurements[k] for k in ("params_total", "params_nonzero", "compression", "flops",
-                                                    "flops_dense", "flops_fraction", "val_error")}
+    metrics = {k: result.measurements.get(k) for k in ("params_total", "params_nonzero", "compression", "flops",
+                                                        "flops_dense", "flops_fraction", "val_error")}
     metrics["prune_seconds"] = time.time() - t0
     save_pruned(out, result.model, arch, granularity=config.granularity, compacted=result.compacted,
                 config=config.to_dict(), metrics=metrics, normalization=norm,
-                notes=f"AutoPrune of {args.model} by scripts/train_shipped_prune.py; test split never used for tuning")
+                notes=f"AutoPrune of {args.model} by scripts/train_shipped_prune.py"
+                + (" on the whole training split (recipe chosen on a validation slice)" if args.train_on_all else "")
+                + "; test split never used for tuning")
     (work / "history.json").write_text(json.dumps(result.history, indent=1))
     if args.skip_test:
         print(json.dumps(metrics))

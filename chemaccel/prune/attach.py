@@ -56,7 +56,7 @@ class GateSet:
 
     def init_from_magnitude_(self, bound: float, quantile: float = 0.99) -> None:
         """Start each gate at ``bound * min(1, |unit| / q)``: ``q`` is the ``quantile`` of the magnitudes of
-        all weight units of the model together (one scale, as in global magnitude pruning), the magnitude
+        all non-zero weight units of the model together (one scale, as in global magnitude pruning), the magnitude
         of a structured unit is the RMS of its weight slice. Small weights start close to the threshold,
         large ones far from it, so the first closures follow global magnitude and the loss gradient refines
         from there. Bias gates start at ``bound``; every gate starts open (at least ``bound / 100``)."""
@@ -73,6 +73,7 @@ class GateSet:
                 else:
                     mags.append(t.abs())
             pool = torch.cat([m.flatten().float() for m in mags if m is not None])
+            pool = pool[pool > 0] if bool((pool > 0).any()) else pool  # an already pruned model: its kept weights
             if pool.numel() > 1_000_000:
                 pool = pool[torch.randperm(pool.numel(), device=pool.device)[:1_000_000]]
             q = torch.quantile(pool, quantile).clamp_min(1e-12) if pool.numel() else torch.tensor(1.0)
@@ -82,6 +83,24 @@ class GateSet:
                 else:
                     g.m.copy_((bound * (mag / q).clamp(max=1.0)).clamp(min=bound / 100).reshape(g.m.shape))
 
+    def close_zeros_(self, bound: float) -> int:
+        """Start the gate of every exactly-zero weight (or all-zero unit) closed at ``-bound / 100``: an
+        already pruned model then continues from its own pattern (a closed weight may still reopen while
+        recovery lasts). Returns the number of gate elements closed."""
+        closed = 0
+        with torch.no_grad():
+            for g in self.gates:
+                mod, tname, dim = g.spec.targets[0]  # type: ignore[attr-defined]
+                t = getattr(mod, tname).detach()
+                if g.structured:
+                    d = dim or 0
+                    zero = torch.stack([(u == 0).all() for u in t.transpose(0, d).reshape(t.shape[d], -1)])
+                else:
+                    zero = t == 0
+                g.m.masked_fill_(zero.reshape(g.m.shape), -bound / 100)
+                closed += int(zero.sum())
+        return closed
+
     def kept_fraction(self) -> float:
         """Fraction of gated units that are open (unweighted)."""
         kept = sum(float(g.mask().sum()) for g in self.gates)
@@ -89,6 +108,7 @@ class GateSet:
 
     def remove(self) -> nn.Module:
         """Bake ``W * h(m)`` into the weights, drop parametrizations and gates; returns the model."""
+        self.state.noise = 0.0  # bake the weights themselves, never a noisy draw of them
         for g in self.gates:
             for handle in getattr(g, "handles", []):
                 handle.remove()
@@ -160,7 +180,8 @@ def attach_gates(
                 gate.handles = [spec.output[0].register_forward_hook(_output_hook(gate, spec.output[1]))]
             else:
                 for mod, tname, dim in spec.targets:
-                    parametrize.register_parametrization(mod, tname, GatedTensor(gate, dim), unsafe=True)
+                    parametrize.register_parametrization(mod, tname, GatedTensor(gate, dim, tname != "bias"),
+                                                       unsafe=True)
             gates.append(gate)
             names.append(label)
     return GateSet(model, gates, state, names)

@@ -71,6 +71,12 @@ class PruneConfig:
         distill: weight in [0, 1] of distillation from the dense model the run starts from (0: off; see
             :mod:`chemaccel.prune.recipe`), in the pruning and the fine-tuning phases.
         distill_temperature: softmax temperature of the distillation term.
+        continue_pruned: treat the exact zeros of the starting model as pruned (their gates start closed and
+            the budget's ramp starts at the kept fraction): prune an already pruned model further.
+        weight_noise: multiplicative Gaussian noise ``W (1 + s e)`` on the gated weights during the pruning
+            phase (0: off; Sparse-VD-like: the gates keep weights that do their job under perturbation),
+            none while fine-tuning or evaluating.
+        label_smoothing: label smoothing of the cross-entropy in [0, 1) (0: off), both phases.
         augment_shift: random translation of image inputs by up to this many pixels per axis (0: off).
         schedule_every: steps between lambda updates.
         checkpoint_every: steps between training checkpoints (0: only at epoch ends).
@@ -103,6 +109,9 @@ class PruneConfig:
     loss: str = "cross_entropy"
     distill: float = 0.0
     distill_temperature: float = 4.0
+    label_smoothing: float = 0.0
+    weight_noise: float = 0.0
+    continue_pruned: bool = False
     augment_shift: int = 0
     schedule_every: int = 5
     checkpoint_every: int = 0
@@ -135,6 +144,14 @@ class PruneConfig:
             raise ConfigError("distill needs loss cross_entropy (it distils class probabilities)")
         if not _is_number(self.distill_temperature) or self.distill_temperature <= 0:
             raise ConfigError(f"distill_temperature must be a positive number, got {self.distill_temperature!r}")
+        if not _is_number(self.label_smoothing) or not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1) (0: off), got {self.label_smoothing!r}")
+        if not _is_number(self.weight_noise) or not 0.0 <= self.weight_noise <= 2.0:
+            raise ConfigError(f"weight_noise must be in [0, 2] (0: off), got {self.weight_noise!r}")
+        if not isinstance(self.continue_pruned, bool):
+            raise ConfigError(f"continue_pruned must be true or false, got {self.continue_pruned!r}")
+        if self.label_smoothing > 0 and self.loss != "cross_entropy":
+            raise ConfigError("label_smoothing needs loss cross_entropy")
         if not isinstance(self.augment_shift, int) or isinstance(self.augment_shift, bool) or not 0 <= self.augment_shift <= 8:
             raise ConfigError(f"augment_shift must be a whole number of pixels in [0, 8], got {self.augment_shift!r}")
         if not _is_number(self.weight_decay) or self.weight_decay < 0:

@@ -131,7 +131,7 @@ class AutoPrune:
         model.to(device)
         dense = copy.deepcopy(model).to("cpu").eval()
         teacher = copy.deepcopy(model).to(device).eval() if cfg.distill > 0 else None
-        train_loss = TrainingLoss(cfg.loss, teacher, cfg.distill, cfg.distill_temperature)
+        train_loss = TrainingLoss(cfg.loss, teacher, cfg.distill, cfg.distill_temperature, cfg.label_smoothing)
         shift_gen = torch.Generator().manual_seed(cfg.runtime.seed + 7919)
         example = first_input(train).to(device)
         state = GateState(cfg.estimator, cfg.leaky_slope, cfg.softplus_beta)
@@ -141,6 +141,8 @@ class AutoPrune:
             raise ConfigError("no prunable layer is left once the classifier outputs are excluded")
         if cfg.gate_init_mode == "magnitude":
             gates.init_from_magnitude_(cfg.gate_init)
+        if cfg.continue_pruned:
+            gates.close_zeros_(cfg.gate_init)
         costs = CostModel(gates, model, example, cfg.flops_weight)
         weights = list(model.parameters())
         opt_w = torch.optim.Adam(weights, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -157,7 +159,8 @@ class AutoPrune:
         if per_epoch < 1:
             raise ConfigError(f"{all_batches} batch(es) per epoch cannot feed {fabric.world_size} processes")
         schedule = LambdaSchedule(cfg.lambda_mode, cfg.lambda_init, cfg.budget,
-                                  max(1, int(cfg.ramp_fraction * cfg.epochs * per_epoch)), cfg.lambda_rate)
+                                  max(1, int(cfg.ramp_fraction * cfg.epochs * per_epoch)), cfg.lambda_rate,
+                                  start=min(1.0, costs.kept()[cfg.target]) if cfg.continue_pruned else 1.0)
         ckpt = Path(checkpoint_dir) / STATE_NAME if checkpoint_dir is not None else None
         epoch, step, history = 0, 0, []
         if resume and has_training_state(ckpt):
@@ -195,6 +198,7 @@ class AutoPrune:
             finetune = epoch >= cfg.epochs
             state.frozen = finetune
             state.rho = 1.0 if epoch < cfg.recovery else 0.0
+            state.noise = 0.0 if finetune else cfg.weight_noise
             lr_now = self._finetune_lr(epoch - cfg.epochs, per_epoch) if finetune else None
             model.train()
             t0, loss_sum, seen = time.perf_counter(), 0.0, 0

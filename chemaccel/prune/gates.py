@@ -79,6 +79,8 @@ class GateState:
         beta: softplus estimator sharpness.
         rho: 1.0 while pruned weights may still recover, 0.0 once they are frozen.
         frozen: when True the gates receive no gradient (fine-tuning).
+        noise: multiplicative Gaussian noise on gated weights in training mode, ``W h(m) (1 + noise e)``
+            with a fresh ``e ~ N(0, 1)`` per element and step (0: off; biases are never perturbed).
     """
 
     estimator: str = "identity"
@@ -86,6 +88,7 @@ class GateState:
     beta: float = 5.0
     rho: float = 1.0
     frozen: bool = False
+    noise: float = 0.0
 
 
 class GateFunction(torch.autograd.Function):
@@ -148,16 +151,23 @@ def _broadcast(h: torch.Tensor, weight: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class GatedTensor(nn.Module):
-    """The parametrization ``W -> W * h(m)``; holds its gate without registering it as a child."""
+    """The parametrization ``W -> W * h(m)``; holds its gate without registering it as a child. With
+    ``state.noise > 0``, a ``noisy`` tensor (a weight, not a bias) is also scaled by ``1 + noise * e`` in
+    training mode (Sparse-VD-like multiplicative noise: the gates then keep weights whose job survives
+    perturbation, and a model in ``eval()`` is deterministic)."""
 
-    def __init__(self, gate: "Gate", dim: int | None) -> None:
+    def __init__(self, gate: "Gate", dim: int | None, noisy: bool = False) -> None:
         super().__init__()
         object.__setattr__(self, "_gate", gate)
         self.dim = dim
+        self.noisy = noisy
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         gate: Gate = self._gate  # type: ignore[attr-defined]
-        return GateFunction.apply(weight, gate.m, self.dim, gate.state)
+        out = GateFunction.apply(weight, gate.m, self.dim, gate.state)
+        if self.noisy and self.training and gate.state.noise > 0:
+            out = out * (1.0 + gate.state.noise * torch.randn_like(out))
+        return out
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ benchmark (:func:`chemaccel.prune.baselines.fit` takes the same arguments), so a
 
 * :func:`random_shift`: each image moved by up to ``pixels`` in x and y (edges replicated), a fresh
   draw per sample and step;
+* :class:`TrainingLoss` with label smoothing (Szegedy et al.: the label's target is ``1 - s + s/K``, every
+  other class ``s/K``), which keeps a tiny network from spending its few weights on over-confident margins;
 * :class:`TrainingLoss` with a teacher: Hinton et al.'s distillation, ``(1 - a) * CE(student, y) +
   a * T^2 * KL(softmax(teacher / T) || softmax(student / T))``, the teacher being the dense model the run
   started from (it costs one extra forward pass per step and no labels beyond the usual ones).
@@ -40,11 +42,11 @@ def random_shift(x: torch.Tensor, pixels: int, generator: torch.Generator | None
 
 
 class TrainingLoss:
-    """Cross-entropy (or MSE), optionally distilled from ``teacher`` with weight ``alpha`` at temperature
-    ``temperature``. Call it as ``loss(model_output, inputs, targets)``."""
+    """Cross-entropy (or MSE), optionally with label smoothing ``smoothing`` and distilled from ``teacher``
+    with weight ``alpha`` at temperature ``temperature``. Call it as ``loss(model_output, inputs, targets)``."""
 
     def __init__(self, kind: str = "cross_entropy", teacher: nn.Module | None = None, alpha: float = 0.0,
-                 temperature: float = 4.0) -> None:
+                 temperature: float = 4.0, smoothing: float = 0.0) -> None:
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"the distillation weight must be in [0, 1], got {alpha!r}")
         if alpha > 0 and teacher is None:
@@ -53,7 +55,11 @@ class TrainingLoss:
             raise ConfigError("distillation is defined for classification (loss cross_entropy)")
         if temperature <= 0:
             raise ConfigError(f"the distillation temperature must be positive, got {temperature!r}")
-        self.base = nn.CrossEntropyLoss() if kind == "cross_entropy" else nn.MSELoss()
+        if not 0.0 <= smoothing < 1.0:
+            raise ConfigError(f"label smoothing must be in [0, 1), got {smoothing!r}")
+        if smoothing > 0 and kind != "cross_entropy":
+            raise ConfigError("label smoothing is defined for classification (loss cross_entropy)")
+        self.base = nn.CrossEntropyLoss(label_smoothing=smoothing) if kind == "cross_entropy" else nn.MSELoss()
         self.teacher = teacher.eval() if teacher is not None and alpha > 0 else None
         self.alpha = float(alpha)
         self.temperature = float(temperature)

@@ -48,6 +48,38 @@ def test_lambda_schedule_controller():
     assert fixed.update(5, 1.0) == 2.0
 
 
+def test_lambda_schedule_from_a_pruned_start():
+    s = LambdaSchedule("scheduled", 1.0, budget=0.01, ramp_steps=10, start=0.1)
+    assert s.target(0) == pytest.approx(0.1) and s.target(5) == pytest.approx(0.1 * 0.1 ** 0.5)
+    assert s.target(10) == pytest.approx(0.01)
+    resumed = LambdaSchedule("scheduled", 1.0, budget=0.01, ramp_steps=10)
+    resumed.load_state_dict(s.state_dict())
+    assert resumed.start == pytest.approx(0.1)
+    assert LambdaSchedule("scheduled", 1.0, budget=0.2, ramp_steps=10, start=0.1).target(0) == 0.2
+
+
+def test_continue_pruned_starts_from_the_models_own_zeros(toy_images):
+    x, y = toy_images
+    first = AutoPrune(PruneConfig(budget=0.2, epochs=12, finetune_epochs=3, **FAST)).run(
+        mlp(), (x[:160], y[:160]), (x[160:], y[160:]))
+    pruned = first.model
+    zeros_before = [p.detach() == 0 for p in pruned.parameters()]
+    assert first.measurements["params_nonzero"] / first.measurements["params_total"] == pytest.approx(0.2, abs=0.05)
+    cfg = PruneConfig(budget=0.1, epochs=8, finetune_epochs=2, recovery_epochs=0, continue_pruned=True, **FAST)
+    res = AutoPrune(cfg).run(pruned, (x[:160], y[:160]), (x[160:], y[160:]))
+    # the ramp starts at the model's kept fraction (0.15), not at 1
+    assert 0.1 < res.history[0]["target"] < 0.15 and res.history[0]["kept_params"] < 0.16
+    assert res.history[-1]["kept_params"] == pytest.approx(0.1, abs=0.035)  # (4 steps an epoch: the gates lag)
+    # without recovery a weight pruned before stays pruned
+    for before, p in zip(zeros_before, res.model.parameters()):
+        assert bool((p.detach()[before] == 0).all())
+    # the same start without the flag ramps from the whole model
+    plain = AutoPrune(cfg.replace(continue_pruned=False)).run(
+        AutoPrune(PruneConfig(budget=0.2, epochs=12, finetune_epochs=3, **FAST)).run(
+            mlp(), (x[:160], y[:160])).model, (x[:160], y[:160]))
+    assert plain.history[0]["target"] > 0.5
+
+
 @pytest.mark.parametrize("budget", [0, 0.0, -0.5, 1.5, float("nan"), "0.5"])
 def test_budget_outside_range(budget):
     with pytest.raises(ConfigError, match=r"budget must be .* in \(0, 1\]"):

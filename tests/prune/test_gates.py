@@ -91,3 +91,23 @@ def test_custom_module_hook():
         gates.gates[0].m[0] = -1
     out = model(torch.ones(2, 3))
     assert torch.all(out[:, 0] == 0) and torch.all(out[:, 1:] != 0)
+
+
+def test_weight_noise_only_on_weights_in_training_and_never_baked():
+    torch.manual_seed(0)
+    layer = nn.Linear(64, 32)
+    w0, b0 = layer.weight.detach().clone(), layer.bias.detach().clone()
+    state = GateState()
+    gates = attach_gates(layer, "unstructured", state, init=0.05)
+    state.noise = 0.5
+    layer.train()
+    a, b = layer.weight.detach().clone(), layer.weight.detach().clone()
+    assert not torch.equal(a, b)  # a fresh draw per read
+    ratio = a / w0
+    assert 0.4 < float(ratio.std()) < 0.6 and abs(float(ratio.mean()) - 1) < 0.05  # 1 + 0.5 e
+    assert torch.equal(layer.bias.detach(), b0)  # biases are not perturbed
+    layer.eval()
+    assert torch.equal(layer.weight.detach(), w0)  # deterministic when evaluating
+    layer.train()
+    gates.remove()
+    assert torch.equal(layer.weight.detach(), w0) and state.noise == 0.0  # the weights baked, not a noisy draw

@@ -63,7 +63,23 @@ def test_distillation_loss_known_values():
     assert not any(p.requires_grad for p in teacher.parameters())
 
 
+def test_label_smoothing_known_values():
+    out = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    y = torch.tensor([0, 2])
+    logp = torch.log_softmax(out, 1)
+    s, k = 0.1, 3
+    # target 1 - s + s/K on the label, s/K elsewhere
+    target = torch.full((2, 3), s / k)
+    target[torch.arange(2), y] += 1 - s
+    want = float(-(target * logp).sum(1).mean())
+    got = float(TrainingLoss("cross_entropy", smoothing=s)(out, None, y))
+    assert got == pytest.approx(want, rel=1e-6)
+    assert got > float(TrainingLoss("cross_entropy")(out, None, y))  # confident right answers pay more
+
+
 @pytest.mark.parametrize("kwargs,match", [
+    (dict(smoothing=1.0), "label smoothing must be in"),
+    (dict(kind="mse", smoothing=0.1), "label smoothing is defined for classification"),
     (dict(teacher=None, alpha=0.5), "needs a teacher"),
     (dict(teacher=nn.Linear(2, 2), alpha=1.5), r"in \[0, 1\]"),
     (dict(teacher=nn.Linear(2, 2), alpha=0.5, temperature=0), "temperature must be positive"),
@@ -79,6 +95,10 @@ def test_distillation_loss_rejects_bad_settings(kwargs, match):
     (dict(distill=float("nan")), "distill must be a weight"),
     (dict(distill=0.5, loss="mse"), "distill needs loss cross_entropy"),
     (dict(distill_temperature=0.0), "distill_temperature"),
+    (dict(label_smoothing=1.0), "label_smoothing must be in"),
+    (dict(weight_noise=-0.1), "weight_noise must be in"),
+    (dict(weight_noise=float("inf")), "weight_noise must be in"),
+    (dict(label_smoothing=0.1, loss="mse"), "label_smoothing needs loss cross_entropy"),
     (dict(augment_shift=-1), "augment_shift"),
     (dict(augment_shift=1.5), "augment_shift"),
 ])
