@@ -56,10 +56,10 @@ class GateSet:
 
     def init_from_magnitude_(self, bound: float, quantile: float = 0.99) -> None:
         """Start each gate at ``bound * min(1, |unit| / q)``: ``q`` is the ``quantile`` of the magnitudes of
-        all non-zero weight units of the model together (one scale, as in global magnitude pruning), the magnitude
-        of a structured unit is the RMS of its weight slice. Small weights start close to the threshold,
-        large ones far from it, so the first closures follow global magnitude and the loss gradient refines
-        from there. Bias gates start at ``bound``; every gate starts open (at least ``bound / 100``)."""
+        all non-zero weight units of the model together (one scale, as in global magnitude pruning), the
+        magnitude of a structured unit is the RMS of its weight slice. Small weights start close to the
+        threshold, large ones far from it, so the first closures follow global magnitude and the loss
+        gradient refines from there. Bias gates start at ``bound``; every gate starts open (at least ``bound / 100``)."""
         with torch.no_grad():
             mags: list[torch.Tensor | None] = []
             for g in self.gates:
@@ -73,7 +73,7 @@ class GateSet:
                 else:
                     mags.append(t.abs())
             pool = torch.cat([m.flatten().float() for m in mags if m is not None])
-            pool = pool[pool > 0] if bool((pool > 0).any()) else pool  # an already pruned model: its kept weights
+            pool = pool[pool > 0] if bool((pool > 0).any()) else pool  # a pruned model: its kept weights
             if pool.numel() > 1_000_000:
                 pool = pool[torch.randperm(pool.numel(), device=pool.device)[:1_000_000]]
             q = torch.quantile(pool, quantile).clamp_min(1e-12) if pool.numel() else torch.tensor(1.0)

@@ -75,7 +75,7 @@ class PruneConfig:
             the budget's ramp starts at the kept fraction): prune an already pruned model further.
         weight_noise: multiplicative Gaussian noise ``W (1 + s e)`` on the gated weights during the pruning
             phase (0: off; Sparse-VD-like: the gates keep weights that do their job under perturbation),
-            none while fine-tuning or evaluating.
+            none while fine-tuning or evaluating, nor on units gated at their output (structured + BatchNorm).
         label_smoothing: label smoothing of the cross-entropy in [0, 1) (0: off), both phases.
         augment_shift: random translation of image inputs by up to this many pixels per axis (0: off).
         schedule_every: steps between lambda updates.

@@ -3,11 +3,11 @@
 In AutoPrune (Xiao, Wang and Rajasekaran, NeurIPS 2019) the regularizer ``lambda * R(m)`` on the gate
 parameters decides how much is pruned. Instead of hand-tuning ``lambda`` per model, the ``scheduled``
 mode steers it to a budget: the target kept fraction falls geometrically from 1 to ``budget`` over
-``ramp_steps`` (``target(t) = start * (budget / start) ** min(1, t / ramp_steps)`` with ``start`` = 1 for a dense
-model: gradual pruning leaves the weights time to adapt), and ``log lambda`` moves by ``rate * clip(kept / target - 1, -1, 1)`` per update: a proportional
-controller in log space (fast while far from the target, gentle near it, so the lag of the gates does not
-make it overshoot), bounded to ``[lambda_min, lambda_max]``. The ``fixed`` mode keeps ``lambda``
-constant (the paper's setting).
+``ramp_steps`` (``target(t) = start * (budget / start) ** min(1, t / ramp_steps)``, ``start`` = 1 for a
+dense model: gradual pruning leaves the weights time to adapt), and ``log lambda`` moves by
+``rate * clip(kept / target - 1, -1, 1)`` per update: a proportional controller in log space (fast while
+far from the target, gentle near it, so the lag of the gates does not make it overshoot), bounded to
+``[lambda_min, lambda_max]``. The ``fixed`` mode keeps ``lambda`` constant (the paper's setting).
 """
 
 from __future__ import annotations
