@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = Path(os.environ.get("CHEMACCEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+from chemaccel.errors import ChemAccelError  # noqa: E402
 from chemaccel.prune.baselines import fit  # noqa: E402
 from chemaccel.prune.config import PruneConfig  # noqa: E402
 from chemaccel.prune.data import load_image_split, normalization_for, split_validation  # noqa: E402
@@ -90,16 +91,20 @@ def main(argv: list[str] | None = None) -> int:
         cfg_dict.update(epochs=1, finetune_epochs=1, recovery_epochs=1)
         pretrain = 1
     config = PruneConfig.from_dict({**cfg_dict, "runtime": {"device": "cpu", "seed": args.seed}})
-    norm = normalization_for(data)
-    x, y = load_image_split(data, "train", limit, norm)
+    try:  # a missing or broken data set or model folder: one line, no traceback
+        norm = normalization_for(data)
+        x, y = load_image_split(data, "train", limit, norm)
+        start = load_pruned(args.start_from)[0] if args.start_from else None
+    except (ChemAccelError, OSError) as exc:
+        raise SystemExit(f"train_shipped_prune.py: {exc}") from None
     train, val = split_validation(x, y, 5000 if limit is None else 500, seed=0)
     if args.train_on_all:
         train, val = (x, y), None
     arch = default_architecture(args.model)
     reporter = LoggingReporter(every=100)
     dense_dir = work / "dense"
-    if args.start_from:
-        model, _ = load_pruned(args.start_from)
+    if start is not None:
+        model = start
         reporter.on_message(f"pruning {args.start_from} further")
     elif (dense_dir / "config.json").exists():
         model, _ = load_pruned(dense_dir)

@@ -15,6 +15,22 @@ def write_idx(folder, prefix, images, labels):
         fh.write(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
 
 
+def magnitude_pruned_lenet5(folder, weights):
+    """A LeNet-5 cut to ``weights`` weights by magnitude (biases kept), saved as a prune model folder."""
+    import torch
+
+    from chemaccel.prune.baselines import magnitude_prune, make_permanent
+    from chemaccel.prune.models import build_model, default_architecture
+    from chemaccel.prune.storage import save_pruned
+
+    arch = default_architecture("lenet5")
+    torch.manual_seed(0)
+    model = build_model(arch)
+    magnitude_prune(model, weights)
+    save_pruned(folder, make_permanent(model), arch, granularity="unstructured", compacted=False,
+                normalization=(0.5, 0.5))
+
+
 def tiny_mnist(folder, n=200):
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, n)

@@ -8,12 +8,10 @@ import json
 import pytest
 import torch
 
-from chemaccel.prune.baselines import magnitude_prune, make_permanent
-from chemaccel.prune.models import build_model, default_architecture
-from chemaccel.prune.storage import load_pruned, save_pruned
+from chemaccel.prune.storage import load_pruned
 
 from ..scripts import load_script
-from .test_cli_prune import tiny_mnist
+from .test_cli_prune import magnitude_pruned_lenet5, tiny_mnist
 
 script = load_script("retrain_pruned")
 
@@ -23,12 +21,7 @@ def start(tmp_path_factory):
     """A LeNet-5 cut to 3,000 weights by magnitude (biases kept), saved as a prune model folder."""
     root = tmp_path_factory.mktemp("retrain")
     tiny_mnist(root / "mnist", n=300)
-    arch = default_architecture("lenet5")
-    torch.manual_seed(0)
-    model = build_model(arch)
-    magnitude_prune(model, 3000)
-    save_pruned(root / "start", make_permanent(model), arch, granularity="unstructured", compacted=False,
-                normalization=(0.5, 0.5))
+    magnitude_pruned_lenet5(root / "start", 3000)
     return root
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 
-import torch
+import pytest
 
-from chemaccel.prune.baselines import magnitude_prune, make_permanent
-from chemaccel.prune.models import build_model, default_architecture
-from chemaccel.prune.storage import load_pruned, save_pruned
+from chemaccel.prune.storage import load_pruned
 
 from ..scripts import load_script
-from .test_cli_prune import tiny_mnist
+from .test_cli_prune import magnitude_pruned_lenet5, tiny_mnist
 
 script = load_script("train_shipped_prune")
 
@@ -23,12 +21,7 @@ def _last_json(out: str) -> dict:
 
 def test_start_from_a_pruned_model_on_the_whole_training_split(tmp_path, capsys):
     tiny_mnist(tmp_path / "mnist", n=700)
-    arch = default_architecture("lenet5")
-    torch.manual_seed(0)
-    model = build_model(arch)
-    magnitude_prune(model, 3000)
-    save_pruned(tmp_path / "start", make_permanent(model), arch, granularity="unstructured", compacted=False,
-                normalization=(0.5, 0.5))
+    magnitude_pruned_lenet5(tmp_path / "start", 3000)
     rc = script.main(["lenet5", "--quick", "--skip-test", "--data", str(tmp_path / "mnist"), "--work",
                       str(tmp_path / "w"), "-o", str(tmp_path / "out"), "--start-from", str(tmp_path / "start"),
                       "--train-on-all", "--set", "budget=0.004"])
@@ -44,3 +37,10 @@ def test_start_from_a_pruned_model_on_the_whole_training_split(tmp_path, capsys)
     assert nonzero == metrics["params_nonzero"] and nonzero <= 4000
     # and the dense model was never trained in this work folder
     assert not (tmp_path / "w" / "dense").exists()
+
+
+def test_a_missing_start_folder_is_one_line(tmp_path):
+    tiny_mnist(tmp_path / "mnist", n=50)
+    with pytest.raises(SystemExit, match=r"train_shipped_prune.py: .*nowhere: no such model folder"):
+        script.main(["lenet5", "--quick", "--data", str(tmp_path / "mnist"), "--work", str(tmp_path / "w"),
+                     "--start-from", str(tmp_path / "nowhere")])
