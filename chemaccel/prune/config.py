@@ -44,6 +44,9 @@ class PruneConfig:
         budget: fraction of ``target`` to keep, in (0, 1] (0.01 = 100x fewer parameters).
         cost_mix: weight of FLOPs (vs. parameters) in the regularizer, in [0, 1]; None means "the target"
             (0 for params, 1 for flops). Mixing lets a parameter budget also press on costly conv weights.
+        conv_cost: factor on the regularizer's parameter cost of convolution units (1: a conv weight costs
+            what a dense weight does; below 1 the gates keep convolution weights more readily). The budget
+            still counts plain parameters.
         lambda_mode: ``scheduled`` (lambda adapts so the budget is reached) or ``fixed``.
         lambda_init: starting (or fixed) regularizer weight.
         lambda_rate: multiplicative change of lambda per schedule update (scheduled mode).
@@ -87,6 +90,7 @@ class PruneConfig:
     target: str = "params"
     budget: float = 0.1
     cost_mix: float | None = None
+    conv_cost: float = 1.0
     lambda_mode: str = "scheduled"
     lambda_init: float = 1e-2
     lambda_rate: float = 0.02
@@ -134,7 +138,7 @@ class PruneConfig:
             )
         if self.cost_mix is not None and (not _is_number(self.cost_mix) or not 0.0 <= self.cost_mix <= 1.0):
             raise ConfigError(f"cost_mix must be in [0, 1] or null, got {self.cost_mix!r}")
-        for name in ("lambda_init", "lr", "gate_lr", "finetune_lr", "gate_init", "softplus_beta"):
+        for name in ("lambda_init", "lr", "gate_lr", "finetune_lr", "gate_init", "softplus_beta", "conv_cost"):
             value = getattr(self, name)
             if not _is_number(value) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")

@@ -10,6 +10,9 @@ Unit costs:
 
 * unstructured: each weight element costs 1 parameter and ``2 * output positions`` FLOPs per sample
   (1 position for a Linear layer, ``H_out * W_out`` for a Conv2d); a bias element costs 1 parameter.
+* ``conv_cost`` scales the parameter cost of convolution units in the regularizer only (the budget and
+  ``kept`` still count plain parameters): below 1 a parameter budget spends more of itself on
+  convolution weights, which each sample reuses at every output position.
 * structured: a unit costs its slice of every tensor it gates (weight row or filter, bias, BatchNorm
   scale and shift) plus, in a chain (:mod:`chemaccel.prune.compact`), the input slice of the next layer
   that compaction also removes. Weights removed from both sides are counted once when measuring.
@@ -33,7 +36,8 @@ class CostModel:
         flops_total: FLOPs of one sample (FlopCounterMode) of the dense model.
     """
 
-    def __init__(self, gates: GateSet, model: nn.Module, example: torch.Tensor, flops_weight: float) -> None:
+    def __init__(self, gates: GateSet, model: nn.Module, example: torch.Tensor, flops_weight: float,
+                 conv_cost: float = 1.0) -> None:
         self.params_total = int(sum(p.numel() for p in model.parameters()))
         stats = {r.name: r for r in layer_stats(model, example)}
         self.flops_total = flop_count(model, example)
@@ -41,6 +45,8 @@ class CostModel:
         self.gates = gates
         self.cost_p: list[torch.Tensor] = []
         self.cost_f: list[torch.Tensor] = []
+        #: the parameter side of the regularizer: ``cost_p`` with convolution gates scaled by ``conv_cost``
+        self.cost_r: list[torch.Tensor] = []
         self._pairs: list[tuple[int, int, float, float]] = []
         successor = self._successors(model, gates)
         for gi, g in enumerate(gates):
@@ -65,8 +71,10 @@ class CostModel:
                     self._pairs.append((gi, gj, float(factor * k_next), float(factor * k_next) * pos))
             self.cost_p.append(cp)
             self.cost_f.append(cf)
+            conv = isinstance(g.spec.targets[0][0], (nn.Conv1d, nn.Conv2d))  # type: ignore[attr-defined]
+            self.cost_r.append(cp * conv_cost if conv else cp)
         n_units = sum(c.numel() for c in self.cost_p)
-        self.mean_p = float(sum(c.sum() for c in self.cost_p)) / max(1, n_units)
+        self.mean_p = float(sum(c.sum() for c in self.cost_r)) / max(1, n_units)
         self.mean_f = float(sum(c.sum() for c in self.cost_f)) / max(1, n_units)
         self.set_mix(flops_weight)
 
@@ -74,7 +82,7 @@ class CostModel:
         """Recompute the regularizer weights ``c_u`` for a FLOPs share ``flops_weight`` in [0, 1]."""
         a = float(flops_weight) if self.mean_f > 0 else 0.0
         self.reg = [(1 - a) * cp / max(self.mean_p, 1e-12) + a * cf / max(self.mean_f, 1e-12)
-                    for cp, cf in zip(self.cost_p, self.cost_f)]
+                    for cp, cf in zip(self.cost_r, self.cost_f)]
 
     @staticmethod
     def _successors(model: nn.Module, gates: GateSet) -> dict[int, tuple[nn.Module, int, int | None]]:

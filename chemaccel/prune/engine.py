@@ -143,7 +143,7 @@ class AutoPrune:
             gates.init_from_magnitude_(cfg.gate_init)
         if cfg.continue_pruned:
             gates.close_zeros_(cfg.gate_init)
-        costs = CostModel(gates, model, example, cfg.flops_weight)
+        costs = CostModel(gates, model, example, cfg.flops_weight, cfg.conv_cost)
         weights = list(model.parameters())
         opt_w = torch.optim.Adam(weights, lr=cfg.lr, weight_decay=cfg.weight_decay)
         if cfg.gate_optimizer == "normalized":
